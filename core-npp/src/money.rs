@@ -1,0 +1,156 @@
+//! Money as integer minor units with checked arithmetic, and the ISO 4217 currency code.
+
+use std::fmt;
+
+use serde::de::Deserializer;
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::error::ParseError;
+use crate::ids::ParseVisitor;
+
+/// An amount in minor units (cents for AUD). Signed so that a negative amount in an input reaches
+/// the money invariant and is refused by name, rather than vanishing in a parse error.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Money(i64);
+
+impl Money {
+    /// Zero minor units.
+    pub const ZERO: Money = Money(0);
+
+    /// An amount of `minor_units` cents.
+    pub const fn from_minor_units(minor_units: i64) -> Self {
+        Self(minor_units)
+    }
+
+    /// The amount in minor units.
+    pub const fn minor_units(self) -> i64 {
+        self.0
+    }
+
+    /// Whether the amount is strictly positive.
+    pub const fn is_positive(self) -> bool {
+        self.0 > 0
+    }
+
+    /// `self + other`, or `None` on overflow.
+    pub fn checked_add(self, other: Money) -> Option<Money> {
+        self.0.checked_add(other.0).map(Money)
+    }
+
+    /// `self - other`, or `None` on overflow.
+    pub fn checked_sub(self, other: Money) -> Option<Money> {
+        self.0.checked_sub(other.0).map(Money)
+    }
+
+    /// The amount as a decimal with two places (`1234` -> `"12.34"`), as ISO 20022 writes AUD.
+    pub fn to_decimal_string(self) -> String {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        format!("{sign}{}.{:02}", abs / 100, abs % 100)
+    }
+}
+
+impl fmt::Debug for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Money({} minor units)", self.0)
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_decimal_string())
+    }
+}
+
+/// An ISO 4217 alphabetic currency code: three upper-case ASCII letters.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    /// The Australian dollar, the only currency NPP settles.
+    pub const AUD: Currency = Currency(*b"AUD");
+
+    /// Parses a three-letter upper-case code.
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        match raw.as_bytes() {
+            [a, b, c] if raw.bytes().all(|x| x.is_ascii_uppercase()) => Ok(Self([*a, *b, *c])),
+            _ => Err(ParseError::Currency {
+                value: raw.chars().take(16).collect(),
+            }),
+        }
+    }
+
+    /// The code as text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("???")
+    }
+
+    /// The code's three bytes.
+    pub const fn as_bytes(&self) -> [u8; 3] {
+        self.0
+    }
+}
+
+impl fmt::Debug for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Currency({})", self.as_str())
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(ParseVisitor::new("currency", Self::parse))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_string_has_two_places() {
+        assert_eq!(
+            Money::from_minor_units(50_000).to_decimal_string(),
+            "500.00"
+        );
+        assert_eq!(Money::from_minor_units(7).to_decimal_string(), "0.07");
+        assert_eq!(Money::from_minor_units(-1234).to_decimal_string(), "-12.34");
+    }
+
+    #[test]
+    fn checked_arithmetic_refuses_overflow() {
+        assert_eq!(
+            Money::from_minor_units(i64::MAX).checked_add(Money::from_minor_units(1)),
+            None
+        );
+        assert_eq!(
+            Money::from_minor_units(i64::MIN).checked_sub(Money::from_minor_units(1)),
+            None
+        );
+        assert_eq!(
+            Money::from_minor_units(2).checked_add(Money::from_minor_units(3)),
+            Some(Money::from_minor_units(5))
+        );
+    }
+
+    #[test]
+    fn currency_parses_three_upper_case_letters_only() {
+        assert_eq!(Currency::parse("AUD"), Ok(Currency::AUD));
+        assert!(Currency::parse("aud").is_err());
+        assert!(Currency::parse("AUDD").is_err());
+        assert!(Currency::parse("").is_err());
+    }
+}

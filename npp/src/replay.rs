@@ -1,0 +1,258 @@
+//! `npp replay`: fold a JSON Lines history through the core and report the state and its hash.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use core_npp::{
+    AttemptOutcome, Payment, PaymentEvent, ReplayError, Timestamp, rebuild_from_events,
+};
+use serde::Serialize;
+
+/// The longest line `npp replay` reads; an event is a few hundred bytes.
+const MAX_LINE_BYTES: usize = 64 * 1024;
+/// The most events one history may hold.
+const MAX_EVENTS: usize = 100_000;
+
+/// Exit code when the history breaks a domain rule.
+pub const EXIT_RULE_BROKEN: u8 = 1;
+/// Exit code when the input cannot be read.
+pub const EXIT_UNREADABLE: u8 = 2;
+
+#[derive(clap::Args, Debug)]
+pub struct ReplayArgs {
+    /// The history: a JSON Lines file, or `-` for standard input. Several files are replayed
+    /// one after another, one JSON object per line of output; the exit code is the worst.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Pretty-print the JSON result.
+    #[arg(long)]
+    pretty: bool,
+}
+
+/// A line that could not be turned into an event.
+struct Unreadable {
+    line: Option<usize>,
+    message: String,
+}
+
+pub fn run(args: &ReplayArgs) -> ExitCode {
+    let worst = args
+        .files
+        .iter()
+        .map(|file| replay_file(file, args.pretty))
+        .max()
+        .unwrap_or(0);
+    ExitCode::from(worst)
+}
+
+fn replay_file(file: &Path, pretty: bool) -> u8 {
+    let history = match read_history(file) {
+        Ok(history) => history,
+        Err(e) => {
+            let at = e.line.map(|n| format!("line {n}: ")).unwrap_or_default();
+            eprintln!("npp replay: {}: {at}{}", file.display(), e.message);
+            return EXIT_UNREADABLE;
+        }
+    };
+    let events: Vec<PaymentEvent> = history.iter().map(|(_, e)| e.clone()).collect();
+    match rebuild_from_events(&events) {
+        Ok(replay) => {
+            let report = Report::new(
+                replay.payment(),
+                replay.event_count(),
+                replay.duplicates_ignored(),
+            );
+            print_report(&report, pretty)
+        }
+        Err(ReplayError::EmptyHistory) => {
+            eprintln!(
+                "npp replay: {}: {}",
+                file.display(),
+                ReplayError::EmptyHistory
+            );
+            EXIT_RULE_BROKEN
+        }
+        Err(ReplayError::Rejected {
+            index,
+            event,
+            error,
+        }) => {
+            let line = history
+                .get(index.saturating_sub(1))
+                .map_or(0, |(line, _)| *line);
+            eprintln!(
+                "npp replay: {}: event {index} ({event}, line {line}) breaks rule {} [{}]: {error}",
+                file.display(),
+                error.rule(),
+                error.category(),
+            );
+            EXIT_RULE_BROKEN
+        }
+    }
+}
+
+fn print_report(report: &Report, pretty: bool) -> u8 {
+    let rendered = if pretty {
+        serde_json::to_string_pretty(report)
+    } else {
+        serde_json::to_string(report)
+    };
+    match rendered {
+        Ok(json) => {
+            let mut out = io::stdout().lock();
+            if let Err(e) = writeln!(out, "{json}") {
+                eprintln!("npp replay: cannot write the result: {e}");
+                return EXIT_UNREADABLE;
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("npp replay: cannot render the result: {e}");
+            EXIT_UNREADABLE
+        }
+    }
+}
+
+fn read_history(path: &Path) -> Result<Vec<(usize, PaymentEvent)>, Unreadable> {
+    let reader: Box<dyn Read> = if path.as_os_str() == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        let file = File::open(path).map_err(|e| Unreadable {
+            line: None,
+            message: format!("cannot open: {e}"),
+        })?;
+        Box::new(file)
+    };
+    let mut reader = BufReader::new(reader);
+    let mut history = Vec::new();
+    let mut buffer = String::new();
+    let mut line_number = 0usize;
+    loop {
+        buffer.clear();
+        line_number += 1;
+        let unreadable = |message: String| Unreadable {
+            line: Some(line_number),
+            message,
+        };
+        let read = (&mut reader)
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_line(&mut buffer)
+            .map_err(|e| unreadable(format!("cannot read: {e}")))?;
+        if read == 0 {
+            return Ok(history);
+        }
+        if read > MAX_LINE_BYTES {
+            return Err(unreadable(format!(
+                "line is longer than {MAX_LINE_BYTES} bytes"
+            )));
+        }
+        let text = buffer.trim();
+        if text.is_empty() {
+            continue;
+        }
+        if history.len() >= MAX_EVENTS {
+            return Err(unreadable(format!(
+                "more than {MAX_EVENTS} events in one history"
+            )));
+        }
+        let event = serde_json::from_str::<PaymentEvent>(text)
+            .map_err(|e| unreadable(describe_json_error(&e)))?;
+        history.push((line_number, event));
+    }
+}
+
+fn describe_json_error(error: &serde_json::Error) -> String {
+    // serde_json reports positions within the line; the line number is added by the caller.
+    format!("{error}")
+}
+
+/// The JSON printed on success.
+#[derive(Serialize)]
+struct Report {
+    payment_intent_id: String,
+    state: &'static str,
+    event_count: usize,
+    attempts: usize,
+    duplicates_ignored: usize,
+    state_hash: String,
+    version: u32,
+    amount: i64,
+    currency: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_reason: Option<&'static str>,
+    attempt_history: Vec<AttemptReport>,
+}
+
+#[derive(Serialize)]
+struct AttemptReport {
+    attempt_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sent_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acknowledged_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    settlement_ref: Option<String>,
+}
+
+impl Report {
+    fn new(payment: &Payment, event_count: usize, duplicates_ignored: usize) -> Self {
+        let failure_reason = match payment.state() {
+            core_npp::PaymentState::Failed => payment.last_failure().map(|f| f.reason().name()),
+            core_npp::PaymentState::Created
+            | core_npp::PaymentState::Authorised
+            | core_npp::PaymentState::Sent
+            | core_npp::PaymentState::Acknowledged
+            | core_npp::PaymentState::Settled
+            | core_npp::PaymentState::Expired => None,
+        };
+        Report {
+            payment_intent_id: payment.payment_intent_id().to_string(),
+            state: payment.state().name(),
+            event_count,
+            attempts: payment.attempts().len(),
+            duplicates_ignored,
+            state_hash: payment.state_hash().to_hex(),
+            version: payment.version(),
+            amount: payment.amount().minor_units(),
+            currency: payment.currency().to_string(),
+            failure_reason,
+            attempt_history: payment.attempts().iter().map(AttemptReport::new).collect(),
+        }
+    }
+}
+
+impl AttemptReport {
+    fn new(attempt: &core_npp::Attempt) -> Self {
+        let time = |t: Option<Timestamp>| t.map(Timestamp::to_rfc3339);
+        let mut report = AttemptReport {
+            attempt_id: attempt.attempt_id().to_string(),
+            sent_at: time(attempt.sent_at()),
+            acknowledged_at: time(attempt.acknowledged_at()),
+            outcome: None,
+            reason: None,
+            detail: None,
+            settlement_ref: None,
+        };
+        match attempt.outcome() {
+            None => {}
+            Some(AttemptOutcome::Settled { settlement_ref, .. }) => {
+                report.outcome = Some("SETTLED");
+                report.settlement_ref = Some(settlement_ref.to_string());
+            }
+            Some(AttemptOutcome::Failed { reason, detail, .. }) => {
+                report.outcome = Some("FAILED");
+                report.reason = Some(reason.name());
+                report.detail = detail.as_ref().map(ToString::to_string);
+            }
+        }
+        report
+    }
+}
