@@ -12,9 +12,13 @@ use crate::ids::ParseVisitor;
 
 /// An instant in UTC with nanosecond precision, between the years 1970 and 9999.
 ///
-/// The core never asks what time it is: every instant arrives inside an event.
+/// The core never asks what time it is: every instant arrives inside an event. Held as seconds
+/// and nanoseconds since the Unix epoch, so comparing and hashing are integer operations.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timestamp(OffsetDateTime);
+pub struct Timestamp {
+    seconds: i64,
+    nanos: u32,
+}
 
 impl Timestamp {
     /// Parses an RFC 3339 timestamp whose offset is UTC (`Z` or `+00:00`).
@@ -46,18 +50,24 @@ impl Timestamp {
         if !(1970..=9999).contains(&at.year()) {
             return Err(ParseError::TimestampOutOfRange { year: at.year() });
         }
-        Ok(Self(at))
+        Ok(Self {
+            seconds: at.unix_timestamp(),
+            nanos: at.nanosecond(),
+        })
     }
 
     /// Nanoseconds since the Unix epoch.
     pub fn unix_nanos(self) -> i128 {
-        self.0.unix_timestamp_nanos()
+        i128::from(self.seconds) * 1_000_000_000 + i128::from(self.nanos)
     }
 
     /// The canonical RFC 3339 form: UTC, `Z`, and as few fractional digits as the value needs.
     pub fn to_rfc3339(self) -> String {
-        // Within 1970..=9999 in UTC, RFC 3339 formatting cannot fail.
-        self.0.format(&Rfc3339).unwrap_or_default()
+        // Within 1970..=9999 in UTC (checked on the way in), conversion and formatting cannot fail.
+        OffsetDateTime::from_unix_timestamp_nanos(self.unix_nanos())
+            .ok()
+            .and_then(|at| at.format(&Rfc3339).ok())
+            .unwrap_or_default()
     }
 
     /// This instant moved `nanos` nanoseconds later, if that stays in range.
