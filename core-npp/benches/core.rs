@@ -1,6 +1,11 @@
 //! Criterion benches for the core's hot paths: apply, rebuild, state hash (and raw SHA-256 of the
 //! same bytes, the ceiling the state hash is measured against).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::hint::black_box;
 

@@ -1,7 +1,13 @@
 //! Property tests: generated legal histories replay deterministically, hold every invariant after
 //! every event, and any single removal, changed duplicate or reordering is rejected or gives a
 //! different, documented outcome.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
 
 mod support;
 

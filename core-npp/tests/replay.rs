@@ -1,6 +1,12 @@
 //! Replay guarantees: the seed's seven scenarios, every event type through `rebuild_from_events`,
 //! and a golden hash that pins the state encoding.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
 
 mod support;
 

@@ -1,5 +1,11 @@
 //! `npp replay` end to end: the real binary, its three exit codes and its JSON contract.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
