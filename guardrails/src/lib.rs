@@ -1,0 +1,1 @@
+//! A syn-based checker that enforces the workspace's architecture rules.

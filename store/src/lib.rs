@@ -1,0 +1,1 @@
+//! Event store adapters: in-memory, SQLite (embedded default) and PostgreSQL.
