@@ -1,1 +1,18 @@
-//! Event store adapters: in-memory, SQLite (embedded default) and PostgreSQL.
+//! Event store adapters behind the `event_store::EventStore` port: in-memory (tests and
+//! benchmarks), SQLite (the embedded default) and PostgreSQL (production).
+//!
+//! All three give the same guarantees, proven by one contract suite (`tests/contract.rs`):
+//! atomic appends guarded by expected versions, hash-chained streams, idempotency keys and rail
+//! message ids claimed in the same commit, and no way to update or delete an event.
+
+mod group_commit;
+mod memory;
+mod postgres_store;
+mod sqlite;
+
+pub use memory::MemoryStore;
+pub use postgres_store::{PostgresConfig, PostgresStore};
+pub use sqlite::{OpenMode, SqliteStore};
+
+/// The newest schema version this binary knows (both SQL adapters share the numbering).
+pub const SCHEMA_VERSION: u32 = 1;

@@ -1,0 +1,68 @@
+//! The one error type of the store port; every adapter reports the same facts the same way.
+
+use crate::model::StreamId;
+
+/// Why a store operation did not happen. Nothing was written when any of these is returned.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The stream was not at the expected version: another writer appended first.
+    #[error("stream {stream} is at version {actual}, not the expected {expected}")]
+    Conflict {
+        /// The stream.
+        stream: StreamId,
+        /// The version the caller expected.
+        expected: u32,
+        /// The version the stream is at.
+        actual: u32,
+    },
+    /// The idempotency key was used before for a different request.
+    #[error("idempotency key {key:?} was already used for a different request (stream {stream})")]
+    IdempotencyConflict {
+        /// The key.
+        key: String,
+        /// The stream the key belongs to.
+        stream: StreamId,
+    },
+    /// A request the store refuses before touching the database (empty batch, limits).
+    #[error("invalid append: {0}")]
+    InvalidAppend(String),
+    /// A value the database cannot represent (for example a time after 2262).
+    #[error("cannot store {what}: {why}")]
+    Unrepresentable {
+        /// The value.
+        what: &'static str,
+        /// Why.
+        why: String,
+    },
+    /// The file is not a database of ours, or is damaged.
+    #[error("{path} is not a usable event store: {why}")]
+    NotAnEventStore {
+        /// The file or URL.
+        path: String,
+        /// What was wrong.
+        why: String,
+    },
+    /// The database was written by a newer version of this software.
+    #[error(
+        "the database schema is version {found}, newer than the {supported} this binary knows; upgrade npp"
+    )]
+    SchemaTooNew {
+        /// The schema version found.
+        found: u32,
+        /// The newest version this binary knows.
+        supported: u32,
+    },
+    /// A stored row no longer matches its hash chain or cannot be decoded.
+    #[error("stream {stream} version {version} is corrupt: {why}")]
+    Corrupt {
+        /// The stream.
+        stream: StreamId,
+        /// The version.
+        version: u32,
+        /// What is wrong.
+        why: String,
+    },
+    /// The database could not be reached or failed; the operation may be retried.
+    #[error("event store unavailable: {0}")]
+    Unavailable(String),
+}

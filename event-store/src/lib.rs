@@ -1,0 +1,18 @@
+//! The event store port: what every adapter (memory, SQLite, PostgreSQL) promises.
+//!
+//! Streams are append-only and hash-chained; an append is atomic and guarded by an expected
+//! version; idempotency keys and rail message ids are claimed in the same commit as the events
+//! they produced, so a repeat or a concurrent duplicate can never append twice.
+
+mod error;
+mod hash;
+mod model;
+mod port;
+
+pub use error::StoreError;
+pub use hash::{EventHash, chain_hash};
+pub use model::{
+    AppendOutcome, AppendRequest, Committed, IdempotencyClaim, MAX_EVENTS_PER_APPEND,
+    MAX_PAYLOAD_BYTES, NewEvent, PriorResult, RecordedEvent, StreamId,
+};
+pub use port::{ChainBreak, EventStore, check_stream_chain};

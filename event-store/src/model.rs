@@ -1,0 +1,412 @@
+//! The values that cross the port: stream ids, new events, append requests and their outcomes,
+//! and recorded events with their envelope.
+
+use std::fmt;
+
+use core_npp::{PaymentIntentId, Timestamp};
+
+use crate::error::StoreError;
+use crate::hash::{ChainInput, EventHash, chain_hash};
+
+/// The most events one append may carry; a payment's whole life is about a dozen.
+pub const MAX_EVENTS_PER_APPEND: usize = 1_000;
+/// The largest payload one event may carry.
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+const MAX_STREAM_ID: usize = 100;
+const MAX_KEY: usize = 128;
+const MAX_EVENT_TYPE: usize = 64;
+
+const PAYMENT_PREFIX: &str = "payment-";
+
+/// A stream's id: 1 to 100 characters from `[A-Za-z0-9._:-]`.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StreamId(String);
+
+impl StreamId {
+    /// Parses a stream id.
+    pub fn parse(raw: &str) -> Result<Self, StoreError> {
+        let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-');
+        if raw.is_empty() || raw.len() > MAX_STREAM_ID || !raw.chars().all(ok_char) {
+            return Err(StoreError::InvalidAppend(format!(
+                "stream id {raw:?} must be 1 to {MAX_STREAM_ID} characters of [A-Za-z0-9._:-]"
+            )));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The stream of a payment's lifecycle events: `payment-<payment_intent_id>`.
+    pub fn payment(id: PaymentIntentId) -> Self {
+        Self(format!("{PAYMENT_PREFIX}{id}"))
+    }
+
+    /// The payment whose lifecycle this stream holds, if it is a payment stream.
+    pub fn payment_id(&self) -> Option<PaymentIntentId> {
+        self.0
+            .strip_prefix(PAYMENT_PREFIX)
+            .and_then(|id| PaymentIntentId::parse(id).ok())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StreamId({})", self.0)
+    }
+}
+
+fn bounded(what: &str, value: String, max: usize) -> Result<String, StoreError> {
+    if value.is_empty() || value.len() > max || value.chars().any(char::is_control) {
+        return Err(StoreError::InvalidAppend(format!(
+            "{what} must be 1 to {max} bytes without control characters"
+        )));
+    }
+    Ok(value)
+}
+
+/// An event to append, before the store gives it a version, a position and a hash.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct NewEvent {
+    event_type: String,
+    schema_version: u16,
+    occurred_at: Timestamp,
+    correlation_id: Option<String>,
+    causation_id: Option<String>,
+    payload: String,
+}
+
+impl NewEvent {
+    /// An event of `event_type` whose payload is `payload` (JSON text).
+    pub fn new(
+        event_type: &str,
+        schema_version: u16,
+        occurred_at: Timestamp,
+        payload: String,
+    ) -> Result<Self, StoreError> {
+        if payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(StoreError::InvalidAppend(format!(
+                "payload of {} bytes exceeds {MAX_PAYLOAD_BYTES}",
+                payload.len()
+            )));
+        }
+        Ok(Self {
+            event_type: bounded("event type", event_type.to_owned(), MAX_EVENT_TYPE)?,
+            schema_version,
+            occurred_at,
+            correlation_id: None,
+            causation_id: None,
+            payload,
+        })
+    }
+
+    /// Tags the event with the id of the flow it belongs to.
+    pub fn with_correlation(mut self, id: &str) -> Result<Self, StoreError> {
+        self.correlation_id = Some(bounded("correlation id", id.to_owned(), MAX_KEY)?);
+        Ok(self)
+    }
+
+    /// Tags the event with the id of what caused it (a command, a rail message).
+    pub fn with_causation(mut self, id: &str) -> Result<Self, StoreError> {
+        self.causation_id = Some(bounded("causation id", id.to_owned(), MAX_KEY)?);
+        Ok(self)
+    }
+
+    /// The event type.
+    pub fn event_type(&self) -> &str {
+        &self.event_type
+    }
+    /// The payload schema version.
+    pub fn schema_version(&self) -> u16 {
+        self.schema_version
+    }
+    /// When it happened.
+    pub fn occurred_at(&self) -> Timestamp {
+        self.occurred_at
+    }
+    /// The correlation id.
+    pub fn correlation_id(&self) -> Option<&str> {
+        self.correlation_id.as_deref()
+    }
+    /// The causation id.
+    pub fn causation_id(&self) -> Option<&str> {
+        self.causation_id.as_deref()
+    }
+    /// The payload (JSON).
+    pub fn payload(&self) -> &str {
+        &self.payload
+    }
+
+    /// Seals the event at `version` after `prev`, as the store records it.
+    pub fn seal(
+        &self,
+        stream: &StreamId,
+        version: u32,
+        recorded_at: Timestamp,
+        prev: &EventHash,
+    ) -> (EventHash, RecordedEvent) {
+        let hash = chain_hash(
+            prev,
+            &ChainInput {
+                stream_id: stream.as_str(),
+                version,
+                event_type: &self.event_type,
+                schema_version: self.schema_version,
+                occurred_at: self.occurred_at,
+                recorded_at,
+                correlation_id: self.correlation_id.as_deref(),
+                causation_id: self.causation_id.as_deref(),
+                payload: &self.payload,
+            },
+        );
+        let recorded = RecordedEvent {
+            stream_id: stream.clone(),
+            version,
+            global_position: 0,
+            event: self.clone(),
+            recorded_at,
+            prev_hash: *prev,
+            hash,
+        };
+        (hash, recorded)
+    }
+}
+
+/// An idempotency key with the SHA-256 fingerprint of the request it stands for.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct IdempotencyClaim {
+    key: String,
+    fingerprint: [u8; 32],
+}
+
+impl IdempotencyClaim {
+    /// A claim on `key` for the request whose fingerprint is given.
+    pub fn new(key: &str, fingerprint: [u8; 32]) -> Result<Self, StoreError> {
+        Ok(Self {
+            key: bounded("idempotency key", key.to_owned(), MAX_KEY)?,
+            fingerprint,
+        })
+    }
+    /// The key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+    /// The request's fingerprint.
+    pub fn fingerprint(&self) -> &[u8; 32] {
+        &self.fingerprint
+    }
+}
+
+/// One atomic append: all of `events` at versions `expected_version + 1 ..`, or nothing.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AppendRequest {
+    stream: StreamId,
+    expected_version: u32,
+    events: Vec<NewEvent>,
+    recorded_at: Timestamp,
+    idempotency: Option<IdempotencyClaim>,
+    rail_message_id: Option<String>,
+}
+
+impl AppendRequest {
+    /// An append of 1 to 1,000 events to `stream`, which must be at `expected_version` (0 for a
+    /// new stream). `recorded_at` comes from the caller's clock, so tests stay deterministic.
+    pub fn new(
+        stream: StreamId,
+        expected_version: u32,
+        events: Vec<NewEvent>,
+        recorded_at: Timestamp,
+    ) -> Result<Self, StoreError> {
+        if events.is_empty() || events.len() > MAX_EVENTS_PER_APPEND {
+            return Err(StoreError::InvalidAppend(format!(
+                "an append carries 1 to {MAX_EVENTS_PER_APPEND} events, not {}",
+                events.len()
+            )));
+        }
+        // Every adapter stores times as i64 nanoseconds; refusing here keeps them all alike.
+        let too_late = |t: Timestamp| i64::try_from(t.unix_nanos()).is_err();
+        if too_late(recorded_at) || events.iter().any(|e| too_late(e.occurred_at)) {
+            return Err(StoreError::Unrepresentable {
+                what: "timestamp",
+                why: "the store keeps times up to 2262-04-11".into(),
+            });
+        }
+        let last = u64::from(expected_version) + events.len() as u64;
+        if last > u64::from(u32::MAX) {
+            return Err(StoreError::InvalidAppend(
+                "stream version would overflow".into(),
+            ));
+        }
+        Ok(Self {
+            stream,
+            expected_version,
+            events,
+            recorded_at,
+            idempotency: None,
+            rail_message_id: None,
+        })
+    }
+
+    /// Claims an idempotency key in the same commit.
+    pub fn with_idempotency(mut self, claim: IdempotencyClaim) -> Self {
+        self.idempotency = Some(claim);
+        self
+    }
+
+    /// Claims a rail message id in the same commit: the message is then applied exactly once.
+    pub fn with_rail_message(mut self, message_id: &str) -> Result<Self, StoreError> {
+        self.rail_message_id = Some(bounded("rail message id", message_id.to_owned(), MAX_KEY)?);
+        Ok(self)
+    }
+
+    /// The stream.
+    pub fn stream(&self) -> &StreamId {
+        &self.stream
+    }
+    /// The version the stream must be at.
+    pub fn expected_version(&self) -> u32 {
+        self.expected_version
+    }
+    /// The events.
+    pub fn events(&self) -> &[NewEvent] {
+        &self.events
+    }
+    /// When the store accepted them (from the caller's clock).
+    pub fn recorded_at(&self) -> Timestamp {
+        self.recorded_at
+    }
+    /// The idempotency claim.
+    pub fn idempotency(&self) -> Option<&IdempotencyClaim> {
+        self.idempotency.as_ref()
+    }
+    /// The rail message claim.
+    pub fn rail_message_id(&self) -> Option<&str> {
+        self.rail_message_id.as_deref()
+    }
+    /// The stream version after this append.
+    pub fn final_version(&self) -> u32 {
+        // `new` refuses requests whose final version would overflow.
+        self.expected_version
+            .saturating_add(u32::try_from(self.events.len()).unwrap_or(u32::MAX))
+    }
+}
+
+/// A committed append.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Committed {
+    /// The stream.
+    pub stream: StreamId,
+    /// The first version written.
+    pub first_version: u32,
+    /// The last version written (the stream's new version).
+    pub last_version: u32,
+}
+
+/// What an earlier append with the same idempotency key or rail message id did.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PriorResult {
+    /// The stream it appended to.
+    pub stream: StreamId,
+    /// The stream's version right after it.
+    pub version: u32,
+}
+
+/// The outcome of an append.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum AppendOutcome {
+    /// The events were committed.
+    Committed(Committed),
+    /// The same key or message was applied before; nothing was appended now.
+    AlreadyApplied(PriorResult),
+}
+
+/// An event as stored: the envelope, its place in the stream and the log, and its chain links.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RecordedEvent {
+    stream_id: StreamId,
+    version: u32,
+    global_position: u64,
+    event: NewEvent,
+    recorded_at: Timestamp,
+    prev_hash: EventHash,
+    hash: EventHash,
+}
+
+impl RecordedEvent {
+    /// Rebuilds a recorded event from stored columns (adapters only).
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_parts(
+        stream_id: StreamId,
+        version: u32,
+        global_position: u64,
+        event: NewEvent,
+        recorded_at: Timestamp,
+        prev_hash: EventHash,
+        hash: EventHash,
+    ) -> Self {
+        Self {
+            stream_id,
+            version,
+            global_position,
+            event,
+            recorded_at,
+            prev_hash,
+            hash,
+        }
+    }
+
+    /// The same event at the position the database gave it.
+    pub fn at_position(mut self, global_position: u64) -> Self {
+        self.global_position = global_position;
+        self
+    }
+
+    /// The stream.
+    pub fn stream_id(&self) -> &StreamId {
+        &self.stream_id
+    }
+    /// The 1-based version within the stream.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+    /// The position in the whole log: increasing, with possible gaps.
+    pub fn global_position(&self) -> u64 {
+        self.global_position
+    }
+    /// The event as appended.
+    pub fn event(&self) -> &NewEvent {
+        &self.event
+    }
+    /// When the store accepted it.
+    pub fn recorded_at(&self) -> Timestamp {
+        self.recorded_at
+    }
+    /// The predecessor's hash (zeros for version 1).
+    pub fn prev_hash(&self) -> &EventHash {
+        &self.prev_hash
+    }
+    /// This event's hash.
+    pub fn hash(&self) -> &EventHash {
+        &self.hash
+    }
+
+    /// The hash this event should have, recomputed from its stored fields.
+    pub fn recompute_hash(&self) -> EventHash {
+        self.event
+            .seal(
+                &self.stream_id,
+                self.version,
+                self.recorded_at,
+                &self.prev_hash,
+            )
+            .0
+    }
+}

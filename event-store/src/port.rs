@@ -1,0 +1,84 @@
+//! The `EventStore` trait and the chain check every adapter's reads can be verified with.
+
+use crate::error::StoreError;
+use crate::hash::EventHash;
+use crate::model::{AppendOutcome, AppendRequest, PriorResult, RecordedEvent, StreamId};
+
+/// An append-only, hash-chained event store. No method updates or deletes an event.
+///
+/// Appends from many threads may share one transaction and one fsync (group commit); each
+/// append is still atomic and checked against its expected version on its own.
+pub trait EventStore: Send + Sync {
+    /// Appends atomically, or refuses with [`StoreError::Conflict`] when the stream is not at the
+    /// expected version. A repeated idempotency key (same fingerprint) or rail message id returns
+    /// [`AppendOutcome::AlreadyApplied`] and appends nothing; a key reused for a different request
+    /// is [`StoreError::IdempotencyConflict`].
+    fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError>;
+
+    /// Every event of a stream, in version order (empty for an unknown stream).
+    fn read_stream(&self, stream: &StreamId) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Up to `limit` events with a global position above `after`, in position order. A reader
+    /// that advances to the last position it saw never skips an event: positions become visible
+    /// in order (see docs/ARCHITECTURE.md, "Event store").
+    fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Up to `limit` stream ids after `after` (exclusive), in order, for walking every stream.
+    fn list_streams(
+        &self,
+        after: Option<&StreamId>,
+        limit: usize,
+    ) -> Result<Vec<StreamId>, StoreError>;
+
+    /// What the append that claimed `key` did, with its request fingerprint.
+    fn find_idempotency(&self, key: &str) -> Result<Option<(PriorResult, [u8; 32])>, StoreError>;
+
+    /// What the append that claimed rail message `message_id` did.
+    fn find_rail_message(&self, message_id: &str) -> Result<Option<PriorResult>, StoreError>;
+}
+
+/// Where a stream's chain breaks.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ChainBreak {
+    /// The first bad version.
+    pub version: u32,
+    /// What is wrong with it.
+    pub why: String,
+}
+
+/// Checks that `events` are versions 1, 2, 3, ... of one stream, each linked to its predecessor
+/// and carrying the hash of its own stored fields.
+pub fn check_stream_chain(events: &[RecordedEvent]) -> Result<(), ChainBreak> {
+    let mut prev = EventHash::GENESIS;
+    for (expected, event) in (1u32..).zip(events) {
+        let version = event.version();
+        if version != expected {
+            return Err(ChainBreak {
+                version,
+                why: format!("expected version {expected}"),
+            });
+        }
+        if *event.prev_hash() != prev {
+            return Err(ChainBreak {
+                version,
+                why: format!(
+                    "prev_hash {} does not match version {}'s hash {prev}",
+                    event.prev_hash(),
+                    expected - 1
+                ),
+            });
+        }
+        let recomputed = event.recompute_hash();
+        if recomputed != *event.hash() {
+            return Err(ChainBreak {
+                version,
+                why: format!(
+                    "stored hash {} but its fields hash to {recomputed}",
+                    event.hash()
+                ),
+            });
+        }
+        prev = *event.hash();
+    }
+    Ok(())
+}

@@ -1,0 +1,350 @@
+//! The event store contract: one suite, run unchanged against the memory, SQLite and PostgreSQL
+//! adapters, so they cannot drift apart.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use event_store::{
+    AppendOutcome, AppendRequest, Committed, EventHash, EventStore, NewEvent, PriorResult,
+    StoreError, check_stream_chain,
+};
+use support::*;
+
+fn committed(outcome: Result<AppendOutcome, StoreError>) -> Committed {
+    match outcome {
+        Ok(AppendOutcome::Committed(c)) => c,
+        other => panic!("expected a commit, got {other:?}"),
+    }
+}
+
+fn appends_get_gapless_versions_increasing_positions_and_a_valid_chain(store: &dyn EventStore) {
+    let first = committed(store.append(request("s-1", 0, 3)));
+    assert_eq!((first.first_version, first.last_version), (1, 3));
+    let second = committed(store.append(request("s-1", 3, 2)));
+    assert_eq!((second.first_version, second.last_version), (4, 5));
+    let events = store.read_stream(&stream("s-1")).unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.version()).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+    assert!(
+        events
+            .windows(2)
+            .all(|w| w[0].global_position() < w[1].global_position())
+    );
+    assert_eq!(*events[0].prev_hash(), EventHash::GENESIS);
+    assert_eq!(check_stream_chain(&events), Ok(()));
+}
+
+fn the_envelope_round_trips_exactly(store: &dyn EventStore) {
+    let event = NewEvent::new(
+        "PaymentSettled",
+        7,
+        at(42),
+        r#"{"a":"é ✓","n":1}"#.to_owned(),
+    )
+    .unwrap()
+    .with_correlation("corr-1")
+    .unwrap()
+    .with_causation("msg-9")
+    .unwrap();
+    let request = AppendRequest::new(stream("s-env"), 0, vec![event.clone()], at(43)).unwrap();
+    committed(store.append(request));
+    let stored = &store.read_stream(&stream("s-env")).unwrap()[0];
+    assert_eq!(stored.event(), &event);
+    assert_eq!(stored.recorded_at(), at(43));
+    assert_eq!(stored.stream_id(), &stream("s-env"));
+    assert_eq!(stored.recompute_hash(), *stored.hash());
+}
+
+fn a_wrong_expected_version_is_a_typed_conflict_and_writes_nothing(store: &dyn EventStore) {
+    committed(store.append(request("s-c", 0, 2)));
+    for expected in [0, 1, 3, 9] {
+        let result = store.append(request("s-c", expected, 3));
+        assert_eq!(
+            result,
+            Err(StoreError::Conflict {
+                stream: stream("s-c"),
+                expected,
+                actual: 2
+            }),
+            "expected version {expected}"
+        );
+    }
+    assert_eq!(store.read_stream(&stream("s-c")).unwrap().len(), 2);
+}
+
+fn an_unknown_stream_reads_empty(store: &dyn EventStore) {
+    assert!(store.read_stream(&stream("nobody")).unwrap().is_empty());
+    assert!(store.read_all(0, 10).unwrap().is_empty());
+}
+
+fn idempotency_keys_return_the_original_result_or_refuse_a_different_request(
+    store: &dyn EventStore,
+) {
+    let first = request("s-i", 0, 2).with_idempotency(claim("key-1", 1));
+    committed(store.append(first));
+    let prior = PriorResult {
+        stream: stream("s-i"),
+        version: 2,
+    };
+    // The same key and request, even aimed elsewhere, returns the original result.
+    let repeat = request("s-other", 0, 1).with_idempotency(claim("key-1", 1));
+    assert_eq!(
+        store.append(repeat),
+        Ok(AppendOutcome::AlreadyApplied(prior.clone()))
+    );
+    // The same key with another request is refused.
+    let different = request("s-other", 0, 1).with_idempotency(claim("key-1", 2));
+    assert_eq!(
+        store.append(different),
+        Err(StoreError::IdempotencyConflict {
+            key: "key-1".into(),
+            stream: stream("s-i")
+        })
+    );
+    assert!(store.read_stream(&stream("s-other")).unwrap().is_empty());
+    assert_eq!(
+        store.find_idempotency("key-1").unwrap(),
+        Some((prior, [1; 32]))
+    );
+    assert_eq!(store.find_idempotency("key-2").unwrap(), None);
+}
+
+fn a_failed_append_releases_its_idempotency_key(store: &dyn EventStore) {
+    committed(store.append(request("s-k", 0, 1)));
+    let stale = request("s-k", 0, 1).with_idempotency(claim("key-k", 3));
+    assert!(matches!(
+        store.append(stale),
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(store.find_idempotency("key-k").unwrap(), None);
+    let fresh = request("s-k", 1, 1).with_idempotency(claim("key-k", 3));
+    committed(store.append(fresh));
+}
+
+fn a_rail_message_is_applied_once(store: &dyn EventStore) {
+    let first = request("s-r", 0, 1).with_rail_message("MSG-1").unwrap();
+    committed(store.append(first));
+    let again = request("s-r", 1, 1).with_rail_message("MSG-1").unwrap();
+    let prior = PriorResult {
+        stream: stream("s-r"),
+        version: 1,
+    };
+    assert_eq!(
+        store.append(again),
+        Ok(AppendOutcome::AlreadyApplied(prior.clone()))
+    );
+    assert_eq!(store.read_stream(&stream("s-r")).unwrap().len(), 1);
+    assert_eq!(store.find_rail_message("MSG-1").unwrap(), Some(prior));
+    assert_eq!(store.find_rail_message("MSG-2").unwrap(), None);
+}
+
+fn read_all_pages_in_position_order(store: &dyn EventStore) {
+    for (i, name) in ["a", "b", "c"].iter().enumerate() {
+        committed(store.append(request(name, 0, 2)));
+        committed(store.append(request(name, 2, u32::try_from(i).unwrap() + 1)));
+    }
+    let everything = store.read_all(0, 1000).unwrap();
+    assert_eq!(everything.len(), 2 * 3 + 1 + 2 + 3);
+    let mut paged = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.read_all(after, 4).unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.global_position();
+        paged.extend(page);
+    }
+    assert_eq!(paged, everything);
+    assert!(
+        everything
+            .windows(2)
+            .all(|w| w[0].global_position() < w[1].global_position())
+    );
+}
+
+fn list_streams_pages_in_order(store: &dyn EventStore) {
+    for name in ["s-b", "s-a", "s-d", "s-c"] {
+        committed(store.append(request(name, 0, 2)));
+    }
+    let first = store.list_streams(None, 3).unwrap();
+    assert_eq!(first, [stream("s-a"), stream("s-b"), stream("s-c")]);
+    let rest = store.list_streams(Some(&stream("s-c")), 3).unwrap();
+    assert_eq!(rest, [stream("s-d")]);
+}
+
+fn eight_writers_on_one_stream_win_each_version_exactly_once(store: Arc<dyn EventStore>) {
+    const PER_THREAD: usize = 25;
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                let (mut won, mut conflicts) = (Vec::new(), 0usize);
+                while won.len() < PER_THREAD {
+                    let version = store.read_stream(&stream("hot")).unwrap().len() as u32;
+                    match store.append(request("hot", version, 1)) {
+                        Ok(AppendOutcome::Committed(c)) => won.push(c.last_version),
+                        Err(StoreError::Conflict {
+                            expected, actual, ..
+                        }) => {
+                            assert_eq!(expected, version);
+                            assert_ne!(actual, expected);
+                            conflicts += 1;
+                        }
+                        other => panic!("unexpected {other:?}"),
+                    }
+                }
+                (won, conflicts)
+            })
+        })
+        .collect();
+    let mut all_won = Vec::new();
+    for handle in handles {
+        let (won, _) = handle.join().unwrap();
+        all_won.extend(won);
+    }
+    let distinct: BTreeSet<u32> = all_won.iter().copied().collect();
+    assert_eq!(distinct.len(), all_won.len(), "a version was won twice");
+    assert_eq!(distinct, (1..=8 * PER_THREAD as u32).collect());
+    let events = store.read_stream(&stream("hot")).unwrap();
+    assert_eq!(check_stream_chain(&events), Ok(()));
+}
+
+fn concurrent_duplicates_of_a_key_or_message_commit_once(store: Arc<dyn EventStore>) {
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                let by_key =
+                    request(&format!("k-{i}"), 0, 1).with_idempotency(claim("shared-key", 5));
+                let by_message = request(&format!("m-{i}"), 0, 1)
+                    .with_rail_message("SHARED-MSG")
+                    .unwrap();
+                (
+                    store.append(by_key).unwrap(),
+                    store.append(by_message).unwrap(),
+                )
+            })
+        })
+        .collect();
+    let outcomes: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    for pick in [
+        |o: &(AppendOutcome, AppendOutcome)| o.0.clone(),
+        |o: &(AppendOutcome, AppendOutcome)| o.1.clone(),
+    ] {
+        let results: Vec<AppendOutcome> = outcomes.iter().map(pick).collect();
+        let winners: Vec<&Committed> = results
+            .iter()
+            .filter_map(|r| match r {
+                AppendOutcome::Committed(c) => Some(c),
+                AppendOutcome::AlreadyApplied(_) => None,
+            })
+            .collect();
+        assert_eq!(winners.len(), 1, "{results:?}");
+        let winner = PriorResult {
+            stream: winners[0].stream.clone(),
+            version: 1,
+        };
+        for result in &results {
+            if let AppendOutcome::AlreadyApplied(prior) = result {
+                assert_eq!(prior, &winner);
+            }
+        }
+    }
+    let total: usize = (0..8)
+        .map(|i| {
+            store.read_stream(&stream(&format!("k-{i}"))).unwrap().len()
+                + store.read_stream(&stream(&format!("m-{i}"))).unwrap().len()
+        })
+        .sum();
+    assert_eq!(total, 2);
+}
+
+fn many_writers_on_many_streams_all_commit(store: Arc<dyn EventStore>) {
+    let handles: Vec<_> = (0..8)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                for n in 0..20u32 {
+                    let name = format!("w-{t}-{n}");
+                    committed(store.append(request(&name, 0, 3)));
+                    committed(store.append(request(&name, 3, 2)));
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    let all = store.read_all(0, 10_000).unwrap();
+    assert_eq!(all.len(), 8 * 20 * 5);
+    for t in 0..8 {
+        for n in 0..20 {
+            let events = store.read_stream(&stream(&format!("w-{t}-{n}"))).unwrap();
+            assert_eq!(check_stream_chain(&events), Ok(()));
+        }
+    }
+}
+
+macro_rules! contract_suite {
+    ($adapter:ident) => {
+        mod $adapter {
+            use super::*;
+
+            fn harness() -> Option<Harness> {
+                support::$adapter()
+            }
+
+            macro_rules! case {
+                ($name:ident) => {
+                    #[test]
+                    fn $name() {
+                        if let Some(h) = harness() {
+                            super::$name(&*h.store);
+                        }
+                    }
+                };
+            }
+            macro_rules! shared_case {
+                ($name:ident) => {
+                    #[test]
+                    fn $name() {
+                        if let Some(mut h) = harness() {
+                            let store: Arc<dyn EventStore> = Arc::from(std::mem::replace(
+                                &mut h.store,
+                                Box::new(store::MemoryStore::new()),
+                            ));
+                            super::$name(store);
+                        }
+                    }
+                };
+            }
+
+            case!(appends_get_gapless_versions_increasing_positions_and_a_valid_chain);
+            case!(the_envelope_round_trips_exactly);
+            case!(a_wrong_expected_version_is_a_typed_conflict_and_writes_nothing);
+            case!(an_unknown_stream_reads_empty);
+            case!(idempotency_keys_return_the_original_result_or_refuse_a_different_request);
+            case!(a_failed_append_releases_its_idempotency_key);
+            case!(a_rail_message_is_applied_once);
+            case!(read_all_pages_in_position_order);
+            case!(list_streams_pages_in_order);
+            shared_case!(eight_writers_on_one_stream_win_each_version_exactly_once);
+            shared_case!(concurrent_duplicates_of_a_key_or_message_commit_once);
+            shared_case!(many_writers_on_many_streams_all_commit);
+        }
+    };
+}
+
+contract_suite!(memory);
+contract_suite!(sqlite);
+contract_suite!(postgres);
