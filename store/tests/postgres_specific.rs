@@ -1,0 +1,93 @@
+//! PostgreSQL-specific guarantees: append-only triggers (UPDATE, DELETE, TRUNCATE), tamper
+//! evidence, and refusing a schema newer than this binary.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod support;
+
+use event_store::{StoreError, check_stream_chain};
+use store::{PostgresConfig, PostgresStore};
+use support::*;
+
+fn raw_client(h: &Harness) -> postgres::Client {
+    let (url, schema) = h.pg_schema.clone().unwrap();
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!("SET search_path TO {schema}"))
+        .unwrap();
+    client
+}
+
+#[test]
+fn triggers_refuse_update_delete_and_truncate() {
+    let Some(h) = postgres() else { return };
+    h.store
+        .append(request("pay-1", 0, 2).with_idempotency(claim("key-1", 1)))
+        .unwrap();
+    h.store
+        .append(request("pay-2", 0, 1).with_rail_message("MSG-1").unwrap())
+        .unwrap();
+    let mut client = raw_client(&h);
+    for sql in [
+        "UPDATE events SET payload = '{}'",
+        "DELETE FROM events",
+        "TRUNCATE events",
+        "UPDATE idempotency_keys SET version = 9",
+        "DELETE FROM rail_messages",
+        "TRUNCATE rail_messages",
+    ] {
+        let error = client.batch_execute(sql).unwrap_err();
+        let message = error
+            .as_db_error()
+            .map(|e| e.message().to_owned())
+            .unwrap_or_default();
+        assert!(message.contains("append-only"), "{sql}: {error}");
+    }
+    let rows: i64 = client
+        .query_one("SELECT count(*) FROM events", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 3);
+}
+
+#[test]
+fn a_changed_payload_byte_breaks_the_chain_at_that_version() {
+    let Some(h) = postgres() else { return };
+    h.store.append(request("pay-1", 0, 3)).unwrap();
+    let mut client = raw_client(&h);
+    client
+        .batch_execute(
+            "ALTER TABLE events DISABLE TRIGGER events_append_only;
+             UPDATE events SET payload = replace(payload, '3', '8') WHERE version = 3;",
+        )
+        .unwrap();
+    let events = h.store.read_stream(&stream("pay-1")).unwrap();
+    assert_eq!(check_stream_chain(&events).unwrap_err().version, 3);
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let Some(h) = postgres() else { return };
+    let mut client = raw_client(&h);
+    client
+        .batch_execute(
+            "INSERT INTO schema_migrations (version, description) VALUES (99, 'from the future')",
+        )
+        .unwrap();
+    let (url, schema) = h.pg_schema.clone().unwrap();
+    let mut config = PostgresConfig::new(&url);
+    config.schema = schema;
+    let error = PostgresStore::connect(&config).err().unwrap();
+    assert_eq!(
+        error,
+        StoreError::SchemaTooNew {
+            found: 99,
+            supported: store::SCHEMA_VERSION
+        }
+    );
+}

@@ -1,0 +1,285 @@
+//! SQLite-specific guarantees: append-only triggers, durability across SIGKILL, tamper evidence,
+//! and refusing files that are not (or not yet) ours without writing to them.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use event_store::{AppendOutcome, EventStore, StoreError, check_stream_chain};
+use rusqlite::Connection;
+use store::{OpenMode, SqliteStore};
+use support::*;
+
+fn scratch() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("npp.db");
+    (dir, path)
+}
+
+fn seeded_store(path: &Path) {
+    let store = SqliteStore::open(path, OpenMode::CreateIfMissing).unwrap();
+    store
+        .append(request("pay-1", 0, 3).with_idempotency(claim("key-1", 1)))
+        .unwrap();
+    store
+        .append(request("pay-2", 0, 2).with_rail_message("MSG-1").unwrap())
+        .unwrap();
+}
+
+#[test]
+fn triggers_refuse_update_and_delete_of_events_and_claims() {
+    let (_dir, path) = scratch();
+    seeded_store(&path);
+    let conn = Connection::open(&path).unwrap();
+    for sql in [
+        "UPDATE events SET payload = '{}' WHERE version = 1",
+        "DELETE FROM events WHERE version = 1",
+        "UPDATE idempotency_keys SET version = 9",
+        "DELETE FROM rail_messages",
+    ] {
+        let message = conn.execute(sql, []).unwrap_err().to_string();
+        assert!(message.contains("append-only"), "{sql}: {message}");
+    }
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 5);
+}
+
+#[test]
+fn events_survive_a_reopen_with_their_chain() {
+    let (_dir, path) = scratch();
+    seeded_store(&path);
+    let store = SqliteStore::open(&path, OpenMode::MustExist).unwrap();
+    let events = store.read_stream(&stream("pay-1")).unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(check_stream_chain(&events), Ok(()));
+    assert!(matches!(
+        store.append(request("pay-1", 3, 1)),
+        Ok(AppendOutcome::Committed(_))
+    ));
+}
+
+#[test]
+fn a_changed_payload_byte_breaks_the_chain_at_that_version() {
+    let (_dir, path) = scratch();
+    seeded_store(&path);
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("DROP TRIGGER events_no_update").unwrap();
+        conn.execute(
+            "UPDATE events SET payload = replace(payload, '2', '7') WHERE stream_id = 'pay-1' AND version = 2",
+            [],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path, OpenMode::MustExist).unwrap();
+    let events = store.read_stream(&stream("pay-1")).unwrap();
+    let broken = check_stream_chain(&events).unwrap_err();
+    assert_eq!(broken.version, 2);
+    assert_eq!(
+        check_stream_chain(&store.read_stream(&stream("pay-2")).unwrap()),
+        Ok(())
+    );
+}
+
+fn file_bytes(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn a_file_that_is_not_sqlite_is_refused_and_left_alone() {
+    let (_dir, path) = scratch();
+    std::fs::write(
+        &path,
+        b"this is a payments spreadsheet, not a database\n".repeat(100),
+    )
+    .unwrap();
+    let before = file_bytes(&path);
+    let error = SqliteStore::open(&path, OpenMode::CreateIfMissing)
+        .err()
+        .unwrap();
+    assert!(
+        matches!(error, StoreError::NotAnEventStore { .. }),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("not an SQLite database"),
+        "{error}"
+    );
+    assert_eq!(file_bytes(&path), before);
+}
+
+#[test]
+fn a_truncated_file_is_refused_and_left_alone() {
+    let (_dir, path) = scratch();
+    {
+        let store = SqliteStore::open(&path, OpenMode::CreateIfMissing).unwrap();
+        for n in 0..200 {
+            store.append(request(&format!("pay-{n}"), 0, 5)).unwrap();
+        }
+    }
+    let full = file_bytes(&path);
+    std::fs::write(&path, &full[..full.len() / 3]).unwrap();
+    let before = file_bytes(&path);
+    let error = SqliteStore::open(&path, OpenMode::MustExist).err().unwrap();
+    assert!(
+        matches!(error, StoreError::NotAnEventStore { .. }),
+        "{error}"
+    );
+    assert_eq!(file_bytes(&path), before);
+}
+
+#[test]
+fn another_applications_database_is_refused() {
+    let (_dir, path) = scratch();
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE members (id INTEGER)")
+        .unwrap();
+    let before = file_bytes(&path);
+    let error = SqliteStore::open(&path, OpenMode::CreateIfMissing)
+        .err()
+        .unwrap();
+    assert!(error.to_string().contains("another application"), "{error}");
+    assert_eq!(file_bytes(&path), before);
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_left_alone() {
+    let (_dir, path) = scratch();
+    seeded_store(&path);
+    Connection::open(&path)
+        .unwrap()
+        .execute(
+            "INSERT INTO schema_migrations (version, description) VALUES (99, 'from the future')",
+            [],
+        )
+        .unwrap();
+    let before = file_bytes(&path);
+    let error = SqliteStore::open(&path, OpenMode::MustExist).err().unwrap();
+    assert_eq!(
+        error,
+        StoreError::SchemaTooNew {
+            found: 99,
+            supported: store::SCHEMA_VERSION
+        }
+    );
+    assert_eq!(file_bytes(&path), before);
+}
+
+#[test]
+fn must_exist_does_not_create_a_file() {
+    let (_dir, path) = scratch();
+    assert!(SqliteStore::open(&path, OpenMode::MustExist).is_err());
+    assert!(!path.exists());
+}
+
+const CHILD_DB: &str = "NPP_CRASH_CHILD_DB";
+const WRITER_THREADS: usize = 4;
+
+/// In the child: append forever from several threads, printing each commit once it returned.
+fn run_child(db: &str) {
+    let store =
+        std::sync::Arc::new(SqliteStore::open(Path::new(db), OpenMode::CreateIfMissing).unwrap());
+    let stdout = std::sync::Arc::new(std::sync::Mutex::new(std::io::stdout()));
+    let threads: Vec<_> = (0..WRITER_THREADS)
+        .map(|t| {
+            let (store, stdout) = (store.clone(), stdout.clone());
+            std::thread::spawn(move || {
+                let name = format!("crash-{t}");
+                let mut version = store.read_stream(&stream(&name)).unwrap().len() as u32;
+                loop {
+                    let count = 1 + version % 4;
+                    store.append(request(&name, version, count)).unwrap();
+                    version += count;
+                    let mut out = stdout.lock().unwrap();
+                    writeln!(out, "committed {name} {version}").unwrap();
+                    out.flush().unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}
+
+fn next_random(state: &mut u64) -> u64 {
+    // xorshift64: a seeded, dependency-free sequence of kill delays.
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[test]
+fn sqlite_keeps_every_reported_commit_across_sigkill() {
+    if let Ok(db) = std::env::var(CHILD_DB) {
+        run_child(&db);
+        return;
+    }
+    let (_dir, path) = scratch();
+    let mut seed = 0x5EED_2025_u64;
+    let mut reported: BTreeMap<String, u32> = BTreeMap::new();
+    for round in 0..20 {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "sqlite_keeps_every_reported_commit_across_sigkill",
+                "--exact",
+                "--nocapture",
+            ])
+            .env(CHILD_DB, &path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .collect::<Vec<String>>()
+        });
+        std::thread::sleep(Duration::from_millis(30 + next_random(&mut seed) % 250));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        for line in reader.join().unwrap() {
+            if let Some(rest) = line.strip_prefix("committed ") {
+                let (name, version) = rest.split_once(' ').unwrap();
+                let version: u32 = version.parse().unwrap();
+                let entry = reported.entry(name.to_owned()).or_default();
+                *entry = (*entry).max(version);
+            }
+        }
+        let store = SqliteStore::open(&path, OpenMode::MustExist)
+            .unwrap_or_else(|e| panic!("round {round}: cannot reopen after SIGKILL: {e}"));
+        for (name, version) in &reported {
+            let events = store.read_stream(&stream(name)).unwrap();
+            assert_eq!(
+                check_stream_chain(&events),
+                Ok(()),
+                "round {round}, stream {name}"
+            );
+            assert!(
+                events.len() as u32 >= *version,
+                "round {round}: {name} lost commits up to {version}"
+            );
+        }
+    }
+    assert!(
+        reported.values().sum::<u32>() > 0,
+        "the child never committed anything"
+    );
+}
