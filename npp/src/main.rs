@@ -1,6 +1,8 @@
 //! `npp`: the command line of the NPP payment orchestrator.
 
 mod replay;
+mod store_cmd;
+mod target;
 
 use std::process::ExitCode;
 
@@ -22,11 +24,15 @@ enum Command {
     /// Exit 1: an event breaks a rule; stderr names the event number, its type and the rule.
     /// Exit 2: the input cannot be read; stderr names the line.
     Replay(replay::ReplayArgs),
+    /// Inspect and check the event store.
+    #[command(subcommand)]
+    Store(store_cmd::StoreCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Replay(args) => replay::run(&args),
+        Command::Store(command) => store_cmd::run(&command),
     }
 }

@@ -38,21 +38,22 @@ impl MemoryStore {
 
 impl Inner {
     fn append(&mut self, request: &AppendRequest) -> Result<AppendOutcome, StoreError> {
-        if let Some(id) = request.rail_message_id() {
-            if let Some(prior) = self.rail_messages.get(id) {
-                return Ok(AppendOutcome::AlreadyApplied(prior.clone()));
-            }
+        if let Some(prior) = request
+            .rail_message_id()
+            .and_then(|id| self.rail_messages.get(id))
+        {
+            return Ok(AppendOutcome::AlreadyApplied(prior.clone()));
         }
-        if let Some(claim) = request.idempotency() {
-            if let Some((prior, fingerprint)) = self.idempotency.get(claim.key()) {
-                if fingerprint != claim.fingerprint() {
-                    return Err(StoreError::IdempotencyConflict {
-                        key: claim.key().to_owned(),
-                        stream: prior.stream.clone(),
-                    });
-                }
-                return Ok(AppendOutcome::AlreadyApplied(prior.clone()));
+        if let Some(claim) = request.idempotency()
+            && let Some((prior, fingerprint)) = self.idempotency.get(claim.key())
+        {
+            if fingerprint != claim.fingerprint() {
+                return Err(StoreError::IdempotencyConflict {
+                    key: claim.key().to_owned(),
+                    stream: prior.stream.clone(),
+                });
             }
+            return Ok(AppendOutcome::AlreadyApplied(prior.clone()));
         }
         let stream = request.stream();
         let indices = self

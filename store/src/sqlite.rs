@@ -139,10 +139,10 @@ impl SqliteStore {
             }
         };
         let result = read(&conn);
-        if let Ok(mut pool) = self.readers.lock() {
-            if pool.len() < MAX_IDLE_READERS {
-                pool.push(conn);
-            }
+        if let Ok(mut pool) = self.readers.lock()
+            && pool.len() < MAX_IDLE_READERS
+        {
+            pool.push(conn);
         }
         result
     }

@@ -190,7 +190,8 @@ const CHILD_DB: &str = "NPP_CRASH_CHILD_DB";
 const WRITER_THREADS: usize = 4;
 
 /// In the child: append forever from several threads, printing each commit once it returned.
-fn run_child(db: &str) {
+/// The parent kills it; the writers never return.
+fn run_child(db: &str) -> ! {
     let store =
         std::sync::Arc::new(SqliteStore::open(Path::new(db), OpenMode::CreateIfMissing).unwrap());
     let stdout = std::sync::Arc::new(std::sync::Mutex::new(std::io::stdout()));
@@ -200,6 +201,7 @@ fn run_child(db: &str) {
             std::thread::spawn(move || {
                 let name = format!("crash-{t}");
                 let mut version = store.read_stream(&stream(&name)).unwrap().len() as u32;
+                #[allow(clippy::infinite_loop)]
                 loop {
                     let count = 1 + version % 4;
                     store.append(request(&name, version, count)).unwrap();
@@ -211,8 +213,9 @@ fn run_child(db: &str) {
             })
         })
         .collect();
-    for thread in threads {
-        thread.join().unwrap();
+    drop(threads);
+    loop {
+        std::thread::park();
     }
 }
 
@@ -228,7 +231,6 @@ fn next_random(state: &mut u64) -> u64 {
 fn sqlite_keeps_every_reported_commit_across_sigkill() {
     if let Ok(db) = std::env::var(CHILD_DB) {
         run_child(&db);
-        return;
     }
     let (_dir, path) = scratch();
     let mut seed = 0x5EED_2025_u64;

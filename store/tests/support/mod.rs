@@ -29,10 +29,10 @@ pub struct Harness {
 
 impl Drop for Harness {
     fn drop(&mut self) {
-        if let Some((url, schema)) = self.pg_schema.take() {
-            if let Ok(mut client) = postgres::Client::connect(&url, postgres::NoTls) {
-                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-            }
+        if let Some((url, schema)) = self.pg_schema.take()
+            && let Ok(mut client) = postgres::Client::connect(&url, postgres::NoTls)
+        {
+            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
         }
     }
 }
