@@ -109,6 +109,16 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
+/// `postgres::Error` displays as "db error" alone; the server's message is what an operator needs.
+fn pg(e: postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        Some(db) => {
+            StoreError::Unavailable(format!("PostgreSQL {}: {}", db.code().code(), db.message()))
+        }
+        None => StoreError::Unavailable(e.to_string()),
+    }
+}
+
 fn valid_schema(schema: &str) -> bool {
     let mut chars = schema.chars();
     chars
@@ -128,7 +138,7 @@ impl PostgresStore {
                 config.schema
             )));
         }
-        let mut pg: postgres::Config =
+        let mut pg_config: postgres::Config =
             config
                 .url
                 .parse()
@@ -136,10 +146,10 @@ impl PostgresStore {
                     path: config.url.clone(),
                     why: format!("not a PostgreSQL URL: {e}"),
                 })?;
-        pg.options(&format!("-c search_path={}", config.schema));
-        let mut client = pg.connect(NoTls).map_err(unavailable)?;
+        pg_config.options(&format!("-c search_path={}", config.schema));
+        let mut client = pg_config.connect(NoTls).map_err(pg)?;
         migrate(&mut client, &config.schema)?;
-        let manager = PostgresConnectionManager::new(pg, NoTls);
+        let manager = PostgresConnectionManager::new(pg_config, NoTls);
         let readers = r2d2::Pool::builder()
             .max_size(config.readers.max(1))
             .min_idle(Some(0))
@@ -157,25 +167,25 @@ impl PostgresStore {
 }
 
 fn migrate(client: &mut Client, schema: &str) -> Result<(), StoreError> {
-    let mut tx = client.transaction().map_err(unavailable)?;
+    let mut tx = client.transaction().map_err(pg)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-        .map_err(unavailable)?;
+        .map_err(pg)?;
     tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-        .map_err(unavailable)?;
+        .map_err(pg)?;
     let exists: bool = tx
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM information_schema.tables
                             WHERE table_schema = $1 AND table_name = 'schema_migrations')",
             &[&schema],
         )
-        .map_err(unavailable)?
+        .map_err(pg)?
         .get(0);
     let current: i32 = if exists {
         tx.query_one(
             "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
             &[],
         )
-        .map_err(unavailable)?
+        .map_err(pg)?
         .get(0)
     } else {
         0
@@ -188,15 +198,15 @@ fn migrate(client: &mut Client, schema: &str) -> Result<(), StoreError> {
         });
     }
     for (version, description, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > current) {
-        tx.batch_execute(sql).map_err(unavailable)?;
+        tx.batch_execute(sql).map_err(pg)?;
         let version = i32::try_from(*version).unwrap_or(i32::MAX);
         tx.execute(
             "INSERT INTO schema_migrations (version, description) VALUES ($1, $2)",
             &[&version, description],
         )
-        .map_err(unavailable)?;
+        .map_err(pg)?;
     }
-    tx.commit().map_err(unavailable)
+    tx.commit().map_err(pg)
 }
 
 struct PgWriter {
@@ -229,19 +239,19 @@ fn write_batch(
     client: &mut Client,
     batch: &[AppendRequest],
 ) -> Result<Vec<Result<AppendOutcome, StoreError>>, StoreError> {
-    let mut tx = client.transaction().map_err(unavailable)?;
+    let mut tx = client.transaction().map_err(pg)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])
-        .map_err(unavailable)?;
+        .map_err(pg)?;
     let mut results = Vec::with_capacity(batch.len());
     for request in batch {
-        let mut savepoint = tx.transaction().map_err(unavailable)?;
+        let mut savepoint = tx.transaction().map_err(pg)?;
         match append_one(&mut savepoint, request) {
             Ok(outcome) => {
-                savepoint.commit().map_err(unavailable)?;
+                savepoint.commit().map_err(pg)?;
                 results.push(Ok(outcome));
             }
             Err(refusal) => {
-                savepoint.rollback().map_err(unavailable)?;
+                savepoint.rollback().map_err(pg)?;
                 results.push(Err(match refusal {
                     Refusal::Store(e) => e,
                     Refusal::VersionTaken => conflict(&mut tx, request)?,
@@ -249,7 +259,7 @@ fn write_batch(
             }
         }
     }
-    tx.commit().map_err(unavailable)?;
+    tx.commit().map_err(pg)?;
     Ok(results)
 }
 
@@ -271,7 +281,7 @@ fn stream_version(client: &mut impl GenericClient, stream: &StreamId) -> Result<
             "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = $1",
             &[&stream.as_str()],
         )
-        .map_err(unavailable)?;
+        .map_err(pg)?;
     Ok(u32::try_from(row.get::<_, i32>(0)).unwrap_or(0))
 }
 
@@ -300,7 +310,7 @@ fn append_one(
                  VALUES ($1, $2, $3, $4) ON CONFLICT (message_id) DO NOTHING",
                 &[&message_id, &stream, &final_version, &recorded_at],
             )
-            .map_err(unavailable)?;
+            .map_err(pg)?;
         if inserted == 0 {
             let prior = find_rail_message(client, message_id)?;
             return prior
@@ -321,7 +331,7 @@ fn append_one(
                     &recorded_at,
                 ],
             )
-            .map_err(unavailable)?;
+            .map_err(pg)?;
         if inserted == 0 {
             let Some((prior, fingerprint)) = find_idempotency(client, claim.key())? else {
                 return Err(Refusal::Store(unavailable("idempotency claim vanished")));
@@ -353,7 +363,7 @@ fn insert_events(
                 "SELECT hash FROM events WHERE stream_id = $1 AND version = $2",
                 &[&stream.as_str(), &int(expected)],
             )
-            .map_err(unavailable)?;
+            .map_err(pg)?;
         // The stream is shorter than expected; reported with its real version by the caller.
         let Some(row) = row else {
             return Err(Refusal::VersionTaken);
@@ -371,7 +381,7 @@ fn insert_events(
                 recorded_at, correlation_id, causation_id, payload, prev_hash, hash)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
-        .map_err(unavailable)?;
+        .map_err(pg)?;
     for (version, event) in (expected + 1..).zip(request.events()) {
         let (hash, _) = event.seal(stream, version, request.recorded_at(), &prev);
         let occurred_at = nanos(event.occurred_at(), "occurred_at")?;
@@ -397,7 +407,7 @@ fn insert_events(
             Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
                 return Err(Refusal::VersionTaken);
             }
-            Err(e) => return Err(Refusal::Store(unavailable(e))),
+            Err(e) => return Err(Refusal::Store(pg(e))),
         }
     }
     Ok(AppendOutcome::Committed(Committed {
@@ -416,7 +426,7 @@ fn find_rail_message(
             "SELECT stream_id, version FROM rail_messages WHERE message_id = $1",
             &[&message_id],
         )
-        .map_err(unavailable)?;
+        .map_err(pg)?;
     row.map(|r| prior(r.get(0), r.get(1))).transpose()
 }
 
@@ -429,7 +439,7 @@ fn find_idempotency(
             "SELECT stream_id, version, fingerprint FROM idempotency_keys WHERE key = $1",
             &[&key],
         )
-        .map_err(unavailable)?;
+        .map_err(pg)?;
     let Some(row) = row else { return Ok(None) };
     let bytes: Vec<u8> = row.get(2);
     let fingerprint = <[u8; 32]>::try_from(bytes.as_slice())
@@ -446,19 +456,18 @@ fn prior(stream: String, version: i32) -> Result<PriorResult, StoreError> {
 
 fn decode(row: &Row) -> Result<RecordedEvent, StoreError> {
     let raw = RawRow {
-        stream: row.try_get(0).map_err(unavailable)?,
-        version: u32::try_from(row.try_get::<_, i32>(1).map_err(unavailable)?).unwrap_or(0),
-        position: row.try_get(2).map_err(unavailable)?,
-        event_type: row.try_get(3).map_err(unavailable)?,
-        schema_version: u16::try_from(row.try_get::<_, i32>(4).map_err(unavailable)?)
-            .unwrap_or(u16::MAX),
-        occurred_at: row.try_get(5).map_err(unavailable)?,
-        recorded_at: row.try_get(6).map_err(unavailable)?,
-        correlation: row.try_get(7).map_err(unavailable)?,
-        causation: row.try_get(8).map_err(unavailable)?,
-        payload: row.try_get(9).map_err(unavailable)?,
-        prev_hash: row.try_get(10).map_err(unavailable)?,
-        hash: row.try_get(11).map_err(unavailable)?,
+        stream: row.try_get(0).map_err(pg)?,
+        version: u32::try_from(row.try_get::<_, i32>(1).map_err(pg)?).unwrap_or(0),
+        position: row.try_get(2).map_err(pg)?,
+        event_type: row.try_get(3).map_err(pg)?,
+        schema_version: u16::try_from(row.try_get::<_, i32>(4).map_err(pg)?).unwrap_or(u16::MAX),
+        occurred_at: row.try_get(5).map_err(pg)?,
+        recorded_at: row.try_get(6).map_err(pg)?,
+        correlation: row.try_get(7).map_err(pg)?,
+        causation: row.try_get(8).map_err(pg)?,
+        payload: row.try_get(9).map_err(pg)?,
+        prev_hash: row.try_get(10).map_err(pg)?,
+        hash: row.try_get(11).map_err(pg)?,
     };
     build_recorded(raw)
 }
@@ -473,7 +482,7 @@ impl EventStore for PostgresStore {
         let rows = self
             .reader()?
             .query(sql.as_str(), &[&stream.as_str()])
-            .map_err(unavailable)?;
+            .map_err(pg)?;
         rows.iter().map(decode).collect()
     }
 
@@ -485,7 +494,7 @@ impl EventStore for PostgresStore {
         let rows = self
             .reader()?
             .query(sql.as_str(), &[&after, &limit])
-            .map_err(unavailable)?;
+            .map_err(pg)?;
         rows.iter().map(decode).collect()
     }
 
@@ -502,7 +511,7 @@ impl EventStore for PostgresStore {
                 "SELECT DISTINCT stream_id FROM events WHERE stream_id > $1 ORDER BY stream_id LIMIT $2",
                 &[&after, &limit],
             )
-            .map_err(unavailable)?;
+            .map_err(pg)?;
         rows.iter().map(|r| StreamId::parse(r.get(0))).collect()
     }
 

@@ -295,6 +295,53 @@ fn many_writers_on_many_streams_all_commit(store: Arc<dyn EventStore>) {
     }
 }
 
+fn a_tailing_reader_never_skips_an_event_committed_late(store: Arc<dyn EventStore>) {
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (store, done) = (Arc::clone(&store), Arc::clone(&done));
+        std::thread::spawn(move || {
+            let (mut seen, mut after) = (Vec::new(), 0u64);
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                let page = store.read_all(after, 50).unwrap();
+                if let Some(last) = page.last() {
+                    after = last.global_position();
+                }
+                let empty = page.is_empty();
+                seen.extend(page.into_iter().map(|e| e.global_position()));
+                if finished && empty {
+                    return seen;
+                }
+            }
+        })
+    };
+    let writers: Vec<_> = (0..4)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                for n in 0..40u32 {
+                    committed(store.append(request(&format!("tail-{t}-{n}"), 0, 1 + n % 3)));
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = reader.join().unwrap();
+    let everything: Vec<u64> = store
+        .read_all(0, 100_000)
+        .unwrap()
+        .iter()
+        .map(|e| e.global_position())
+        .collect();
+    assert_eq!(
+        seen, everything,
+        "the tailing reader skipped or repeated a position"
+    );
+}
+
 macro_rules! contract_suite {
     ($adapter:ident) => {
         mod $adapter {
@@ -341,6 +388,7 @@ macro_rules! contract_suite {
             shared_case!(eight_writers_on_one_stream_win_each_version_exactly_once);
             shared_case!(concurrent_duplicates_of_a_key_or_message_commit_once);
             shared_case!(many_writers_on_many_streams_all_commit);
+            shared_case!(a_tailing_reader_never_skips_an_event_committed_late);
         }
     };
 }

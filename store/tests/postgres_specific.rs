@@ -91,3 +91,66 @@ fn a_newer_schema_is_refused() {
         }
     );
 }
+
+/// Two stores on one schema are two writers with their own transactions, as two processes
+/// would be; the append lock keeps positions committing in order, so a tailing reader sees all.
+#[test]
+fn two_writers_on_one_schema_never_let_a_tailing_reader_skip() {
+    let Some(mut h) = postgres() else { return };
+    let (url, schema) = h.pg_schema.clone().unwrap();
+    let mut config = PostgresConfig::new(&url);
+    config.schema = schema;
+    let second = std::sync::Arc::new(PostgresStore::connect(&config).unwrap());
+    // `h` stays alive to the end: dropping it drops the schema.
+    let first: std::sync::Arc<dyn event_store::EventStore> = std::sync::Arc::from(
+        std::mem::replace(&mut h.store, Box::new(store::MemoryStore::new())),
+    );
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (store, done) = (std::sync::Arc::clone(&first), std::sync::Arc::clone(&done));
+        std::thread::spawn(move || {
+            let (mut seen, mut after) = (Vec::new(), 0u64);
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                let page = store.read_all(after, 20).unwrap();
+                if let Some(last) = page.last() {
+                    after = last.global_position();
+                }
+                let empty = page.is_empty();
+                seen.extend(page.iter().map(|e| e.global_position()));
+                if finished && empty {
+                    return seen;
+                }
+            }
+        })
+    };
+    let writers: Vec<_> = (0..6)
+        .map(|t| {
+            let store: std::sync::Arc<dyn event_store::EventStore> = if t % 2 == 0 {
+                std::sync::Arc::clone(&first)
+            } else {
+                second.clone()
+            };
+            std::thread::spawn(move || {
+                for n in 0..30u32 {
+                    store
+                        .append(request(&format!("two-{t}-{n}"), 0, 1 + n % 2))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = reader.join().unwrap();
+    let all: Vec<u64> = first
+        .read_all(0, 100_000)
+        .unwrap()
+        .iter()
+        .map(|e| e.global_position())
+        .collect();
+    assert_eq!(all.len(), 6 * 15 * 3);
+    assert_eq!(seen, all);
+}
