@@ -123,10 +123,18 @@ impl SourceFile {
             })
             .map_err(|e| {
                 let (line, column) = position(e.span());
+                // The tokenizer's own message says nothing about the cause, which is almost
+                // always a delimiter without its partner.
+                let message = match e.to_string().as_str() {
+                    "cannot parse string into token stream" => {
+                        "unbalanced delimiter or invalid token".to_owned()
+                    }
+                    other => other.to_owned(),
+                };
                 ParseFailure {
                     line,
                     column,
-                    message: e.to_string(),
+                    message,
                 }
             });
         Self {

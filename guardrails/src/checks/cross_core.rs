@@ -9,7 +9,7 @@ use syn::{ItemExternCrate, ItemMod, ItemUse};
 use super::{Diagnostic, at, on_manifest};
 use crate::layers::LayerKind;
 use crate::rules::NO_CROSS_CORE_IMPORTS;
-use crate::source::{SourceFile, flatten_use};
+use crate::source::{SourceFile, flatten_use, macro_exprs};
 use crate::workspace::{Crate, DepKind, Dependency, Workspace};
 
 /// Checks every crate's layer and workspace dependencies, and the sources of core crates.
@@ -182,5 +182,12 @@ impl<'ast> Visit<'ast> for Scan<'_> {
             self.report(&first.ident);
         }
         visit::visit_path(self, path);
+    }
+
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        for expr in macro_exprs(mac) {
+            self.visit_expr(&expr);
+        }
+        visit::visit_macro(self, mac);
     }
 }
