@@ -22,6 +22,7 @@
 
 mod error;
 mod event;
+mod guards;
 mod hash;
 mod ids;
 mod invariants;

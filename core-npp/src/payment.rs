@@ -604,27 +604,16 @@ impl Payment {
     }
 
     fn check_retry(&self, e: &RetryApproved) -> Result<(), DomainError> {
-        let Some(failure) = self.failures.last() else {
-            return Err(DomainError::StateInvariant {
-                category: crate::error::InvariantCategory::Lifecycle,
-                what: "a FAILED payment has a failure record",
-            });
-        };
-        if !failure.reason.is_retryable() {
-            return Err(DomainError::NotRetryable {
-                reason: failure.reason,
-            });
-        }
+        self.retry_allowed()?;
         if self.attempt(*e.attempt_id()).is_some() {
             return Err(DomainError::AttemptIdReused {
                 attempt_id: *e.attempt_id(),
             });
         }
-        self.check_attempt_limit()?;
         self.check_approval(e.approval(), e.occurred_at())
     }
 
-    fn check_attempt_limit(&self) -> Result<(), DomainError> {
+    pub(crate) fn check_attempt_limit(&self) -> Result<(), DomainError> {
         let limit = self.max_attempts().get();
         if self.attempts.len() >= usize::from(limit) {
             return Err(DomainError::AttemptLimitReached {
