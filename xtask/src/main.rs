@@ -1,163 +1,78 @@
-//! `cargo xtask`: the project's automation. `cargo xtask ci` runs every check and prints a table.
+//! `cargo xtask`: the project's automation. `cargo xtask ci` runs every check and prints a table;
+//! each check is also a subcommand, so GitHub Actions and a developer run exactly the same thing.
 
-use std::process::{Command, ExitCode};
-use std::time::Instant;
+mod categories;
+mod ci;
+mod guard;
+mod run;
+mod tools;
 
-use anyhow::{Context, Result, bail};
+use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <ci|fmt|clippy|test|docs>
+use ci::Outcome;
 
-  ci      run every check below and print a summary table
-  fmt     cargo fmt --check
-  clippy  cargo clippy --workspace --all-targets -- -D warnings
-  test    the test suite (cargo nextest, or cargo test when nextest is missing) and doc tests
-  docs    rustdoc with warnings denied";
+const USAGE: &str = "usage: cargo xtask <command> [args]
 
-/// One named check and how to run it.
-struct Check {
-    name: &'static str,
-    run: fn() -> Result<()>,
-}
-
-const CHECKS: &[Check] = &[
-    Check {
-        name: "fmt",
-        run: fmt,
-    },
-    Check {
-        name: "clippy",
-        run: clippy,
-    },
-    Check {
-        name: "test",
-        run: test,
-    },
-    Check {
-        name: "docs",
-        run: docs,
-    },
-];
+  ci                  run every check below and print a summary table (check, result, seconds)
+  fmt                 cargo fmt --check
+  clippy              cargo clippy --workspace --all-targets -- -D warnings
+  test                the whole test suite (cargo nextest, or cargo test when nextest is missing)
+                      and the doc tests
+  tests <category>    one test category: invariants, replay, ops or evidence; fails when the
+                      package exists but its test binary is empty
+  guardrails [RULE..] the architecture rules (all, or the named rule ids); prints
+                      path:line:col: error[rule-id]: message
+  deny                cargo deny check licenses bans sources (offline; installs cargo-deny when
+                      missing)
+  advisories          cargo deny check advisories (needs the network; run in GitHub Actions)
+  workflow            validate .github/workflows/npp-guardrails.yml against the GitHub workflow
+                      schema (installs check-jsonschema when missing)
+  docs                rustdoc with warnings denied";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(task) = args.first() else {
+    let Some((task, rest)) = args.split_first() else {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
-    if task == "ci" {
-        return ci();
-    }
-    match CHECKS.iter().find(|c| c.name == task) {
-        Some(check) => match (check.run)() {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("xtask {}: {e:#}", check.name);
-                ExitCode::FAILURE
+    let outcome = match task.as_str() {
+        "ci" => return ci::ci(),
+        "fmt" => run::fmt(),
+        "clippy" => run::clippy(),
+        "test" => run::test(),
+        "docs" => run::docs(),
+        "tests" => match rest {
+            [name] => categories::run_named(name),
+            _ => {
+                eprintln!(
+                    "usage: cargo xtask tests <{}>",
+                    categories::names().join("|")
+                );
+                return ExitCode::from(2);
             }
         },
-        None => {
-            eprintln!("unknown task {task:?}\n{USAGE}");
-            ExitCode::from(2)
+        "guardrails" => guard::run(rest),
+        "deny" => tools::deny(),
+        "advisories" => tools::advisories(),
+        "workflow" => tools::workflow(),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprintln!("unknown command {task:?}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match outcome {
+        Ok(Outcome::Passed) => ExitCode::SUCCESS,
+        Ok(Outcome::Skipped(note)) => {
+            eprintln!("xtask {task}: skipped ({note})");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("xtask {task}: {e:#}");
+            ExitCode::FAILURE
         }
     }
-}
-
-/// Runs every check, even after one fails, so one run shows everything that is wrong.
-fn ci() -> ExitCode {
-    let mut rows = Vec::new();
-    for check in CHECKS {
-        eprintln!("==> xtask {}", check.name);
-        let started = Instant::now();
-        let result = (check.run)();
-        let seconds = started.elapsed().as_secs_f64();
-        if let Err(e) = &result {
-            eprintln!("xtask {}: {e:#}", check.name);
-        }
-        rows.push((check.name, result.is_ok(), seconds));
-    }
-    println!("\n{:<12} {:<6} {:>9}", "check", "result", "seconds");
-    for (name, ok, seconds) in &rows {
-        println!(
-            "{name:<12} {:<6} {seconds:>9.1}",
-            if *ok { "ok" } else { "FAILED" }
-        );
-    }
-    let total: f64 = rows.iter().map(|(_, _, s)| s).sum();
-    println!("{:<12} {:<6} {total:>9.1}", "total", "");
-    if rows.iter().all(|(_, ok, _)| *ok) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
-}
-
-fn cargo(args: &[&str]) -> Result<()> {
-    let status = Command::new(env!("CARGO"))
-        .args(args)
-        .status()
-        .with_context(|| format!("cannot run cargo {}", args.join(" ")))?;
-    if !status.success() {
-        bail!("cargo {} failed ({status})", args.join(" "));
-    }
-    Ok(())
-}
-
-fn fmt() -> Result<()> {
-    cargo(&["fmt", "--all", "--check"])
-}
-
-fn clippy() -> Result<()> {
-    cargo(&[
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--locked",
-        "--",
-        "-D",
-        "warnings",
-    ])
-}
-
-fn has_nextest() -> bool {
-    Command::new(env!("CARGO"))
-        .args(["nextest", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn test() -> Result<()> {
-    if has_nextest() {
-        cargo(&[
-            "nextest",
-            "run",
-            "--workspace",
-            "--locked",
-            "--no-fail-fast",
-        ])?;
-    } else {
-        eprintln!("cargo-nextest not found; running cargo test instead");
-        cargo(&[
-            "test",
-            "--workspace",
-            "--locked",
-            "--no-fail-fast",
-            "--lib",
-            "--bins",
-            "--tests",
-        ])?;
-    }
-    // nextest does not run doc tests; they are examples a reader copies, so they must work.
-    cargo(&["test", "--workspace", "--locked", "--doc"])
-}
-
-fn docs() -> Result<()> {
-    let status = Command::new(env!("CARGO"))
-        .args(["doc", "--workspace", "--no-deps", "--locked"])
-        .env("RUSTDOCFLAGS", "-D warnings")
-        .status()
-        .context("cannot run cargo doc")?;
-    if !status.success() {
-        bail!("cargo doc failed ({status})");
-    }
-    Ok(())
 }
