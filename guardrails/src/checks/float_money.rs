@@ -2,7 +2,7 @@
 //! is the same on every machine.
 
 use syn::visit::{self, Visit};
-use syn::{ExprMethodCall, LitFloat, Macro};
+use syn::{ExprMethodCall, LitFloat, LitInt, Macro};
 
 use super::{Diagnostic, at};
 use crate::rules::NO_FLOAT_MONEY;
@@ -41,6 +41,15 @@ impl<'ast> Visit<'ast> for Scan<'_> {
         let message = format!("the core uses the float literal `{lit}`", lit = lit.token());
         self.out
             .push(at(&NO_FLOAT_MONEY, self.file, lit.span(), message));
+    }
+
+    fn visit_lit_int(&mut self, lit: &'ast LitInt) {
+        // `1f64` is an integer literal with a float suffix, and a float all the same.
+        if matches!(lit.suffix(), "f32" | "f64") {
+            let message = format!("the core uses the float literal `{lit}`", lit = lit.token());
+            self.out
+                .push(at(&NO_FLOAT_MONEY, self.file, lit.span(), message));
+        }
     }
 
     fn visit_expr_method_call(&mut self, call: &'ast ExprMethodCall) {
