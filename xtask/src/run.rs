@@ -49,7 +49,10 @@ pub fn cargo(args: &[&str]) -> Result<()> {
 }
 
 fn show(command: &Command) -> String {
-    let mut words = vec![command.get_program().to_string_lossy().into_owned()];
+    // `cargo`, not the toolchain's full path, so the message fits in the summary table.
+    let program = Path::new(command.get_program());
+    let name = program.file_name().unwrap_or(program.as_os_str());
+    let mut words = vec![name.to_string_lossy().into_owned()];
     words.extend(command.get_args().map(|a| a.to_string_lossy().into_owned()));
     format!("`{}`", words.join(" "))
 }
