@@ -1,11 +1,23 @@
 //! The application layer: command handlers that load a payment from the event store, let the
-//! core decide, and append with the expected version; store verification; derived funds; and
+//! core decide, and append with the expected version; derived funds; store verification; and
 //! operator actions under maker-checker approval.
 
+mod clock;
 mod codec;
+mod commands;
 mod error;
+mod funds;
+mod load;
+mod ops;
+mod policy;
 mod verify;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::{PAYMENT_EVENT_SCHEMA_VERSION, decode_payment_event, encode_payment_event};
+pub use commands::{Effect, MAX_CONFLICT_RETRIES, NewIntent, Outcome, Payments, RailOutcome};
 pub use error::AppError;
+pub use funds::{FundsPosition, FundsProjection};
+pub use load::{Loaded, load_payment, load_payment_at};
+pub use ops::{Approved, OperatorActions, OpsEvent, OpsRequest, RequestStatus};
+pub use policy::{OpsAction, PolicyGate, TomlPolicy};
 pub use verify::{VerifyFailure, VerifyReport, verify_store};

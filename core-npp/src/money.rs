@@ -10,7 +10,7 @@ use crate::ids::ParseVisitor;
 
 /// An amount in minor units (cents for AUD). Signed so that a negative amount in an input reaches
 /// the money invariant and is refused by name, rather than vanishing in a parse error.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Money(i64);
 

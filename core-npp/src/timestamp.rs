@@ -21,6 +21,12 @@ pub struct Timestamp {
 }
 
 impl Timestamp {
+    /// 1970-01-01T00:00:00Z.
+    pub const EPOCH: Timestamp = Timestamp {
+        seconds: 0,
+        nanos: 0,
+    };
+
     /// Parses an RFC 3339 timestamp whose offset is UTC (`Z` or `+00:00`).
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let parsed = OffsetDateTime::parse(raw, &Rfc3339).map_err(|e| ParseError::Timestamp {

@@ -172,14 +172,30 @@ fn the_operator_action_guards_agree_with_apply() {
     for state in PaymentState::ALL {
         let payment = payment_in(state);
         let approval = approval("apr_g", "alice", "bob", 50);
-        let retry_applies = payment.apply(&retry(P, 50, "att_2", approval.clone())).is_ok();
+        let retry_applies = payment
+            .apply(&retry(P, 50, "att_2", approval.clone()))
+            .is_ok();
         let cancel_applies = payment.apply(&cancelled(P, 50, approval.clone())).is_ok();
         let attempt = payment.open_attempt().map(|a| a.attempt_id().to_string());
-        let mark_applies = attempt
-            .as_deref()
-            .is_some_and(|a| payment.apply(&marked_failed(P, 50, a, approval.clone())).is_ok());
-        assert_eq!(payment.can_retry().is_ok(), retry_applies, "retry in {state}");
-        assert_eq!(payment.can_cancel().is_ok(), cancel_applies, "cancel in {state}");
-        assert_eq!(payment.can_mark_failed().is_ok(), mark_applies, "mark failed in {state}");
+        let mark_applies = attempt.as_deref().is_some_and(|a| {
+            payment
+                .apply(&marked_failed(P, 50, a, approval.clone()))
+                .is_ok()
+        });
+        assert_eq!(
+            payment.can_retry().is_ok(),
+            retry_applies,
+            "retry in {state}"
+        );
+        assert_eq!(
+            payment.can_cancel().is_ok(),
+            cancel_applies,
+            "cancel in {state}"
+        );
+        assert_eq!(
+            payment.can_mark_failed().is_ok(),
+            mark_applies,
+            "mark failed in {state}"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! `npp`: the command line of the NPP payment orchestrator.
 
+mod ops_cmd;
 mod replay;
 mod store_cmd;
 mod target;
@@ -24,6 +25,12 @@ enum Command {
     /// Exit 1: an event breaks a rule; stderr names the event number, its type and the rule.
     /// Exit 2: the input cannot be read; stderr names the line.
     Replay(replay::ReplayArgs),
+    /// Operator actions under maker-checker: request, approve, reject, list.
+    #[command(subcommand)]
+    Ops(ops_cmd::OpsCommand),
+    /// Look at one payment, or load a payment history into the store.
+    #[command(subcommand)]
+    Payment(ops_cmd::PaymentCommand),
     /// Inspect and check the event store.
     #[command(subcommand)]
     Store(store_cmd::StoreCommand),
@@ -34,5 +41,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Replay(args) => replay::run(&args),
         Command::Store(command) => store_cmd::run(&command),
+        Command::Ops(command) => ops_cmd::run(&command),
+        Command::Payment(command) => ops_cmd::run_payment(&command),
     }
 }

@@ -115,6 +115,13 @@ fn print_report(report: &Report, pretty: bool) -> u8 {
     }
 }
 
+/// The events of a JSON Lines history, or the line (if any) and the reason it cannot be read.
+pub(crate) fn read_events(path: &Path) -> Result<Vec<PaymentEvent>, (Option<usize>, String)> {
+    read_history(path)
+        .map(|history| history.into_iter().map(|(_, event)| event).collect())
+        .map_err(|e| (e.line, e.message))
+}
+
 fn read_history(path: &Path) -> Result<Vec<(usize, PaymentEvent)>, Unreadable> {
     let reader: Box<dyn Read> = if path.as_os_str() == "-" {
         Box::new(io::stdin().lock())

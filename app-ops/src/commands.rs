@@ -1,0 +1,463 @@
+//! Command handlers: load a payment, let the core decide, append with the expected version, and
+//! retry a bounded number of times when another writer got there first.
+
+use core_npp::{
+    AccountId, Acknowledged, Applied, AttemptId, AttemptLimit, Authorised, Currency, Expired,
+    Failed, FailureReason, FreeText, IdempotencyKey, IntentCreated, Money, Payment, PaymentEvent,
+    PaymentIntentId, PaymentState, SentToRail, Settled, SettlementRef, Timestamp,
+};
+use event_store::{
+    AppendOutcome, AppendRequest, EventStore, IdempotencyClaim, NewEvent, StoreError, StreamId,
+};
+use sha2::{Digest, Sha256};
+
+use crate::clock::Clock;
+use crate::codec::encode_payment_event;
+use crate::error::AppError;
+use crate::funds::FundsProjection;
+use crate::load::{Loaded, load_payment, load_payment_at};
+
+/// How many times a command reloads and decides again after losing a version race.
+pub const MAX_CONFLICT_RETRIES: u32 = 8;
+
+/// What a command did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Effect {
+    /// It appended an event.
+    Appended,
+    /// The same request or rail message was applied before; this is its original result.
+    AlreadyApplied,
+    /// The core found an exact repeat of an outcome already applied; nothing was appended.
+    Duplicate,
+    /// There was nothing to do (for example, an intent not yet due to expire).
+    Unchanged,
+}
+
+/// A command's result: the payment after it, at which stream version, and what happened.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Outcome {
+    /// The payment after the command (or as the original request left it).
+    pub payment: Payment,
+    /// Its stream version.
+    pub version: u32,
+    /// What the command did.
+    pub effect: Effect,
+}
+
+/// A new payment intent, as a caller asks for it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct NewIntent {
+    /// The payment's id.
+    pub payment_intent_id: PaymentIntentId,
+    /// The amount in cents.
+    pub amount: Money,
+    /// The currency (AUD).
+    pub currency: Currency,
+    /// The caller's idempotency key.
+    pub idempotency_key: IdempotencyKey,
+    /// The payer's account.
+    pub from_account_id: AccountId,
+    /// The payee's account.
+    pub to_account_id: AccountId,
+    /// The attempt limit, from the policy in force.
+    pub max_attempts: AttemptLimit,
+}
+
+impl NewIntent {
+    /// SHA-256 of the request's fields, so a key reused for a different request is caught.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        let canonical = format!(
+            "npp.intent.v1\n{}\n{}\n{}\n{}\n{}\n{}",
+            self.payment_intent_id,
+            self.amount.minor_units(),
+            self.currency,
+            self.from_account_id,
+            self.to_account_id,
+            self.max_attempts.get()
+        );
+        Sha256::digest(canonical.as_bytes()).into()
+    }
+}
+
+/// What the rail said about an attempt.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum RailOutcome {
+    /// ACTC / ACSP: accepted, not yet settled.
+    Acknowledged {
+        /// The attempt.
+        attempt_id: AttemptId,
+    },
+    /// ACSC / ACCC: settled.
+    Settled {
+        /// The attempt.
+        attempt_id: AttemptId,
+        /// The settlement reference.
+        settlement_ref: SettlementRef,
+        /// The amount moved.
+        funds_transferred: Money,
+    },
+    /// RJCT or a timeout.
+    Failed {
+        /// The attempt.
+        attempt_id: AttemptId,
+        /// Why.
+        reason: FailureReason,
+        /// The ISO 20022 reason code or other detail.
+        detail: Option<FreeText>,
+    },
+}
+
+/// The command handlers over one store and one clock.
+pub struct Payments<'a> {
+    store: &'a dyn EventStore,
+    clock: &'a dyn Clock,
+}
+
+/// The time an event is recorded at: now, but never before the payment's last event, so a clock
+/// that lags another process's cannot make a legal command look like time going backwards.
+fn event_time(payment: &Payment, now: Timestamp) -> Timestamp {
+    now.max(payment.last_occurred_at())
+}
+
+impl<'a> Payments<'a> {
+    /// Handlers over `store`, taking time from `clock`.
+    pub fn new(store: &'a dyn EventStore, clock: &'a dyn Clock) -> Self {
+        Self { store, clock }
+    }
+
+    /// The store these handlers use.
+    pub fn store(&self) -> &'a dyn EventStore {
+        self.store
+    }
+
+    /// The clock these handlers use.
+    pub fn clock(&self) -> &'a dyn Clock {
+        self.clock
+    }
+
+    /// Records a new intent. The same key and request returns the same payment; the same key
+    /// with a different request is `IdempotencyConflict`, and nothing is appended.
+    pub fn create_intent(&self, intent: &NewIntent) -> Result<Outcome, AppError> {
+        let event = PaymentEvent::PaymentIntentCreated(IntentCreated::new(
+            intent.payment_intent_id,
+            self.clock.now(),
+            intent.amount,
+            intent.currency,
+            intent.idempotency_key,
+            intent.from_account_id,
+            intent.to_account_id,
+            intent.max_attempts,
+        ));
+        let payment = Payment::create(&event).map_err(AppError::Rule)?;
+        let claim = IdempotencyClaim::new(intent.idempotency_key.as_str(), intent.fingerprint())?;
+        let stream = StreamId::payment(intent.payment_intent_id);
+        let request = AppendRequest::new(
+            stream,
+            0,
+            vec![encode_payment_event(&event)?],
+            self.clock.now(),
+        )?
+        .with_idempotency(claim);
+        match self.store.append(request) {
+            Ok(AppendOutcome::Committed(_)) => Ok(Outcome {
+                payment,
+                version: 1,
+                effect: Effect::Appended,
+            }),
+            Ok(AppendOutcome::AlreadyApplied(prior)) => self.original(&prior.stream, prior.version),
+            Err(StoreError::Conflict { .. }) => Err(AppError::refused(
+                "intent/unique-payment-id",
+                format!(
+                    "payment {} already exists under another idempotency key",
+                    intent.payment_intent_id
+                ),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Authorises: our policy checks and a funds earmark against `available` funds less what is
+    /// already earmarked for the payer (derived from events), or records the failure.
+    pub fn authorise(
+        &self,
+        id: PaymentIntentId,
+        policy_checks_passed: bool,
+        available: Money,
+        funds: &mut FundsProjection,
+    ) -> Result<Outcome, AppError> {
+        funds.catch_up(self.store)?;
+        self.execute(id, None, |payment, now| {
+            let at = event_time(payment, now);
+            if !policy_checks_passed {
+                let detail = FreeText::parse("policy checks did not pass").ok();
+                return Ok(Some(failure(
+                    payment,
+                    at,
+                    FailureReason::PolicyDeclined,
+                    detail,
+                )));
+            }
+            let outstanding = funds.account(payment.from_account_id()).outstanding()?;
+            let free = available
+                .checked_sub(outstanding)
+                .ok_or(AppError::Overflow("available funds"))?;
+            if free < payment.amount() {
+                let detail = FreeText::parse(&format!(
+                    "available {available}, already earmarked {outstanding}, needed {}",
+                    payment.amount()
+                ))
+                .ok();
+                return Ok(Some(failure(
+                    payment,
+                    at,
+                    FailureReason::InsufficientFunds,
+                    detail,
+                )));
+            }
+            Ok(Some(PaymentEvent::PaymentAuthorised(Authorised::new(
+                payment.payment_intent_id(),
+                at,
+                true,
+                payment.amount(),
+            ))))
+        })
+    }
+
+    /// Records that `attempt_id` was handed to the rail.
+    pub fn record_sent(
+        &self,
+        id: PaymentIntentId,
+        attempt_id: AttemptId,
+    ) -> Result<Outcome, AppError> {
+        self.execute(id, None, |payment, now| {
+            Ok(Some(PaymentEvent::PaymentSentToRail(SentToRail::new(
+                payment.payment_intent_id(),
+                event_time(payment, now),
+                attempt_id,
+            ))))
+        })
+    }
+
+    /// Expires an intent that passed its deadline (`ttl_nanos` after creation) before being sent.
+    /// A payment already sent is never expired: the money may have moved.
+    pub fn expire_if_due(&self, id: PaymentIntentId, ttl_nanos: i64) -> Result<Outcome, AppError> {
+        self.execute(id, None, |payment, now| {
+            let due = payment
+                .created_at()
+                .plus_nanos(ttl_nanos)
+                .is_some_and(|deadline| now >= deadline);
+            let unsent = matches!(
+                payment.state(),
+                PaymentState::Created | PaymentState::Authorised
+            );
+            Ok((due && unsent).then(|| {
+                PaymentEvent::PaymentExpired(Expired::new(
+                    payment.payment_intent_id(),
+                    event_time(payment, now),
+                ))
+            }))
+        })
+    }
+
+    /// Applies a rail status report exactly once, keyed by the rail's message id. A repeat of a
+    /// message already applied returns the original result and appends nothing. An outcome the
+    /// core refuses (it conflicts with what is recorded) is refused and recorded as an anomaly in
+    /// the stream `anomaly-<payment>` for operators.
+    pub fn record_rail_outcome(
+        &self,
+        id: PaymentIntentId,
+        message_id: &str,
+        outcome: &RailOutcome,
+    ) -> Result<Outcome, AppError> {
+        if let Some(prior) = self.store.find_rail_message(message_id)? {
+            return self.original(&prior.stream, prior.version);
+        }
+        let result = self.execute(id, Some(message_id), |payment, now| {
+            Ok(Some(rail_event(payment, event_time(payment, now), outcome)))
+        });
+        match result {
+            Err(AppError::Rule(error)) => {
+                Err(self.record_anomaly(id, message_id, outcome, &error)?)
+            }
+            other => other,
+        }
+    }
+
+    /// The result a request originally had: the payment at that version, or the refusal an
+    /// anomaly recorded.
+    fn original(&self, stream: &StreamId, version: u32) -> Result<Outcome, AppError> {
+        if let Some(id) = stream.payment_id() {
+            let loaded =
+                load_payment_at(self.store, id, version)?.ok_or(AppError::UnknownPayment(id))?;
+            return Ok(Outcome {
+                payment: loaded.payment,
+                version,
+                effect: Effect::AlreadyApplied,
+            });
+        }
+        let recorded = self.store.read_stream(stream)?;
+        let why = recorded
+            .iter()
+            .find(|r| r.version() == version)
+            .map_or_else(
+                || "an earlier delivery was refused".to_owned(),
+                |r| r.event().payload().to_owned(),
+            );
+        Err(AppError::refused(
+            "rail/outcome-refused",
+            format!("already refused and recorded as an anomaly: {why}"),
+        ))
+    }
+
+    fn record_anomaly(
+        &self,
+        id: PaymentIntentId,
+        message_id: &str,
+        outcome: &RailOutcome,
+        error: &core_npp::DomainError,
+    ) -> Result<AppError, AppError> {
+        let stream = StreamId::parse(&format!("anomaly-{id}"))?;
+        let why = format!(
+            "rail message {message_id} ({outcome:?}) refused by {}: {error}",
+            error.rule()
+        );
+        let payload = serde_json::json!({
+            "payment_intent_id": id.as_str(),
+            "message_id": message_id,
+            "rule": error.rule(),
+            "why": why,
+        })
+        .to_string();
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let version = u32::try_from(self.store.read_stream(&stream)?.len()).unwrap_or(u32::MAX);
+            let event = NewEvent::new("RailOutcomeRefused", 1, self.clock.now(), payload.clone())?
+                .with_causation(message_id)?;
+            let request =
+                AppendRequest::new(stream.clone(), version, vec![event], self.clock.now())?
+                    .with_rail_message(message_id)?;
+            match self.store.append(request) {
+                Ok(_) => {
+                    return Ok(AppError::refused(
+                        "rail/outcome-refused",
+                        format!("{why}; recorded as an anomaly for operators"),
+                    ));
+                }
+                Err(StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Contention {
+            stream,
+            attempts: MAX_CONFLICT_RETRIES,
+        })
+    }
+
+    /// Load, decide, append with the expected version; on a version conflict, start again.
+    /// `decide` returns the event to record, or `None` when there is nothing to do.
+    pub(crate) fn execute(
+        &self,
+        id: PaymentIntentId,
+        rail_message: Option<&str>,
+        decide: impl Fn(&Payment, Timestamp) -> Result<Option<PaymentEvent>, AppError>,
+    ) -> Result<Outcome, AppError> {
+        let stream = StreamId::payment(id);
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let Loaded { payment, version } =
+                load_payment(self.store, id)?.ok_or(AppError::UnknownPayment(id))?;
+            let now = self.clock.now();
+            let Some(event) = decide(&payment, now)? else {
+                return Ok(Outcome {
+                    payment,
+                    version,
+                    effect: Effect::Unchanged,
+                });
+            };
+            let next = match payment.apply(&event).map_err(AppError::Rule)? {
+                Applied::Changed(next) => next,
+                Applied::Duplicate => {
+                    return Ok(Outcome {
+                        payment,
+                        version,
+                        effect: Effect::Duplicate,
+                    });
+                }
+            };
+            let mut request = AppendRequest::new(
+                stream.clone(),
+                version,
+                vec![encode_payment_event(&event)?],
+                now,
+            )?;
+            if let Some(message_id) = rail_message {
+                request = request.with_rail_message(message_id)?;
+            }
+            match self.store.append(request) {
+                Ok(AppendOutcome::Committed(c)) => {
+                    return Ok(Outcome {
+                        payment: next,
+                        version: c.last_version,
+                        effect: Effect::Appended,
+                    });
+                }
+                Ok(AppendOutcome::AlreadyApplied(prior)) => {
+                    return self.original(&prior.stream, prior.version);
+                }
+                Err(StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Contention {
+            stream,
+            attempts: MAX_CONFLICT_RETRIES,
+        })
+    }
+}
+
+fn failure(
+    payment: &Payment,
+    at: Timestamp,
+    reason: FailureReason,
+    detail: Option<FreeText>,
+) -> PaymentEvent {
+    let attempt_id = payment.open_attempt().map(core_npp::Attempt::attempt_id);
+    PaymentEvent::PaymentFailed(Failed::new(
+        payment.payment_intent_id(),
+        at,
+        attempt_id,
+        reason,
+        detail,
+        None,
+    ))
+}
+
+fn rail_event(payment: &Payment, at: Timestamp, outcome: &RailOutcome) -> PaymentEvent {
+    let id = payment.payment_intent_id();
+    match outcome {
+        RailOutcome::Acknowledged { attempt_id } => {
+            PaymentEvent::PaymentAcknowledged(Acknowledged::new(id, at, *attempt_id))
+        }
+        RailOutcome::Settled {
+            attempt_id,
+            settlement_ref,
+            funds_transferred,
+        } => PaymentEvent::PaymentSettled(Settled::new(
+            id,
+            at,
+            *attempt_id,
+            *settlement_ref,
+            *funds_transferred,
+        )),
+        RailOutcome::Failed {
+            attempt_id,
+            reason,
+            detail,
+        } => PaymentEvent::PaymentFailed(Failed::new(
+            id,
+            at,
+            Some(*attempt_id),
+            *reason,
+            detail.clone(),
+            None,
+        )),
+    }
+}

@@ -1,0 +1,150 @@
+//! Derived funds: per account, what is earmarked, settled out and released, folded from events
+//! alone. Nothing is stored; the projection is rebuilt from scratch or caught up from a position.
+
+use std::collections::BTreeMap;
+
+use core_npp::{AccountId, Money, PaymentEvent, PaymentIntentId};
+use event_store::{EventStore, RecordedEvent};
+
+use crate::codec::decode_payment_event;
+use crate::error::AppError;
+
+/// Events read per page while catching up.
+const PAGE: usize = 1_000;
+
+/// One account's position, in cents.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct FundsPosition {
+    /// Every earmark ever placed (a retry earmarks again).
+    pub earmarked: Money,
+    /// Earmarks consumed by a settlement: money that left.
+    pub settled_out: Money,
+    /// Earmarks released by a failure, expiry or cancellation.
+    pub released: Money,
+}
+
+impl FundsPosition {
+    /// What is still earmarked: placed, neither settled nor released.
+    pub fn outstanding(&self) -> Result<Money, AppError> {
+        self.earmarked
+            .checked_sub(self.settled_out)
+            .and_then(|m| m.checked_sub(self.released))
+            .ok_or(AppError::Overflow("outstanding earmarks"))
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+struct Tracked {
+    from: AccountId,
+    amount: Money,
+    earmarked: bool,
+}
+
+/// Funds positions of every account, as of a global position of the log.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct FundsProjection {
+    position: u64,
+    accounts: BTreeMap<AccountId, FundsPosition>,
+    payments: BTreeMap<PaymentIntentId, Tracked>,
+}
+
+impl FundsProjection {
+    /// Folds the whole log from the start.
+    pub fn rebuild(store: &dyn EventStore) -> Result<Self, AppError> {
+        let mut projection = Self::default();
+        projection.catch_up(store)?;
+        Ok(projection)
+    }
+
+    /// Folds every event after the last one seen; returns how many were read.
+    pub fn catch_up(&mut self, store: &dyn EventStore) -> Result<usize, AppError> {
+        let mut read = 0;
+        loop {
+            let page = store.read_all(self.position, PAGE)?;
+            if page.is_empty() {
+                return Ok(read);
+            }
+            read += page.len();
+            for recorded in &page {
+                self.apply(recorded)?;
+            }
+        }
+    }
+
+    /// The global position of the last event folded.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// An account's position (all zero for an account never seen).
+    pub fn account(&self, id: AccountId) -> FundsPosition {
+        self.accounts.get(&id).copied().unwrap_or_default()
+    }
+
+    /// Every account's position.
+    pub fn accounts(&self) -> &BTreeMap<AccountId, FundsPosition> {
+        &self.accounts
+    }
+
+    /// Folds one recorded event; events of other streams only move the position.
+    pub fn apply(&mut self, recorded: &RecordedEvent) -> Result<(), AppError> {
+        self.position = self.position.max(recorded.global_position());
+        if recorded.stream_id().payment_id().is_none() {
+            return Ok(());
+        }
+        let event = decode_payment_event(recorded)?;
+        self.fold(&event)
+    }
+
+    fn fold(&mut self, event: &PaymentEvent) -> Result<(), AppError> {
+        let id = event.payment_intent_id();
+        if let PaymentEvent::PaymentIntentCreated(intent) = event {
+            let tracked = Tracked {
+                from: *intent.from_account_id(),
+                amount: *intent.amount(),
+                earmarked: false,
+            };
+            self.payments.insert(id, tracked);
+            return Ok(());
+        }
+        let Some(tracked) = self.payments.get_mut(&id) else {
+            return Ok(());
+        };
+        let account = self.accounts.entry(tracked.from).or_default();
+        let add = |total: Money, amount: Money| {
+            total
+                .checked_add(amount)
+                .ok_or(AppError::Overflow("funds position"))
+        };
+        match event {
+            PaymentEvent::PaymentAuthorised(_) | PaymentEvent::PaymentRetryApproved(_)
+                if !tracked.earmarked =>
+            {
+                account.earmarked = add(account.earmarked, tracked.amount)?;
+                tracked.earmarked = true;
+            }
+            PaymentEvent::PaymentSettled(_) if tracked.earmarked => {
+                account.settled_out = add(account.settled_out, tracked.amount)?;
+                tracked.earmarked = false;
+            }
+            PaymentEvent::PaymentFailed(_)
+            | PaymentEvent::PaymentExpired(_)
+            | PaymentEvent::PaymentCancelled(_)
+                if tracked.earmarked =>
+            {
+                account.released = add(account.released, tracked.amount)?;
+                tracked.earmarked = false;
+            }
+            PaymentEvent::PaymentIntentCreated(_)
+            | PaymentEvent::PaymentAuthorised(_)
+            | PaymentEvent::PaymentRetryApproved(_)
+            | PaymentEvent::PaymentSentToRail(_)
+            | PaymentEvent::PaymentAcknowledged(_)
+            | PaymentEvent::PaymentSettled(_)
+            | PaymentEvent::PaymentFailed(_)
+            | PaymentEvent::PaymentExpired(_)
+            | PaymentEvent::PaymentCancelled(_) => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,589 @@
+//! Operator actions and exactly-once rail callbacks, in given/when/then form. Every scenario
+//! runs over the in-memory store and again over SQLite.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use app_ops::*;
+use core_npp::*;
+use support::*;
+
+fn approve_executes(world: &World, request: &OpsRequest, by: &str) -> Payment {
+    let payments = world.payments();
+    let ops = OperatorActions::new(&payments, &world.policy);
+    match ops.approve(request.request_id, op(by)).unwrap() {
+        Approved::Executed(done, outcome) => {
+            assert_eq!(done.status, RequestStatus::Executed);
+            outcome.payment
+        }
+        Approved::AwaitingMoreApprovals(r) => panic!("still waiting: {r:?}"),
+    }
+}
+
+fn request(world: &World, action: OpsAction, id: &str, by: &str) -> Result<OpsRequest, AppError> {
+    let payments = world.payments();
+    OperatorActions::new(&payments, &world.policy).request(
+        action,
+        pid(id),
+        op(by),
+        text("test reason"),
+    )
+}
+
+fn approve(world: &World, request_id: ApprovalId, by: &str) -> Result<Approved, AppError> {
+    let payments = world.payments();
+    OperatorActions::new(&payments, &world.policy).approve(request_id, op(by))
+}
+
+// ---------------------------------------------------------------- the seed's operator actions
+
+fn retry_of_a_timed_out_payment_runs_to_settlement(world: World) {
+    // Given a payment whose first attempt timed out
+    world.timed_out("p1");
+    // When alice requests a retry and bob approves it
+    let req = request(&world, OpsAction::Retry, "p1", "alice").unwrap();
+    let payment = approve_executes(&world, &req, "bob");
+    // Then a second attempt is open, and the rail can settle it
+    assert_eq!(payment.state(), PaymentState::Authorised);
+    let attempt = payment.open_attempt().unwrap().attempt_id();
+    assert_eq!(attempt.as_str(), "att_2");
+    world.payments().record_sent(pid("p1"), attempt).unwrap();
+    world.rail("p1", "p1-settle", settled(attempt)).unwrap();
+    assert_eq!(world.payment("p1").state(), PaymentState::Settled);
+}
+
+fn cancel_before_send_fails_the_payment_as_cancelled(world: World) {
+    // Given an authorised payment
+    world.authorised("p1");
+    // When alice requests a cancel and carol approves
+    let req = request(&world, OpsAction::Cancel, "p1", "alice").unwrap();
+    let payment = approve_executes(&world, &req, "carol");
+    // Then it is FAILED with reason CANCELLED, and the approval names both people
+    assert_eq!(payment.state(), PaymentState::Failed);
+    assert_eq!(
+        payment.last_failure().unwrap().reason(),
+        FailureReason::Cancelled
+    );
+    let approval = &payment.approvals()[0];
+    assert_eq!(
+        (approval.requested_by(), approval.approved_by()),
+        (op("alice"), op("carol"))
+    );
+    assert_eq!(approval.approval_id(), req.request_id);
+}
+
+fn mark_failed_records_an_external_rail_failure(world: World) {
+    // Given a payment stuck in SENT
+    world.sent("p1");
+    // When alice asks to mark it failed and bob approves
+    let req = request(&world, OpsAction::MarkFailed, "p1", "alice").unwrap();
+    let payment = approve_executes(&world, &req, "bob");
+    // Then it is FAILED by the operator, and retryable
+    assert_eq!(
+        payment.last_failure().unwrap().reason(),
+        FailureReason::OperatorMarkedFailed
+    );
+    assert_eq!(payment.can_retry(), Ok(()));
+}
+
+fn a_request_alone_changes_nothing(world: World) {
+    // Given a timed-out payment
+    world.timed_out("p1");
+    let before = world.events("p1");
+    // When a retry is only requested
+    let req = request(&world, OpsAction::Retry, "p1", "alice").unwrap();
+    // Then the payment is unchanged and the request is pending, under the policy's version
+    assert_eq!(world.events("p1"), before);
+    assert_eq!(req.status, RequestStatus::Pending);
+    assert_eq!(req.policy_version, "example-2025-12-01");
+    assert_eq!(req.attempt_id, Some(att("att_1")));
+}
+
+fn a_rejected_request_executes_nothing(world: World) {
+    // Given a pending retry request
+    world.timed_out("p1");
+    let req = request(&world, OpsAction::Retry, "p1", "alice").unwrap();
+    // When bob rejects it
+    let payments = world.payments();
+    let ops = OperatorActions::new(&payments, &world.policy);
+    let rejected = ops
+        .reject(
+            req.request_id,
+            op("bob"),
+            text("payee bank says it arrived"),
+        )
+        .unwrap();
+    // Then it is rejected, the payment stays FAILED, and it can no longer be approved
+    assert_eq!(rejected.status, RequestStatus::Rejected);
+    assert_eq!(world.payment("p1").state(), PaymentState::Failed);
+    assert_eq!(
+        refusal(approve(&world, req.request_id, "carol")),
+        "ops/already-decided"
+    );
+}
+
+fn retry_of_a_payment_that_has_not_failed_is_refused(world: World) {
+    world.sent("p1");
+    assert_eq!(
+        refusal(request(&world, OpsAction::Retry, "p1", "alice")),
+        "lifecycle/legal-transition"
+    );
+}
+
+fn retry_of_a_rejected_payment_is_refused(world: World) {
+    // Given a payment the payee bank rejected (AC04: account closed, not retryable)
+    world.sent("p1");
+    world
+        .rail("p1", "p1-rjct", rejected(att("att_1"), "AC04"))
+        .unwrap();
+    // When a retry is requested, Then the core's guard refuses it
+    assert_eq!(
+        refusal(request(&world, OpsAction::Retry, "p1", "alice")),
+        "lifecycle/retry-only-retryable"
+    );
+}
+
+fn mark_failed_before_send_is_refused(world: World) {
+    world.authorised("p1");
+    assert_eq!(
+        refusal(request(&world, OpsAction::MarkFailed, "p1", "alice")),
+        "lifecycle/failure-reason-fits-state"
+    );
+}
+
+fn cancel_after_send_is_refused_with_a_recall_message(world: World) {
+    // Given a sent payment
+    world.sent("p1");
+    // When a cancel is requested
+    let result = request(&world, OpsAction::Cancel, "p1", "alice");
+    // Then it is refused: NPP payments are irrevocable; a recall is needed
+    let message = result
+        .as_ref()
+        .err()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    assert_eq!(refusal(result), "lifecycle/cancel-before-send");
+    assert!(message.contains("recall"), "{message}");
+}
+
+fn an_action_on_an_unknown_payment_is_refused(world: World) {
+    assert!(matches!(
+        request(&world, OpsAction::Cancel, "nobody", "alice"),
+        Err(AppError::UnknownPayment(_))
+    ));
+}
+
+// ---------------------------------------------------------------- maker-checker
+
+fn self_approval_is_refused(world: World) {
+    world.timed_out("p1");
+    let req = request(&world, OpsAction::Retry, "p1", "bob");
+    // bob may not request at all under the example policy; give alice both sides instead.
+    assert_eq!(refusal(req), "policy/may-request");
+    let req = request(&world, OpsAction::Retry, "p1", "alice").unwrap();
+    assert_eq!(
+        refusal(approve(&world, req.request_id, "alice")),
+        "ops/four-eyes"
+    );
+}
+
+fn an_approval_is_single_use(world: World) {
+    // Given an executed retry
+    world.timed_out("p1");
+    let req = request(&world, OpsAction::Retry, "p1", "alice").unwrap();
+    approve_executes(&world, &req, "bob");
+    // When carol approves the same request again
+    // Then it is refused, and only one retry was recorded
+    assert_eq!(
+        refusal(approve(&world, req.request_id, "carol")),
+        "ops/already-decided"
+    );
+    let retries = world
+        .events("p1")
+        .iter()
+        .filter(|e| e.kind() == EventKind::PaymentRetryApproved)
+        .count();
+    assert_eq!(retries, 1);
+}
+
+fn an_approval_is_bound_to_its_attempt(world: World) {
+    // Given two retry requests for the first failed attempt
+    world.timed_out("p1");
+    let first = request(&world, OpsAction::Retry, "p1", "alice").unwrap();
+    let second = request(&world, OpsAction::Retry, "p1", "alice").unwrap();
+    // And the first is approved, and its new attempt times out too
+    approve_executes(&world, &first, "bob");
+    world
+        .payments()
+        .record_sent(pid("p1"), att("att_2"))
+        .unwrap();
+    world
+        .rail("p1", "p1-timeout-2", timeout(att("att_2")))
+        .unwrap();
+    // When the second (bound to att_1) is approved
+    // Then it is refused: the payment has moved on to att_2
+    assert_eq!(
+        refusal(approve(&world, second.request_id, "carol")),
+        "ops/bound-to-attempt"
+    );
+}
+
+fn a_lapsed_approval_is_refused(world: World) {
+    // Given a retry requested 16 minutes ago (the policy allows 15)
+    world.timed_out("p1");
+    let req = request(&world, OpsAction::Retry, "p1", "alice").unwrap();
+    world.clock.advance(16 * MINUTE);
+    // When bob approves, Then it is refused as lapsed and recorded as such
+    assert_eq!(
+        refusal(approve(&world, req.request_id, "bob")),
+        "ops/approval-lapsed"
+    );
+    let payments = world.payments();
+    let ops = OperatorActions::new(&payments, &world.policy);
+    assert_eq!(
+        ops.load(req.request_id).unwrap().status,
+        RequestStatus::Lapsed
+    );
+    assert_eq!(world.payment("p1").state(), PaymentState::Failed);
+}
+
+fn an_operator_without_the_role_is_refused(world: World) {
+    world.timed_out("p1");
+    assert_eq!(
+        refusal(request(&world, OpsAction::Retry, "p1", "mallory")),
+        "policy/may-request"
+    );
+    let req = request(&world, OpsAction::Retry, "p1", "alice").unwrap();
+    assert_eq!(
+        refusal(approve(&world, req.request_id, "mallory")),
+        "policy/may-approve"
+    );
+}
+
+fn retry_beyond_the_limit_is_refused(world: World) {
+    // Given a payment that failed on all three attempts the policy allows
+    world.timed_out("p1");
+    for n in 2..=3 {
+        let req = request(&world, OpsAction::Retry, "p1", "alice").unwrap();
+        approve_executes(&world, &req, "bob");
+        let attempt = att(&format!("att_{n}"));
+        world.payments().record_sent(pid("p1"), attempt).unwrap();
+        world
+            .rail("p1", &format!("p1-timeout-{n}"), timeout(attempt))
+            .unwrap();
+    }
+    // When a fourth attempt is requested, Then it is refused
+    assert_eq!(
+        refusal(request(&world, OpsAction::Retry, "p1", "alice")),
+        "attempts/attempt-limit"
+    );
+}
+
+fn a_large_mark_failed_needs_two_approvers(world: World) {
+    // Given a sent payment of $20,000 (the policy wants two approvers above $10,000)
+    world
+        .payments()
+        .create_intent(&world.intent("big", 2_000_000, "payer"))
+        .unwrap();
+    let mut funds = FundsProjection::default();
+    world
+        .payments()
+        .authorise(
+            pid("big"),
+            true,
+            Money::from_minor_units(10_000_000),
+            &mut funds,
+        )
+        .unwrap();
+    world
+        .payments()
+        .record_sent(pid("big"), att("att_1"))
+        .unwrap();
+    let req = request(&world, OpsAction::MarkFailed, "big", "alice").unwrap();
+    assert_eq!(req.approvals_required, 2);
+    // When bob approves, Then it waits for a second approver
+    assert!(matches!(
+        approve(&world, req.request_id, "bob").unwrap(),
+        Approved::AwaitingMoreApprovals(_)
+    ));
+    assert_eq!(
+        refusal(approve(&world, req.request_id, "bob")),
+        "ops/distinct-approvers"
+    );
+    assert_eq!(world.payment("big").state(), PaymentState::Sent);
+    // And when carol approves too, Then it runs
+    let payment = approve_executes(&world, &req, "carol");
+    assert_eq!(payment.state(), PaymentState::Failed);
+}
+
+fn two_approvers_at_once_execute_it_once(world: World) {
+    // Given a pending retry
+    world.timed_out("p1");
+    let req = request(&world, OpsAction::Retry, "p1", "alice").unwrap();
+    // When bob and carol approve at the same moment
+    let results: Vec<Result<Approved, AppError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = ["bob", "carol"]
+            .into_iter()
+            .map(|who| {
+                let world = &world;
+                s.spawn(move || approve(world, req.request_id, who))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    // Then the retry ran exactly once
+    let retries = world
+        .events("p1")
+        .iter()
+        .filter(|e| e.kind() == EventKind::PaymentRetryApproved)
+        .count();
+    assert_eq!(retries, 1, "{results:?}");
+    assert!(results.iter().any(Result::is_ok), "{results:?}");
+}
+
+// ---------------------------------------------------------------- commands and funds
+
+fn the_same_intent_twice_is_one_payment_and_a_changed_one_is_refused(world: World) {
+    let intent = world.intent("p1", AMOUNT, "payer");
+    let first = world.payments().create_intent(&intent).unwrap();
+    let again = world.payments().create_intent(&intent).unwrap();
+    assert_eq!(
+        (first.effect, again.effect),
+        (Effect::Appended, Effect::AlreadyApplied)
+    );
+    assert_eq!(first.payment, again.payment);
+    let mut changed = intent.clone();
+    changed.amount = Money::from_minor_units(AMOUNT + 1);
+    assert!(matches!(
+        world.payments().create_intent(&changed),
+        Err(AppError::Store(
+            event_store::StoreError::IdempotencyConflict { .. }
+        ))
+    ));
+    assert_eq!(world.events("p1").len(), 1);
+}
+
+fn authorisation_checks_funds_against_derived_earmarks(world: World) {
+    // Given a payer with $1,000 available and two payments of $600
+    let available = Money::from_minor_units(100_000);
+    let mut funds = FundsProjection::default();
+    for id in ["p1", "p2"] {
+        world
+            .payments()
+            .create_intent(&world.intent(id, 60_000, "payer"))
+            .unwrap();
+    }
+    // When both are authorised
+    let first = world
+        .payments()
+        .authorise(pid("p1"), true, available, &mut funds)
+        .unwrap();
+    let second = world
+        .payments()
+        .authorise(pid("p2"), true, available, &mut funds)
+        .unwrap();
+    // Then the first earmarks $600 and the second fails for insufficient funds
+    assert_eq!(first.payment.state(), PaymentState::Authorised);
+    assert_eq!(
+        second.payment.last_failure().unwrap().reason(),
+        FailureReason::InsufficientFunds
+    );
+    funds.catch_up(&*world.store).unwrap();
+    let position = funds.account(AccountId::parse("payer").unwrap());
+    assert_eq!(
+        position.outstanding().unwrap(),
+        Money::from_minor_units(60_000)
+    );
+}
+
+fn unsent_intents_expire_and_sent_ones_never_do(world: World) {
+    world.authorised("p1");
+    world.sent("p2");
+    let ttl = 10 * MINUTE;
+    assert_eq!(
+        world
+            .payments()
+            .expire_if_due(pid("p1"), ttl)
+            .unwrap()
+            .effect,
+        Effect::Unchanged
+    );
+    world.clock.advance(11 * MINUTE);
+    assert_eq!(
+        world
+            .payments()
+            .expire_if_due(pid("p1"), ttl)
+            .unwrap()
+            .payment
+            .state(),
+        PaymentState::Expired
+    );
+    assert_eq!(
+        world
+            .payments()
+            .expire_if_due(pid("p2"), ttl)
+            .unwrap()
+            .effect,
+        Effect::Unchanged
+    );
+    assert_eq!(world.payment("p2").state(), PaymentState::Sent);
+}
+
+fn a_conflicting_rail_outcome_is_refused_and_recorded_as_an_anomaly(world: World) {
+    // Given a settled payment
+    world.sent("p1");
+    world.rail("p1", "m-settle", settled(att("att_1"))).unwrap();
+    // When the rail then reports a rejection of the same attempt, twice
+    let first = world.rail("p1", "m-reject", rejected(att("att_1"), "AC04"));
+    let again = world.rail("p1", "m-reject", rejected(att("att_1"), "AC04"));
+    // Then both are refused, the payment stays SETTLED, and one anomaly is on record
+    assert_eq!(refusal(first), "rail/outcome-refused");
+    assert_eq!(refusal(again), "rail/outcome-refused");
+    assert_eq!(world.payment("p1").state(), PaymentState::Settled);
+    let anomalies = world
+        .store
+        .read_stream(&event_store::StreamId::parse("anomaly-p1").unwrap())
+        .unwrap();
+    assert_eq!(anomalies.len(), 1);
+    assert!(
+        anomalies[0]
+            .event()
+            .payload()
+            .contains("attempts/one-outcome-per-attempt")
+    );
+}
+
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+/// 1,000 unique rail messages over 250 payments, each delivered 1 to 3 times, shuffled.
+fn a_thousand_callbacks_delivered_up_to_three_times_apply_exactly_once(world: World) {
+    let mut seed = 0x00C0_FFEE_u64;
+    let mut deliveries = Vec::new();
+    let mut expected = BTreeMap::new();
+    for n in 0..250 {
+        let id = format!("p{n}");
+        world.sent(&id);
+        let a = att("att_1");
+        let settles = !next(&mut seed).is_multiple_of(4);
+        let outcomes = [
+            (format!("{id}-ack"), acked(a)),
+            (format!("{id}-acsp"), acked(a)),
+            (
+                format!("{id}-final"),
+                if settles {
+                    settled(a)
+                } else {
+                    rejected(a, "AM04")
+                },
+            ),
+            (
+                format!("{id}-final-status"),
+                if settles {
+                    settled(a)
+                } else {
+                    rejected(a, "AM04")
+                },
+            ),
+        ];
+        expected.insert(
+            id.clone(),
+            if settles {
+                PaymentState::Settled
+            } else {
+                PaymentState::Failed
+            },
+        );
+        for (message, outcome) in outcomes {
+            for _ in 0..1 + next(&mut seed) % 3 {
+                deliveries.push((id.clone(), message.clone(), outcome.clone()));
+            }
+        }
+    }
+    for i in (1..deliveries.len()).rev() {
+        let j = usize::try_from(next(&mut seed) % (i as u64 + 1)).unwrap();
+        deliveries.swap(i, j);
+    }
+    let mut incremental = FundsProjection::default();
+    for (k, (id, message, outcome)) in deliveries.iter().enumerate() {
+        // An acknowledgement arriving after the final status is refused (and recorded); every
+        // other delivery applies once or is recognised as a repeat.
+        let _ = world.rail(id, message, outcome.clone());
+        if k.is_multiple_of(97) {
+            incremental.catch_up(&*world.store).unwrap();
+        }
+    }
+    for (id, state) in &expected {
+        let events = world.events(id);
+        assert_eq!(world.payment(id).state(), *state, "{id}");
+        let finals = events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.kind(),
+                    EventKind::PaymentSettled | EventKind::PaymentFailed
+                )
+            })
+            .count();
+        let acks = events
+            .iter()
+            .filter(|e| e.kind() == EventKind::PaymentAcknowledged)
+            .count();
+        assert_eq!((finals, acks <= 1), (1, true), "{id}: {events:?}");
+    }
+    incremental.catch_up(&*world.store).unwrap();
+    assert_eq!(
+        incremental,
+        FundsProjection::rebuild(&*world.store).unwrap()
+    );
+    assert!(verify_store(&*world.store).is_ok());
+}
+
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        mod over_memory {
+            $(#[test] fn $name() { super::$name(super::memory_world()); })*
+        }
+        mod over_sqlite {
+            $(#[test] fn $name() { super::$name(super::sqlite_world()); })*
+        }
+    };
+}
+
+scenarios!(
+    retry_of_a_timed_out_payment_runs_to_settlement,
+    cancel_before_send_fails_the_payment_as_cancelled,
+    mark_failed_records_an_external_rail_failure,
+    a_request_alone_changes_nothing,
+    a_rejected_request_executes_nothing,
+    retry_of_a_payment_that_has_not_failed_is_refused,
+    retry_of_a_rejected_payment_is_refused,
+    mark_failed_before_send_is_refused,
+    cancel_after_send_is_refused_with_a_recall_message,
+    an_action_on_an_unknown_payment_is_refused,
+    self_approval_is_refused,
+    an_approval_is_single_use,
+    an_approval_is_bound_to_its_attempt,
+    a_lapsed_approval_is_refused,
+    an_operator_without_the_role_is_refused,
+    retry_beyond_the_limit_is_refused,
+    a_large_mark_failed_needs_two_approvers,
+    two_approvers_at_once_execute_it_once,
+    the_same_intent_twice_is_one_payment_and_a_changed_one_is_refused,
+    authorisation_checks_funds_against_derived_earmarks,
+    unsent_intents_expire_and_sent_ones_never_do,
+    a_conflicting_rail_outcome_is_refused_and_recorded_as_an_anomaly,
+    a_thousand_callbacks_delivered_up_to_three_times_apply_exactly_once,
+);

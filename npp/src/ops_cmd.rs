@@ -1,0 +1,438 @@
+//! `npp ops` and `npp payment`: operator actions under maker-checker, and a payment's record.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use app_ops::{
+    AppError, Approved, Clock, FundsProjection, OperatorActions, OpsAction, OpsRequest, Payments,
+    PolicyGate, SystemClock, TomlPolicy, load_payment,
+};
+use core_npp::{ApprovalId, AttemptOutcome, FreeText, OperatorId, Payment, PaymentIntentId};
+use event_store::EventStore;
+use store::OpenMode;
+
+use crate::target::StoreTarget;
+
+/// Exit code when a rule refused the command.
+const EXIT_REFUSED: u8 = 1;
+/// Exit code when the command could not run (store, policy or input unusable).
+const EXIT_UNUSABLE: u8 = 2;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum OpsCommand {
+    /// Ask for an operator action; prints the new request id alone on the last line.
+    Request(RequestArgs),
+    /// Approve a request (a different operator than the requester); the action then runs.
+    Approve(DecideArgs),
+    /// Reject a request; nothing runs.
+    Reject(RejectArgs),
+    /// List requests, newest last.
+    List(ListArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PolicyArg {
+    /// The operator policy (TOML): who may request and approve what.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "NPP_POLICY",
+        default_value = "policy.toml"
+    )]
+    policy: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RequestArgs {
+    /// The action.
+    #[arg(value_parser = ["retry", "cancel", "mark-failed"])]
+    action: String,
+    /// The payment.
+    #[arg(long, value_name = "ID")]
+    payment: String,
+    /// The operator asking.
+    #[arg(long, value_name = "OPERATOR")]
+    by: String,
+    /// Why (recorded, and shown to the approver and in evidence).
+    #[arg(long, value_name = "TEXT")]
+    reason: String,
+    #[command(flatten)]
+    policy: PolicyArg,
+    #[command(flatten)]
+    target: StoreTarget,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DecideArgs {
+    /// The request id printed by `npp ops request`.
+    request_id: String,
+    /// The operator approving.
+    #[arg(long, value_name = "OPERATOR")]
+    by: String,
+    #[command(flatten)]
+    policy: PolicyArg,
+    #[command(flatten)]
+    target: StoreTarget,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RejectArgs {
+    /// The request id.
+    request_id: String,
+    /// The operator rejecting.
+    #[arg(long, value_name = "OPERATOR")]
+    by: String,
+    /// Why.
+    #[arg(long, value_name = "TEXT")]
+    reason: String,
+    #[command(flatten)]
+    policy: PolicyArg,
+    #[command(flatten)]
+    target: StoreTarget,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    /// Only requests still waiting for approval.
+    #[arg(long)]
+    pending: bool,
+    #[command(flatten)]
+    target: StoreTarget,
+}
+
+/// A failure to report: refusals exit 1, everything else 2.
+struct Failure(u8, String);
+
+impl From<AppError> for Failure {
+    fn from(e: AppError) -> Self {
+        Failure(
+            if e.is_refusal() {
+                EXIT_REFUSED
+            } else {
+                EXIT_UNUSABLE
+            },
+            e.to_string(),
+        )
+    }
+}
+
+fn unusable(message: impl Into<String>) -> Failure {
+    Failure(EXIT_UNUSABLE, message.into())
+}
+
+fn finish(command: &str, result: Result<(), Failure>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(code, message)) => {
+            eprintln!("npp {command}: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn open(target: &StoreTarget) -> Result<Box<dyn EventStore>, Failure> {
+    target
+        .open(OpenMode::MustExist)
+        .map_err(|e| unusable(format!("cannot open {}: {e}", target.describe())))
+}
+
+fn policy(path: &Path) -> Result<TomlPolicy, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| unusable(format!("cannot read policy {}: {e}", path.display())))?;
+    TomlPolicy::parse(&text).map_err(|e| unusable(format!("{}: {e}", path.display())))
+}
+
+fn parse<T>(
+    what: &str,
+    raw: &str,
+    parse: impl Fn(&str) -> Result<T, core_npp::ParseError>,
+) -> Result<T, Failure> {
+    parse(raw).map_err(|e| unusable(format!("{what} {raw:?}: {e}")))
+}
+
+pub fn run(command: &OpsCommand) -> ExitCode {
+    match command {
+        OpsCommand::Request(args) => finish("ops request", request(args)),
+        OpsCommand::Approve(args) => finish("ops approve", approve(args)),
+        OpsCommand::Reject(args) => finish("ops reject", reject(args)),
+        OpsCommand::List(args) => finish("ops list", list(args)),
+    }
+}
+
+fn request(args: &RequestArgs) -> Result<(), Failure> {
+    let action = OpsAction::parse(&args.action)
+        .ok_or_else(|| unusable(format!("unknown action {}", args.action)))?;
+    let payment = parse("payment", &args.payment, PaymentIntentId::parse)?;
+    let by = parse("operator", &args.by, OperatorId::parse)?;
+    let reason = parse("reason", &args.reason, FreeText::parse)?;
+    let policy = policy(&args.policy.policy)?;
+    let store = open(&args.target)?;
+    let payments = Payments::new(&*store, &SystemClock);
+    let request = OperatorActions::new(&payments, &policy).request(action, payment, by, reason)?;
+    println!(
+        "requested {} of payment {} by {} (needs {} approval{} under policy {}; lapses after {} minutes)",
+        request.action,
+        request.payment_intent_id,
+        request.requested_by,
+        request.approvals_required,
+        if request.approvals_required == 1 {
+            ""
+        } else {
+            "s"
+        },
+        request.policy_version,
+        policy.approval_lapse_nanos() / 60_000_000_000
+    );
+    println!("{}", request.request_id);
+    Ok(())
+}
+
+fn approve(args: &DecideArgs) -> Result<(), Failure> {
+    let request_id = parse("request id", &args.request_id, ApprovalId::parse)?;
+    let by = parse("operator", &args.by, OperatorId::parse)?;
+    let policy = policy(&args.policy.policy)?;
+    let store = open(&args.target)?;
+    let payments = Payments::new(&*store, &SystemClock);
+    match OperatorActions::new(&payments, &policy).approve(request_id, by)? {
+        Approved::AwaitingMoreApprovals(request) => println!(
+            "approved {} by {by}; {} of {} approvals, waiting for another approver",
+            request.request_id,
+            request.approvals.len(),
+            request.approvals_required
+        ),
+        Approved::Executed(request, outcome) => println!(
+            "approved {} by {by}: {} executed; payment {} is now {}",
+            request.request_id,
+            request.action,
+            request.payment_intent_id,
+            describe_state(&outcome.payment)
+        ),
+    }
+    Ok(())
+}
+
+fn reject(args: &RejectArgs) -> Result<(), Failure> {
+    let request_id = parse("request id", &args.request_id, ApprovalId::parse)?;
+    let by = parse("operator", &args.by, OperatorId::parse)?;
+    let reason = parse("reason", &args.reason, FreeText::parse)?;
+    let policy = policy(&args.policy.policy)?;
+    let store = open(&args.target)?;
+    let payments = Payments::new(&*store, &SystemClock);
+    let request = OperatorActions::new(&payments, &policy).reject(request_id, by, reason)?;
+    println!(
+        "rejected {} by {by}; nothing was executed",
+        request.request_id
+    );
+    Ok(())
+}
+
+fn list(args: &ListArgs) -> Result<(), Failure> {
+    let store = open(&args.target)?;
+    let payments = Payments::new(&*store, &SystemClock);
+    // Listing decides nothing, so any policy will do; only the lapse time is read.
+    let policy = TomlPolicy::parse(LIST_POLICY).map_err(Failure::from)?;
+    let requests = OperatorActions::new(&payments, &policy).list(args.pending)?;
+    println!(
+        "{:<18} {:<12} {:<20} {:<8} {:<10} {:<32} {:<9} approvals",
+        "request", "action", "payment", "attempt", "by", "requested_at", "status"
+    );
+    for r in &requests {
+        print_request(r);
+    }
+    println!(
+        "{} request{}",
+        requests.len(),
+        if requests.len() == 1 { "" } else { "s" }
+    );
+    Ok(())
+}
+
+const LIST_POLICY: &str = "version = \"list\"\n[operators]\n[roles]\n";
+
+fn print_request(r: &OpsRequest) {
+    let approvals: Vec<String> = r.approvals.iter().map(|(who, _)| who.to_string()).collect();
+    println!(
+        "{:<18} {:<12} {:<20} {:<8} {:<10} {:<32} {:<9} {}/{} {}",
+        r.request_id.as_str(),
+        r.action.name(),
+        r.payment_intent_id.as_str(),
+        r.attempt_id
+            .map_or_else(|| "-".to_owned(), |a| a.to_string()),
+        r.requested_by.as_str(),
+        r.requested_at.to_rfc3339(),
+        r.status.name(),
+        r.approvals.len(),
+        r.approvals_required,
+        approvals.join(",")
+    );
+}
+
+fn describe_state(payment: &Payment) -> String {
+    match payment.open_attempt() {
+        Some(attempt) => format!("{} (attempt {})", payment.state(), attempt.attempt_id()),
+        None => payment.state().to_string(),
+    }
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum PaymentCommand {
+    /// A payment's state, attempts, history, operator requests and the payer's funds position.
+    Show(ShowArgs),
+    /// Load a payment history (JSON Lines, as `npp replay` reads) into the store, after
+    /// checking it against every rule. For fixtures, demos and migrations.
+    Import(ImportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ShowArgs {
+    /// The payment.
+    id: String,
+    #[command(flatten)]
+    target: StoreTarget,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// The history file, or `-` for standard input.
+    file: PathBuf,
+    #[command(flatten)]
+    target: StoreTarget,
+}
+
+pub fn run_payment(command: &PaymentCommand) -> ExitCode {
+    match command {
+        PaymentCommand::Show(args) => finish("payment show", show(args)),
+        PaymentCommand::Import(args) => finish("payment import", import(args)),
+    }
+}
+
+fn show(args: &ShowArgs) -> Result<(), Failure> {
+    let id = parse("payment", &args.id, PaymentIntentId::parse)?;
+    let store = open(&args.target)?;
+    let loaded = load_payment(&*store, id)?.ok_or(AppError::UnknownPayment(id))?;
+    let payment = &loaded.payment;
+    println!(
+        "payment {id}: {} (version {})",
+        describe_state(payment),
+        loaded.version
+    );
+    println!(
+        "  amount {} {}  from {}  to {}",
+        payment.amount(),
+        payment.currency(),
+        payment.from_account_id(),
+        payment.to_account_id()
+    );
+    println!(
+        "  created {}  last event {}",
+        payment.created_at(),
+        payment.last_occurred_at()
+    );
+    if let Some(failure) = payment.last_failure() {
+        let detail = failure
+            .detail()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        println!(
+            "  last failure: {}{detail} at {}",
+            failure.reason(),
+            failure.at()
+        );
+    }
+    println!(
+        "  attempts ({} of {} allowed):",
+        payment.attempts().len(),
+        payment.max_attempts().get()
+    );
+    for attempt in payment.attempts() {
+        let outcome = match attempt.outcome() {
+            None if attempt.sent_at().is_none() => "opened, not yet sent".to_owned(),
+            None => "sent, no outcome yet".to_owned(),
+            Some(AttemptOutcome::Settled {
+                settlement_ref, at, ..
+            }) => format!("SETTLED {settlement_ref} at {at}"),
+            Some(AttemptOutcome::Failed { reason, detail, at }) => {
+                format!(
+                    "FAILED {reason}{} at {at}",
+                    detail
+                        .as_ref()
+                        .map(|d| format!(" ({d})"))
+                        .unwrap_or_default()
+                )
+            }
+        };
+        println!("    {}: {outcome}", attempt.attempt_id());
+    }
+    println!("  history:");
+    for (n, recorded) in store
+        .read_stream(&event_store::StreamId::payment(id))
+        .map_err(AppError::from)?
+        .iter()
+        .enumerate()
+    {
+        println!(
+            "    {:>2}. {} {}",
+            n + 1,
+            recorded.event().occurred_at(),
+            recorded.event().event_type()
+        );
+    }
+    let payments = Payments::new(&*store, &SystemClock);
+    let policy = TomlPolicy::parse(LIST_POLICY).map_err(Failure::from)?;
+    let requests = OperatorActions::new(&payments, &policy).for_payment(id)?;
+    println!("  operator requests: {}", requests.len());
+    for r in &requests {
+        print_request(r);
+    }
+    let funds = FundsProjection::rebuild(&*store)?;
+    let position = funds.account(payment.from_account_id());
+    println!(
+        "  payer {} funds: earmarked {}, settled out {}, released {}, outstanding {}",
+        payment.from_account_id(),
+        position.earmarked,
+        position.settled_out,
+        position.released,
+        position.outstanding()?
+    );
+    Ok(())
+}
+
+fn import(args: &ImportArgs) -> Result<(), Failure> {
+    let history = crate::replay::read_events(&args.file).map_err(|(line, message)| {
+        unusable(format!(
+            "{}: {}{message}",
+            args.file.display(),
+            line.map(|n| format!("line {n}: ")).unwrap_or_default()
+        ))
+    })?;
+    let replay = core_npp::rebuild_from_events(&history)
+        .map_err(|e| Failure(EXIT_REFUSED, format!("{}: {e}", args.file.display())))?;
+    let store = args
+        .target
+        .open(OpenMode::CreateIfMissing)
+        .map_err(|e| unusable(format!("cannot open {}: {e}", args.target.describe())))?;
+    let id = replay.payment().payment_intent_id();
+    let events = history
+        .iter()
+        .map(app_ops::encode_payment_event)
+        .collect::<Result<Vec<_>, _>>()?;
+    let recorded_at = SystemClock.now();
+    let request =
+        event_store::AppendRequest::new(event_store::StreamId::payment(id), 0, events, recorded_at)
+            .map_err(AppError::from)?;
+    match store.append(request) {
+        Ok(_) => {
+            println!(
+                "imported payment {id}: {} events, {}",
+                history.len(),
+                replay.payment().state()
+            );
+            Ok(())
+        }
+        Err(event_store::StoreError::Conflict { .. }) => Err(Failure(
+            EXIT_REFUSED,
+            format!("payment {id} already exists; nothing imported"),
+        )),
+        Err(e) => Err(AppError::from(e).into()),
+    }
+}
