@@ -13,6 +13,6 @@ pub use error::StoreError;
 pub use hash::{EventHash, chain_hash};
 pub use model::{
     AppendOutcome, AppendRequest, Committed, IdempotencyClaim, MAX_EVENTS_PER_APPEND,
-    MAX_PAYLOAD_BYTES, NewEvent, PriorResult, RecordedEvent, StreamId,
+    MAX_PAYLOAD_BYTES, NewEvent, OutboxItem, OutboxMessage, PriorResult, RecordedEvent, StreamId,
 };
 pub use port::{ChainBreak, EventStore, check_stream_chain};

@@ -214,6 +214,7 @@ pub struct AppendRequest {
     recorded_at: Timestamp,
     idempotency: Option<IdempotencyClaim>,
     rail_message_id: Option<String>,
+    outbox: Vec<OutboxMessage>,
 }
 
 impl AppendRequest {
@@ -252,6 +253,7 @@ impl AppendRequest {
             recorded_at,
             idempotency: None,
             rail_message_id: None,
+            outbox: Vec::new(),
         })
     }
 
@@ -265,6 +267,18 @@ impl AppendRequest {
     pub fn with_rail_message(mut self, message_id: &str) -> Result<Self, StoreError> {
         self.rail_message_id = Some(bounded("rail message id", message_id.to_owned(), MAX_KEY)?);
         Ok(self)
+    }
+
+    /// Writes `message` to the transactional outbox in the same commit as the events, to be
+    /// delivered at least once afterwards.
+    pub fn with_outbox(mut self, message: OutboxMessage) -> Self {
+        self.outbox.push(message);
+        self
+    }
+
+    /// The outbox messages committed with the events.
+    pub fn outbox(&self) -> &[OutboxMessage] {
+        &self.outbox
     }
 
     /// The stream.
@@ -409,4 +423,50 @@ impl RecordedEvent {
             )
             .0
     }
+}
+
+/// A message to deliver after the commit that recorded why it is sent.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct OutboxMessage {
+    id: String,
+    destination: String,
+    payload: String,
+}
+
+impl OutboxMessage {
+    /// A message with a unique `id` (for a rail submission, its message id) for `destination`.
+    pub fn new(id: &str, destination: &str, payload: String) -> Result<Self, StoreError> {
+        if payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(StoreError::InvalidAppend(format!(
+                "outbox payload exceeds {MAX_PAYLOAD_BYTES} bytes"
+            )));
+        }
+        Ok(Self {
+            id: bounded("outbox id", id.to_owned(), MAX_KEY)?,
+            destination: bounded("outbox destination", destination.to_owned(), MAX_EVENT_TYPE)?,
+            payload,
+        })
+    }
+    /// The message's unique id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    /// Where it goes.
+    pub fn destination(&self) -> &str {
+        &self.destination
+    }
+    /// What it says.
+    pub fn payload(&self) -> &str {
+        &self.payload
+    }
+}
+
+/// An outbox message claimed for delivery under a lease.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct OutboxItem {
+    /// The message.
+    pub message: OutboxMessage,
+    /// How many times it has been claimed, this claim included. More than one means an earlier
+    /// delivery may have happened: ask the receiver before sending again.
+    pub claims: u32,
 }

@@ -2,7 +2,11 @@
 
 use crate::error::StoreError;
 use crate::hash::EventHash;
-use crate::model::{AppendOutcome, AppendRequest, PriorResult, RecordedEvent, StreamId};
+use core_npp::Timestamp;
+
+use crate::model::{
+    AppendOutcome, AppendRequest, OutboxItem, PriorResult, RecordedEvent, StreamId,
+};
 
 /// An append-only, hash-chained event store. No method updates or deletes an event.
 ///
@@ -35,6 +39,23 @@ pub trait EventStore: Send + Sync {
 
     /// What the append that claimed rail message `message_id` did.
     fn find_rail_message(&self, message_id: &str) -> Result<Option<PriorResult>, StoreError>;
+
+    /// Claims up to `limit` undelivered outbox messages whose lease is free or expired at `now`,
+    /// leasing them to `owner` for `lease_nanos`. A process that dies loses its leases when they
+    /// expire, so nothing stays unclaimed; two live processes never hold the same message.
+    fn claim_outbox(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_nanos: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError>;
+
+    /// Marks a claimed message delivered; `false` if `owner` no longer holds its lease.
+    fn complete_outbox(&self, id: &str, owner: &str, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// How many outbox messages are not yet delivered.
+    fn pending_outbox(&self) -> Result<usize, StoreError>;
 }
 
 /// Where a stream's chain breaks.

@@ -3,9 +3,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
+use core_npp::Timestamp;
 use event_store::{
-    AppendOutcome, AppendRequest, Committed, EventHash, EventStore, PriorResult, RecordedEvent,
-    StoreError, StreamId,
+    AppendOutcome, AppendRequest, Committed, EventHash, EventStore, OutboxItem, OutboxMessage,
+    PriorResult, RecordedEvent, StoreError, StreamId,
 };
 
 #[derive(Default)]
@@ -14,6 +15,15 @@ struct Inner {
     streams: BTreeMap<StreamId, Vec<usize>>,
     idempotency: HashMap<String, (PriorResult, [u8; 32])>,
     rail_messages: HashMap<String, PriorResult>,
+    outbox: Vec<OutboxRow>,
+    outbox_ids: HashMap<String, usize>,
+}
+
+struct OutboxRow {
+    message: OutboxMessage,
+    claims: u32,
+    lease: Option<(String, Timestamp)>,
+    delivered: bool,
 }
 
 /// An event store in memory. Appends are serialised by one lock, which is all the atomicity a
@@ -54,6 +64,16 @@ impl Inner {
                 });
             }
             return Ok(AppendOutcome::AlreadyApplied(prior.clone()));
+        }
+        if let Some(dup) = request
+            .outbox()
+            .iter()
+            .find(|m| self.outbox_ids.contains_key(m.id()))
+        {
+            return Err(StoreError::InvalidAppend(format!(
+                "outbox id {} is already used",
+                dup.id()
+            )));
         }
         let stream = request.stream();
         let indices = self
@@ -97,6 +117,16 @@ impl Inner {
         }
         if let Some(id) = request.rail_message_id() {
             self.rail_messages.insert(id.to_owned(), prior);
+        }
+        for message in request.outbox() {
+            self.outbox_ids
+                .insert(message.id().to_owned(), self.outbox.len());
+            self.outbox.push(OutboxRow {
+                message: message.clone(),
+                claims: 0,
+                lease: None,
+                delivered: false,
+            });
         }
         Ok(AppendOutcome::Committed(Committed {
             stream: stream.clone(),
@@ -149,5 +179,57 @@ impl EventStore for MemoryStore {
 
     fn find_rail_message(&self, message_id: &str) -> Result<Option<PriorResult>, StoreError> {
         Ok(self.lock()?.rail_messages.get(message_id).cloned())
+    }
+
+    fn claim_outbox(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_nanos: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let mut inner = self.lock()?;
+        let until = now.plus_nanos(lease_nanos).unwrap_or(now);
+        let free = |row: &OutboxRow| {
+            !row.delivered && row.lease.as_ref().is_none_or(|(_, until)| *until <= now)
+        };
+        let mut claimed = Vec::new();
+        for row in inner.outbox.iter_mut().filter(|row| free(row)).take(limit) {
+            row.claims = row.claims.saturating_add(1);
+            row.lease = Some((owner.to_owned(), until));
+            claimed.push(OutboxItem {
+                message: row.message.clone(),
+                claims: row.claims,
+            });
+        }
+        Ok(claimed)
+    }
+
+    fn complete_outbox(&self, id: &str, owner: &str, _now: Timestamp) -> Result<bool, StoreError> {
+        let mut inner = self.lock()?;
+        let Some(index) = inner.outbox_ids.get(id).copied() else {
+            return Ok(false);
+        };
+        let Some(row) = inner.outbox.get_mut(index) else {
+            return Ok(false);
+        };
+        let holds = row
+            .lease
+            .as_ref()
+            .is_some_and(|(holder, _)| holder == owner);
+        if holds && !row.delivered {
+            row.delivered = true;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn pending_outbox(&self) -> Result<usize, StoreError> {
+        Ok(self
+            .lock()?
+            .outbox
+            .iter()
+            .filter(|row| !row.delivered)
+            .count())
     }
 }

@@ -3,8 +3,8 @@
 //! refuse UPDATE, DELETE and TRUNCATE, versioned migrations.
 
 use event_store::{
-    AppendOutcome, AppendRequest, Committed, EventHash, EventStore, PriorResult, RecordedEvent,
-    StoreError, StreamId,
+    AppendOutcome, AppendRequest, Committed, EventHash, EventStore, OutboxItem, OutboxMessage,
+    PriorResult, RecordedEvent, StoreError, StreamId,
 };
 use postgres::error::SqlState;
 use postgres::{Client, GenericClient, NoTls, Row};
@@ -72,7 +72,27 @@ CREATE TRIGGER rail_messages_no_truncate BEFORE TRUNCATE ON rail_messages
     FOR EACH STATEMENT EXECUTE FUNCTION npp_refuse_change();
 ";
 
-const MIGRATIONS: &[(u32, &str, &str)] = &[(1, "events, claims and append-only triggers", V1)];
+const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (1, "events, claims and append-only triggers", V1),
+    (2, "transactional outbox", V2),
+];
+
+const V2: &str = "
+CREATE TABLE outbox (
+    seq          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id           TEXT    NOT NULL UNIQUE,
+    destination  TEXT    NOT NULL,
+    payload      TEXT    NOT NULL,
+    stream_id    TEXT    NOT NULL,
+    version      INTEGER NOT NULL,
+    created_at   BIGINT  NOT NULL,
+    claims       INTEGER NOT NULL DEFAULT 0,
+    lease_owner  TEXT,
+    lease_until  BIGINT,
+    delivered_at BIGINT
+);
+CREATE INDEX outbox_undelivered ON outbox (seq) WHERE delivered_at IS NULL;
+";
 
 const SELECT_EVENT: &str = "SELECT stream_id, version, global_position, event_type, schema_version,
     occurred_at, recorded_at, correlation_id, causation_id, payload, prev_hash, hash FROM events";
@@ -410,11 +430,44 @@ fn insert_events(
             Err(e) => return Err(Refusal::Store(pg(e))),
         }
     }
+    insert_outbox(client, request, recorded_at)?;
     Ok(AppendOutcome::Committed(Committed {
         stream: stream.clone(),
         first_version: expected + 1,
         last_version: request.final_version(),
     }))
+}
+
+fn insert_outbox(
+    client: &mut impl GenericClient,
+    request: &AppendRequest,
+    recorded_at: i64,
+) -> Result<(), Refusal> {
+    for message in request.outbox() {
+        let inserted = client.execute(
+            "INSERT INTO outbox (id, destination, payload, stream_id, version, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &message.id(),
+                &message.destination(),
+                &message.payload(),
+                &request.stream().as_str(),
+                &int(request.final_version()),
+                &recorded_at,
+            ],
+        );
+        match inserted {
+            Ok(_) => {}
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                return Err(Refusal::Store(StoreError::InvalidAppend(format!(
+                    "outbox id {} is already used",
+                    message.id()
+                ))));
+            }
+            Err(e) => return Err(Refusal::Store(pg(e))),
+        }
+    }
+    Ok(())
 }
 
 fn find_rail_message(
@@ -521,5 +574,66 @@ impl EventStore for PostgresStore {
 
     fn find_rail_message(&self, message_id: &str) -> Result<Option<PriorResult>, StoreError> {
         find_rail_message(&mut *self.reader()?, message_id)
+    }
+
+    fn claim_outbox(
+        &self,
+        owner: &str,
+        now: core_npp::Timestamp,
+        lease_nanos: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let now = nanos(now, "now")?;
+        let until = now.saturating_add(lease_nanos);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // SKIP LOCKED: two processes claiming at once take different rows, never the same one.
+        let rows = self
+            .reader()?
+            .query(
+                "UPDATE outbox SET lease_owner = $1, lease_until = $2, claims = claims + 1
+                 WHERE seq IN (SELECT seq FROM outbox
+                               WHERE delivered_at IS NULL AND (lease_until IS NULL OR lease_until <= $3)
+                               ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
+                 RETURNING id, destination, payload, claims",
+                &[&owner, &until, &now, &limit],
+            )
+            .map_err(pg)?;
+        rows.iter()
+            .map(|row| {
+                let claims: i32 = row.get(3);
+                Ok(OutboxItem {
+                    message: OutboxMessage::new(row.get(0), row.get(1), row.get(2))?,
+                    claims: u32::try_from(claims).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    fn complete_outbox(
+        &self,
+        id: &str,
+        owner: &str,
+        now: core_npp::Timestamp,
+    ) -> Result<bool, StoreError> {
+        let now = nanos(now, "now")?;
+        let changed = self
+            .reader()?
+            .execute(
+                "UPDATE outbox SET delivered_at = $3 WHERE id = $1 AND lease_owner = $2 AND delivered_at IS NULL",
+                &[&id, &owner, &now],
+            )
+            .map_err(pg)?;
+        Ok(changed == 1)
+    }
+
+    fn pending_outbox(&self) -> Result<usize, StoreError> {
+        let row = self
+            .reader()?
+            .query_one(
+                "SELECT count(*) FROM outbox WHERE delivered_at IS NULL",
+                &[],
+            )
+            .map_err(pg)?;
+        Ok(usize::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 
 use core_npp::Timestamp;
 use event_store::{
-    AppendOutcome, AppendRequest, Committed, EventHash, EventStore, NewEvent, PriorResult,
-    RecordedEvent, StoreError, StreamId,
+    AppendOutcome, AppendRequest, Committed, EventHash, EventStore, NewEvent, OutboxItem,
+    OutboxMessage, PriorResult, RecordedEvent, StoreError, StreamId,
 };
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
@@ -20,7 +20,27 @@ const APPLICATION_ID: i32 = 0x4E50_5031;
 const MAX_IDLE_READERS: usize = 8;
 
 /// Versioned migrations: (version, description, SQL). Never edit a released one; add the next.
-const MIGRATIONS: &[(u32, &str, &str)] = &[(1, "events, claims and append-only triggers", V1)];
+const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (1, "events, claims and append-only triggers", V1),
+    (2, "transactional outbox", V2),
+];
+
+const V2: &str = "
+CREATE TABLE outbox (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          TEXT    NOT NULL UNIQUE,
+    destination TEXT    NOT NULL,
+    payload     TEXT    NOT NULL,
+    stream_id   TEXT    NOT NULL,
+    version     INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    claims      INTEGER NOT NULL DEFAULT 0,
+    lease_owner TEXT,
+    lease_until INTEGER,
+    delivered_at INTEGER
+);
+CREATE INDEX outbox_undelivered ON outbox (seq) WHERE delivered_at IS NULL;
+";
 
 const V1: &str = "
 CREATE TABLE schema_migrations (
@@ -418,11 +438,47 @@ fn insert_events(
             Err(e) => return Err(unavailable(e)),
         }
     }
+    insert_outbox(conn, request, recorded_at)?;
     Ok(AppendOutcome::Committed(Committed {
         stream: stream.clone(),
         first_version: expected + 1,
         last_version: request.final_version(),
     }))
+}
+
+fn insert_outbox(
+    conn: &Connection,
+    request: &AppendRequest,
+    recorded_at: i64,
+) -> Result<(), StoreError> {
+    for message in request.outbox() {
+        let inserted = conn
+            .prepare_cached(
+                "INSERT INTO outbox (id, destination, payload, stream_id, version, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    message.id(),
+                    message.destination(),
+                    message.payload(),
+                    request.stream().as_str(),
+                    request.final_version(),
+                    recorded_at
+                ])
+            });
+        match inserted {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::InvalidAppend(format!(
+                    "outbox id {} is already used",
+                    message.id()
+                )));
+            }
+            Err(e) => return Err(unavailable(e)),
+        }
+    }
+    Ok(())
 }
 
 fn corrupt(stream: &StreamId, version: u32, why: &str) -> StoreError {
@@ -628,5 +684,63 @@ impl EventStore for SqliteStore {
 
     fn find_rail_message(&self, message_id: &str) -> Result<Option<PriorResult>, StoreError> {
         self.with_reader(|conn| find_rail_message(conn, message_id))
+    }
+
+    fn claim_outbox(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_nanos: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let now_nanos = nanos(now, "now")?;
+        let until = now_nanos.saturating_add(lease_nanos);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_reader(|conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "UPDATE outbox SET lease_owner = ?1, lease_until = ?2, claims = claims + 1
+                     WHERE seq IN (SELECT seq FROM outbox
+                                   WHERE delivered_at IS NULL AND (lease_until IS NULL OR lease_until <= ?3)
+                                   ORDER BY seq LIMIT ?4)
+                     RETURNING id, destination, payload, claims",
+                )
+                .map_err(unavailable)?;
+            let rows = statement
+                .query_map(params![owner, until, now_nanos, limit], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?, row.get::<_, u32>(3)?))
+                })
+                .map_err(unavailable)?;
+            let mut items = Vec::new();
+            for row in rows {
+                let (id, destination, payload, claims) = row.map_err(unavailable)?;
+                items.push(OutboxItem { message: OutboxMessage::new(&id, &destination, payload)?, claims });
+            }
+            Ok(items)
+        })
+    }
+
+    fn complete_outbox(&self, id: &str, owner: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let now = nanos(now, "now")?;
+        self.with_reader(|conn| {
+            conn.prepare_cached(
+                "UPDATE outbox SET delivered_at = ?3 WHERE id = ?1 AND lease_owner = ?2 AND delivered_at IS NULL",
+            )
+            .and_then(|mut s| s.execute(params![id, owner, now]))
+            .map(|changed| changed == 1)
+            .map_err(unavailable)
+        })
+    }
+
+    fn pending_outbox(&self) -> Result<usize, StoreError> {
+        self.with_reader(|conn| {
+            conn.query_row(
+                "SELECT count(*) FROM outbox WHERE delivered_at IS NULL",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|n| usize::try_from(n).unwrap_or(0))
+            .map_err(unavailable)
+        })
     }
 }

@@ -342,6 +342,107 @@ fn a_tailing_reader_never_skips_an_event_committed_late(store: Arc<dyn EventStor
     );
 }
 
+fn outbox(id: &str) -> event_store::OutboxMessage {
+    event_store::OutboxMessage::new(id, "npp", format!("<Document id=\"{id}\"/>")).unwrap()
+}
+
+const LEASE: i64 = 30_000_000_000;
+
+fn outbox_messages_commit_with_their_events_and_are_leased_once(store: &dyn EventStore) {
+    committed(
+        store.append(
+            request("o-1", 0, 1)
+                .with_outbox(outbox("MSG-A"))
+                .with_outbox(outbox("MSG-B")),
+        ),
+    );
+    // A refused append writes no outbox row.
+    let refused = store.append(request("o-1", 0, 1).with_outbox(outbox("MSG-C")));
+    assert!(matches!(refused, Err(StoreError::Conflict { .. })));
+    assert_eq!(store.pending_outbox().unwrap(), 2);
+    let claimed = store.claim_outbox("worker-1", at(10), LEASE, 10).unwrap();
+    let mut ids: Vec<&str> = claimed.iter().map(|i| i.message.id()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["MSG-A", "MSG-B"]);
+    assert!(
+        claimed
+            .iter()
+            .all(|i| i.claims == 1 && i.message.destination() == "npp")
+    );
+    // While the lease holds, nobody else gets them.
+    assert!(
+        store
+            .claim_outbox("worker-2", at(20), LEASE, 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.complete_outbox("MSG-A", "worker-1", at(21)).unwrap());
+    assert!(
+        !store.complete_outbox("MSG-B", "worker-2", at(21)).unwrap(),
+        "not the lease holder"
+    );
+    // After the lease expires (worker-1 died), MSG-B is claimable again, and says so.
+    let again = store.claim_outbox("worker-2", at(41), LEASE, 10).unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].message.id(), again[0].claims), ("MSG-B", 2));
+    assert!(store.complete_outbox("MSG-B", "worker-2", at(42)).unwrap());
+    assert_eq!(store.pending_outbox().unwrap(), 0);
+    assert!(
+        store
+            .claim_outbox("worker-3", at(500), LEASE, 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+fn an_outbox_id_is_used_once(store: &dyn EventStore) {
+    committed(store.append(request("o-2", 0, 1).with_outbox(outbox("MSG-X"))));
+    let reused = store.append(request("o-3", 0, 1).with_outbox(outbox("MSG-X")));
+    assert!(
+        matches!(reused, Err(StoreError::InvalidAppend(_))),
+        "{reused:?}"
+    );
+    assert!(store.read_stream(&stream("o-3")).unwrap().is_empty());
+    assert_eq!(store.pending_outbox().unwrap(), 1);
+}
+
+fn concurrent_claimers_never_share_a_message(store: Arc<dyn EventStore>) {
+    for n in 0..60 {
+        committed(
+            store.append(request(&format!("oc-{n}"), 0, 1).with_outbox(outbox(&format!("M-{n}")))),
+        );
+    }
+    let handles: Vec<_> = (0..4)
+        .map(|w| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                let mut mine = Vec::new();
+                loop {
+                    let batch = store
+                        .claim_outbox(&format!("w{w}"), at(5), LEASE, 7)
+                        .unwrap();
+                    if batch.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(batch.into_iter().map(|i| i.message.id().to_owned()));
+                }
+            })
+        })
+        .collect();
+    let mut all: Vec<String> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    all.sort();
+    let before = all.len();
+    all.dedup();
+    assert_eq!(
+        (before, all.len()),
+        (60, 60),
+        "a message was claimed twice or not at all"
+    );
+}
+
 macro_rules! contract_suite {
     ($adapter:ident) => {
         mod $adapter {
@@ -389,6 +490,9 @@ macro_rules! contract_suite {
             shared_case!(concurrent_duplicates_of_a_key_or_message_commit_once);
             shared_case!(many_writers_on_many_streams_all_commit);
             shared_case!(a_tailing_reader_never_skips_an_event_committed_late);
+            case!(outbox_messages_commit_with_their_events_and_are_leased_once);
+            case!(an_outbox_id_is_used_once);
+            shared_case!(concurrent_claimers_never_share_a_message);
         }
     };
 }
