@@ -1,5 +1,6 @@
 //! `npp`: the command line of the NPP payment orchestrator.
 
+mod evidence_cmd;
 mod ops_cmd;
 mod replay;
 mod store_cmd;
@@ -34,6 +35,10 @@ enum Command {
     /// Inspect and check the event store.
     #[command(subcommand)]
     Store(store_cmd::StoreCommand),
+    /// Evidence packs: export one payment's pack with its replay proof, verify a pack offline,
+    /// make a signing key pair.
+    #[command(subcommand)]
+    Evidence(evidence_cmd::EvidenceCommand),
 }
 
 fn main() -> ExitCode {
@@ -43,5 +48,6 @@ fn main() -> ExitCode {
         Command::Store(command) => store_cmd::run(&command),
         Command::Ops(command) => ops_cmd::run(&command),
         Command::Payment(command) => ops_cmd::run_payment(&command),
+        Command::Evidence(command) => evidence_cmd::run(&command),
     }
 }

@@ -1,0 +1,53 @@
+//! Evidence packs: one self-contained file per payment that an auditor can check, years later,
+//! with nothing but the file.
+//!
+//! A pack holds the payment intent, the rail decisions, every lifecycle event in order, every
+//! operator action with its request, approval or rejection and policy version, the final state,
+//! and a proof: a SHA-256 chain over the events' canonical JSON, the chain head, the event count,
+//! the replayed state hash, and one SHA-256 per rail decision and per operator action. It is
+//! written as canonical JSON (RFC 8785, integers only), so the same events give the same bytes on
+//! every machine, and it may carry an Ed25519 signature over the proof. docs/EVIDENCE.md
+//! specifies the format and how to verify a pack without this software.
+//!
+//! ```
+//! use core_npp::PaymentEvent;
+//! use exports::{EvidenceInput, build_pack, verify_pack_bytes};
+//!
+//! let events: Vec<PaymentEvent> = [
+//!     r#"{"type":"PaymentIntentCreated","payment_intent_id":"pay_001","occurred_at":"2025-12-17T09:30:00Z","amount":50000,"currency":"AUD","idempotency_key":"idem_001","from_account_id":"acc_from","to_account_id":"acc_to"}"#,
+//!     r#"{"type":"PaymentAuthorised","payment_intent_id":"pay_001","occurred_at":"2025-12-17T09:30:01Z","policy_checks_passed":true,"funds_earmarked":50000}"#,
+//! ]
+//! .iter()
+//! .map(|line| serde_json::from_str(line).unwrap())
+//! .collect();
+//! let pack = build_pack(&EvidenceInput::from_event_history(events).unwrap()).unwrap();
+//! let verified = verify_pack_bytes(&pack.to_file_bytes(), None).unwrap();
+//! assert_eq!(verified.event_count(), 2);
+//! ```
+
+mod canonical;
+mod checks;
+mod digest;
+mod error;
+mod model;
+mod pack;
+mod signing;
+mod verify;
+mod views;
+
+pub use canonical::{MAX_SAFE_INTEGER, canonical_json};
+pub use digest::Sha256Digest;
+pub use error::{ExportError, JsonPath};
+pub use model::{
+    ActionKind, ApprovalRecord, Decision, EvidenceInput, OperatorAction, RailDecision,
+    UNKNOWN_POLICY_VERSION, operator_actions_from_events,
+};
+pub use pack::{
+    EvidencePack, HashAlgorithm, PACK_FORMAT, PRODUCER_NAME, Proof, SCHEMA_VERSION,
+    SignatureAlgorithm, build_pack,
+};
+pub use signing::{PackPublicKey, PackSigningKey};
+pub use verify::{SignatureStatus, VerifiedPack, verify_pack, verify_pack_bytes};
+
+/// This software's version, recorded in each pack's `producer.version` (outside the proof).
+pub const SOFTWARE_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,267 @@
+//! `npp evidence`: export a payment's evidence pack, verify a pack, make a signing key pair.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use core_npp::PaymentEvent;
+use exports::{
+    EvidenceInput, ExportError, PackPublicKey, PackSigningKey, build_pack, verify_pack_bytes,
+};
+
+/// Exit code when a pack is invalid, or a history breaks a rule.
+const EXIT_INVALID: u8 = 1;
+/// Exit code when an input cannot be read (or an output written).
+const EXIT_UNREADABLE: u8 = 2;
+/// The largest file read: a pack or a history is kilobytes; this only stops a wrong file.
+const MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
+/// The private and public key files `keygen` writes.
+const PRIVATE_KEY_FILE: &str = "evidence.key";
+const PUBLIC_KEY_FILE: &str = "evidence.pub";
+
+#[derive(clap::Subcommand, Debug)]
+pub enum EvidenceCommand {
+    /// Build the evidence pack of one payment from its event history (no database needed).
+    ///
+    /// Operator actions are derived from the approvals the events carry; rail decisions are
+    /// empty. Exit 0: the pack is written. Exit 1: the history breaks a rule.
+    /// Exit 2: an input cannot be read or the output cannot be written.
+    Export(ExportArgs),
+    /// Verify an evidence pack using nothing but the file (and optionally a trusted public key).
+    ///
+    /// Exit 0: valid; one summary line. Exit 1: invalid; stderr names the first bad element by
+    /// its JSON path. Exit 2: the file cannot be read (missing, not JSON, not a pack of a known
+    /// schema version) or the public key file is not a key.
+    Verify(VerifyArgs),
+    /// Write a new Ed25519 key pair for signing packs: DIR/evidence.key (private, mode 0600) and
+    /// DIR/evidence.pub, as hex text. Refuses to overwrite either file (exit 2).
+    Keygen(KeygenArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// The payment's history as JSON Lines, one event per line (the `npp replay` format), or `-`
+    /// for standard input.
+    #[arg(long, value_name = "FILE.jsonl")]
+    events: PathBuf,
+    /// Where to write the pack; standard output when absent.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Sign the pack's proof with this private key file (see `npp evidence keygen`).
+    #[arg(long, value_name = "FILE")]
+    sign_key: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct VerifyArgs {
+    /// The pack file.
+    file: PathBuf,
+    /// Require a signature by this public key (a file of 64 hex characters).
+    #[arg(long, value_name = "FILE")]
+    public_key: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct KeygenArgs {
+    /// The directory to write evidence.key and evidence.pub into (created if missing).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    out_dir: PathBuf,
+}
+
+pub fn run(command: &EvidenceCommand) -> ExitCode {
+    ExitCode::from(match command {
+        EvidenceCommand::Export(args) => export(args),
+        EvidenceCommand::Verify(args) => verify(args),
+        EvidenceCommand::Keygen(args) => keygen(args),
+    })
+}
+
+fn export(args: &ExportArgs) -> u8 {
+    let source = args.events.display();
+    let events = match read_history(&args.events) {
+        Ok(events) => events,
+        Err(message) => {
+            eprintln!("npp evidence export: {source}: {message}");
+            return EXIT_UNREADABLE;
+        }
+    };
+    let key = match args.sign_key.as_deref().map(read_signing_key).transpose() {
+        Ok(key) => key,
+        Err(message) => {
+            eprintln!("npp evidence export: {message}");
+            return EXIT_UNREADABLE;
+        }
+    };
+    let pack = EvidenceInput::from_event_history(events)
+        .and_then(|input| build_pack(&input))
+        .and_then(|pack| match &key {
+            Some(key) => pack.sign(key),
+            None => Ok(pack),
+        });
+    let pack = match pack {
+        Ok(pack) => pack,
+        Err(error) => {
+            eprintln!("npp evidence export: {source}: {error}");
+            return EXIT_INVALID;
+        }
+    };
+    let written = match &args.output {
+        Some(path) => fs::write(path, pack.to_file_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => io::stdout()
+            .lock()
+            .write_all(&pack.to_file_bytes())
+            .map_err(|e| format!("cannot write the pack: {e}")),
+    };
+    match written {
+        Ok(()) => 0,
+        Err(message) => {
+            eprintln!("npp evidence export: {message}");
+            EXIT_UNREADABLE
+        }
+    }
+}
+
+fn verify(args: &VerifyArgs) -> u8 {
+    let file = args.file.display();
+    let bytes = match read_limited(&args.file) {
+        Ok(bytes) => bytes,
+        Err(message) => {
+            eprintln!("npp evidence verify: {file}: {message}");
+            return EXIT_UNREADABLE;
+        }
+    };
+    let trusted = match args.public_key.as_deref().map(read_public_key).transpose() {
+        Ok(trusted) => trusted,
+        Err(message) => {
+            eprintln!("npp evidence verify: {message}");
+            return EXIT_UNREADABLE;
+        }
+    };
+    match verify_pack_bytes(&bytes, trusted.as_ref()) {
+        Ok(verified) => {
+            println!("{file}: {}", verified.summary());
+            0
+        }
+        Err(error) if error.is_unreadable() => {
+            eprintln!("npp evidence verify: {file}: cannot read the pack: {error}");
+            EXIT_UNREADABLE
+        }
+        Err(error) => {
+            eprintln!("npp evidence verify: {file}: invalid: {error}");
+            EXIT_INVALID
+        }
+    }
+}
+
+fn keygen(args: &KeygenArgs) -> u8 {
+    match write_key_pair(&args.out_dir) {
+        Ok((private, public)) => {
+            println!(
+                "wrote {} (private: keep it secret) and {} (public: give it to auditors)",
+                private.display(),
+                public.display()
+            );
+            0
+        }
+        Err(message) => {
+            eprintln!("npp evidence keygen: {message}");
+            EXIT_UNREADABLE
+        }
+    }
+}
+
+fn write_key_pair(dir: &Path) -> Result<(PathBuf, PathBuf), String> {
+    let private = dir.join(PRIVATE_KEY_FILE);
+    let public = dir.join(PUBLIC_KEY_FILE);
+    // Check both before writing either, so a refusal leaves the directory as it was.
+    if let Some(existing) = [&private, &public].into_iter().find(|p| p.exists()) {
+        return Err(format!(
+            "{} already exists; refusing to overwrite a key",
+            existing.display()
+        ));
+    }
+    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed)
+        .map_err(|e| format!("cannot get random bytes from the operating system: {e}"))?;
+    let key = PackSigningKey::from_seed(seed);
+    write_new(&private, &key.to_hex(), true)?;
+    write_new(&public, &key.public_key().to_hex(), false)?;
+    Ok((private, public))
+}
+
+/// Creates `path` (never replacing an existing file) holding `hex` and a newline; a secret is
+/// readable by its owner only.
+fn write_new(path: &Path, hex: &str, secret: bool) -> Result<(), String> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(if secret { 0o600 } else { 0o644 });
+    }
+    #[cfg(not(unix))]
+    let _ = secret;
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    writeln!(file, "{hex}")
+        .and_then(|()| file.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn read_signing_key(path: &Path) -> Result<PackSigningKey, String> {
+    let text = read_text(path)?;
+    PackSigningKey::from_hex(&text).map_err(|e| describe_key_error(path, &e))
+}
+
+fn read_public_key(path: &Path) -> Result<PackPublicKey, String> {
+    let text = read_text(path)?;
+    PackPublicKey::from_hex(&text).map_err(|e| describe_key_error(path, &e))
+}
+
+fn describe_key_error(path: &Path, error: &ExportError) -> String {
+    format!("{}: {error}", path.display())
+}
+
+fn read_text(path: &Path) -> Result<String, String> {
+    let bytes = read_limited(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8 text", path.display()))
+}
+
+/// Reads a whole file (or standard input for `-`), refusing anything over [`MAX_INPUT_BYTES`].
+fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
+    let reader: Box<dyn Read> = if path.as_os_str() == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(path).map_err(|e| format!("cannot open: {e}"))?)
+    };
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(format!("larger than {MAX_INPUT_BYTES} bytes"));
+    }
+    Ok(bytes)
+}
+
+/// Reads a JSON Lines history; an error names the line.
+fn read_history(path: &Path) -> Result<Vec<PaymentEvent>, String> {
+    let bytes = read_limited(path)?;
+    let text = String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())?;
+    let mut events = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let event = serde_json::from_str::<PaymentEvent>(line)
+            .map_err(|e| format!("line {}: {e}", index + 1))?;
+        events.push(event);
+    }
+    Ok(events)
+}
