@@ -7,7 +7,8 @@ use core_npp::{
     PaymentIntentId, PaymentState, SentToRail, Settled, SettlementRef, Timestamp,
 };
 use event_store::{
-    AppendOutcome, AppendRequest, EventStore, IdempotencyClaim, NewEvent, StoreError, StreamId,
+    AppendOutcome, AppendRequest, EventStore, IdempotencyClaim, NewEvent, OutboxMessage,
+    StoreError, StreamId,
 };
 use sha2::{Digest, Sha256};
 
@@ -229,12 +230,41 @@ impl<'a> Payments<'a> {
         id: PaymentIntentId,
         attempt_id: AttemptId,
     ) -> Result<Outcome, AppError> {
-        self.execute(id, None, |payment, now| {
+        self.record_sent_with(id, attempt_id, None)
+    }
+
+    /// Records that `attempt_id` was handed to the rail, writing `submission` to the outbox in
+    /// the same commit: the message is delivered if and only if the send is recorded.
+    pub fn record_sent_with(
+        &self,
+        id: PaymentIntentId,
+        attempt_id: AttemptId,
+        submission: Option<OutboxMessage>,
+    ) -> Result<Outcome, AppError> {
+        let outbox: Vec<OutboxMessage> = submission.into_iter().collect();
+        self.execute_with(id, None, &outbox, |payment, now| {
             Ok(Some(PaymentEvent::PaymentSentToRail(SentToRail::new(
                 payment.payment_intent_id(),
                 event_time(payment, now),
                 attempt_id,
             ))))
+        })
+    }
+
+    /// Records that no rail can take the payment (routing declined it), before anything is sent.
+    pub fn record_declined(
+        &self,
+        id: PaymentIntentId,
+        detail: FreeText,
+    ) -> Result<Outcome, AppError> {
+        self.execute(id, None, |payment, now| {
+            let at = event_time(payment, now);
+            Ok(Some(failure(
+                payment,
+                at,
+                FailureReason::PolicyDeclined,
+                Some(detail.clone()),
+            )))
         })
     }
 
@@ -271,6 +301,22 @@ impl<'a> Payments<'a> {
     ) -> Result<Outcome, AppError> {
         if let Some(prior) = self.store.find_rail_message(message_id)? {
             return self.original(&prior.stream, prior.version);
+        }
+        if let RailOutcome::Acknowledged { attempt_id } = outcome
+            && let Some(loaded) = load_payment(self.store, id)?
+            && loaded
+                .payment
+                .attempts()
+                .iter()
+                .any(|a| a.attempt_id() == *attempt_id && a.outcome().is_some())
+        {
+            // An acknowledgement overtaken by the attempt's final status (settlement before
+            // acknowledgement) is stale, not a conflict: nothing to record, nothing to alarm.
+            return Ok(Outcome {
+                payment: loaded.payment,
+                version: loaded.version,
+                effect: Effect::Duplicate,
+            });
         }
         let result = self.execute(id, Some(message_id), |payment, now| {
             Ok(Some(rail_event(payment, event_time(payment, now), outcome)))
@@ -360,6 +406,16 @@ impl<'a> Payments<'a> {
         rail_message: Option<&str>,
         decide: impl Fn(&Payment, Timestamp) -> Result<Option<PaymentEvent>, AppError>,
     ) -> Result<Outcome, AppError> {
+        self.execute_with(id, rail_message, &[], decide)
+    }
+
+    fn execute_with(
+        &self,
+        id: PaymentIntentId,
+        rail_message: Option<&str>,
+        outbox: &[OutboxMessage],
+        decide: impl Fn(&Payment, Timestamp) -> Result<Option<PaymentEvent>, AppError>,
+    ) -> Result<Outcome, AppError> {
         let stream = StreamId::payment(id);
         for _ in 0..MAX_CONFLICT_RETRIES {
             let Loaded { payment, version } =
@@ -390,6 +446,9 @@ impl<'a> Payments<'a> {
             )?;
             if let Some(message_id) = rail_message {
                 request = request.with_rail_message(message_id)?;
+            }
+            for message in outbox {
+                request = request.with_outbox(message.clone());
             }
             match self.store.append(request) {
                 Ok(AppendOutcome::Committed(c)) => {

@@ -1,0 +1,501 @@
+//! The process manager's loop: catch up on the log, move every live payment one step, deliver
+//! the outbox, apply the rail's reports. Everything it knows is derived from stored events, so a
+//! restarted (or second) process picks up exactly where the log says the work is.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use app_ops::{AppError, Clock, Effect, FundsProjection, Payments, decode_payment_event};
+use core_npp::{
+    AccountId, AttemptId, FreeText, Money, Payment, PaymentEvent, PaymentIntentId, PaymentState,
+    Timestamp,
+};
+use event_store::{EventStore, OutboxMessage, RecordedEvent};
+
+use crate::error::OrchestratorError;
+use crate::rail::{Delivery, Rail};
+use crate::rail_stream::{RailStreamEvent, record};
+use crate::router::{Route, Router};
+
+const SECOND: i64 = 1_000_000_000;
+const PAGE: usize = 2_000;
+
+/// Timers and limits; all times in nanoseconds.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// This process's name in outbox leases.
+    pub worker_id: String,
+    /// A SENT attempt with no outcome is enquired about after this long, and again each period.
+    pub enquiry_after: i64,
+    /// Past this long with no outcome, the attempt goes to the operator queue.
+    pub escalate_after: i64,
+    /// An intent not sent within this long expires.
+    pub intent_ttl: i64,
+    /// How long an outbox claim is held before another process may take it.
+    pub lease: i64,
+    /// Outbox messages claimed per tick.
+    pub outbox_batch: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            worker_id: "orchestrator".to_owned(),
+            enquiry_after: 15 * SECOND,
+            escalate_after: 60 * SECOND,
+            intent_ttl: 600 * SECOND,
+            lease: 30 * SECOND,
+            outbox_batch: 512,
+        }
+    }
+}
+
+/// What this process did, counted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Authorisations recorded.
+    pub authorised: u64,
+    /// Sends recorded (each with its outbox message).
+    pub sent: u64,
+    /// Outbox messages delivered.
+    pub delivered: u64,
+    /// Re-deliveries avoided because the rail already had the message.
+    pub redeliveries_avoided: u64,
+    /// Status reports that changed a payment.
+    pub reports_applied: u64,
+    /// Status reports suppressed as repeats or duplicates.
+    pub duplicates_suppressed: u64,
+    /// Status reports refused and recorded as anomalies.
+    pub anomalies: u64,
+    /// Enquiries sent.
+    pub enquiries: u64,
+    /// Attempts put in the operator queue.
+    pub escalated: u64,
+    /// Intents expired before sending.
+    pub expired: u64,
+    /// Payments no rail could take.
+    pub declined: u64,
+}
+
+/// Where funds availability comes from (the core banking system); a constant in simulations.
+pub trait FundsSource: Send + Sync {
+    /// The funds available to `account` right now, before our own earmarks.
+    fn available(&self, account: AccountId) -> Money;
+}
+
+impl FundsSource for Money {
+    fn available(&self, _account: AccountId) -> Money {
+        *self
+    }
+}
+
+#[derive(Debug)]
+struct Live {
+    payment: Payment,
+    decided: Option<AttemptId>,
+    enquiries: u32,
+}
+
+/// One orchestrator process.
+pub struct Orchestrator<'a> {
+    store: &'a dyn EventStore,
+    clock: &'a dyn Clock,
+    rail: &'a dyn Rail,
+    funds_source: &'a dyn FundsSource,
+    router: Router,
+    config: Config,
+    funds: FundsProjection,
+    position: u64,
+    live: BTreeMap<PaymentIntentId, Live>,
+    escalated: BTreeSet<PaymentIntentId>,
+    stats: Stats,
+}
+
+impl<'a> Orchestrator<'a> {
+    /// An orchestrator over a store, a clock and a rail.
+    pub fn new(
+        store: &'a dyn EventStore,
+        clock: &'a dyn Clock,
+        rail: &'a dyn Rail,
+        funds_source: &'a dyn FundsSource,
+        router: Router,
+        config: Config,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            rail,
+            funds_source,
+            router,
+            config,
+            funds: FundsProjection::default(),
+            position: 0,
+            live: BTreeMap::new(),
+            escalated: BTreeSet::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// What this process did so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Payments not yet final (as of the last catch-up).
+    pub fn live(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Payments whose silent attempt awaits an operator.
+    pub fn escalated(&self) -> &BTreeSet<PaymentIntentId> {
+        &self.escalated
+    }
+
+    /// Whether every payment it knows of is final or in the operator queue.
+    pub fn is_idle(&self) -> bool {
+        self.live.keys().all(|id| self.escalated.contains(id))
+    }
+
+    /// One step of everything: catch up, move payments, deliver, apply reports.
+    pub fn tick(&mut self) -> Result<(), OrchestratorError> {
+        self.catch_up()?;
+        let now = self.clock.now();
+        self.advance(now)?;
+        self.deliver(now)?;
+        self.apply_reports(now)?;
+        self.catch_up()
+    }
+
+    /// The earliest time a timer of a live payment falls due, for a simulation to jump to.
+    pub fn next_timer(&self) -> Option<Timestamp> {
+        self.live
+            .iter()
+            .filter(|(id, _)| !self.escalated.contains(*id))
+            .filter_map(|(_, live)| self.timer(live))
+            .min()
+    }
+
+    fn timer(&self, live: &Live) -> Option<Timestamp> {
+        let payment = &live.payment;
+        match payment.state() {
+            PaymentState::Sent | PaymentState::Acknowledged => {
+                let sent = payment.open_attempt()?.sent_at()?;
+                let enquiry = self
+                    .config
+                    .enquiry_after
+                    .saturating_mul(i64::from(live.enquiries) + 1);
+                sent.plus_nanos(enquiry.min(self.config.escalate_after))
+            }
+            PaymentState::Created | PaymentState::Authorised => {
+                payment.created_at().plus_nanos(self.config.intent_ttl)
+            }
+            PaymentState::Settled | PaymentState::Failed | PaymentState::Expired => None,
+        }
+    }
+
+    fn catch_up(&mut self) -> Result<(), OrchestratorError> {
+        loop {
+            let page = self.store.read_all(self.position, PAGE)?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            let last = last.global_position();
+            for recorded in &page {
+                self.fold(recorded)?;
+            }
+            self.funds.catch_up(self.store)?;
+            self.position = last;
+        }
+    }
+
+    fn fold(&mut self, recorded: &RecordedEvent) -> Result<(), OrchestratorError> {
+        let stream = recorded.stream_id().as_str();
+        if recorded.stream_id().payment_id().is_some() {
+            let event = decode_payment_event(recorded)?;
+            return self.fold_payment(&event);
+        }
+        if stream.starts_with("rail-") {
+            match RailStreamEvent::decode(recorded.event().payload()) {
+                Some(RailStreamEvent::RailDecisionRecorded {
+                    payment_intent_id,
+                    attempt_id,
+                    ..
+                }) => {
+                    if let Some(live) = self.live.get_mut(&payment_intent_id) {
+                        live.decided = attempt_id;
+                    }
+                }
+                Some(RailStreamEvent::RailEnquirySent {
+                    payment_intent_id, ..
+                }) => {
+                    if let Some(live) = self.live.get_mut(&payment_intent_id) {
+                        live.enquiries = live.enquiries.saturating_add(1);
+                    }
+                }
+                Some(RailStreamEvent::RailEscalatedToOperator {
+                    payment_intent_id, ..
+                }) => {
+                    self.escalated.insert(payment_intent_id);
+                }
+                None => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn fold_payment(&mut self, event: &PaymentEvent) -> Result<(), OrchestratorError> {
+        let id = event.payment_intent_id();
+        let current = match self.live.remove(&id) {
+            Some(live) => Some(live),
+            None if matches!(event, PaymentEvent::PaymentIntentCreated(_)) => {
+                Payment::create(event).ok().map(|payment| Live {
+                    payment,
+                    decided: None,
+                    enquiries: 0,
+                })
+            }
+            // A payment that was final came back (an approved retry): reload it whole.
+            None => app_ops::load_payment(self.store, id)?.map(|l| Live {
+                payment: l.payment,
+                decided: None,
+                enquiries: 0,
+            }),
+        };
+        let Some(mut live) = current else {
+            return Ok(());
+        };
+        if !matches!(event, PaymentEvent::PaymentIntentCreated(_))
+            && live.payment.version() < u32::MAX
+        {
+            match live.payment.apply(event) {
+                Ok(core_npp::Applied::Changed(next)) => live.payment = next,
+                Ok(core_npp::Applied::Duplicate) => {}
+                // Out of step with the log (it was loaded whole above): the loaded value stands.
+                Err(_) => {}
+            }
+        }
+        if matches!(
+            event,
+            PaymentEvent::PaymentSentToRail(_) | PaymentEvent::PaymentRetryApproved(_)
+        ) {
+            live.enquiries = 0;
+            self.escalated.remove(&id);
+        }
+        match live.payment.state() {
+            PaymentState::Settled | PaymentState::Failed | PaymentState::Expired => {
+                self.escalated.remove(&id);
+            }
+            PaymentState::Created
+            | PaymentState::Authorised
+            | PaymentState::Sent
+            | PaymentState::Acknowledged => {
+                self.live.insert(id, live);
+            }
+        }
+        Ok(())
+    }
+
+    fn advance(&mut self, now: Timestamp) -> Result<(), OrchestratorError> {
+        let ids: Vec<PaymentIntentId> = self.live.keys().copied().collect();
+        for id in ids {
+            if let Err(e) = self.advance_one(id, now) {
+                // A refusal means the log moved under us; the next catch-up shows the truth.
+                match e {
+                    OrchestratorError::App(ref app) if app.is_refusal() => {}
+                    OrchestratorError::App(AppError::Contention { .. }) => {}
+                    other => return Err(other),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn advance_one(
+        &mut self,
+        id: PaymentIntentId,
+        now: Timestamp,
+    ) -> Result<(), OrchestratorError> {
+        let Some(live) = self.live.get(&id) else {
+            return Ok(());
+        };
+        let payment = live.payment.clone();
+        let payments = Payments::new(self.store, self.clock);
+        match payment.state() {
+            PaymentState::Created | PaymentState::Authorised
+                if self.due(payment.created_at(), self.config.intent_ttl, now) =>
+            {
+                payments.expire_if_due(id, self.config.intent_ttl)?;
+                self.stats.expired += 1;
+            }
+            PaymentState::Created => {
+                let available = self.funds_source.available(payment.from_account_id());
+                let outcome = payments.authorise(id, true, available, &mut self.funds)?;
+                if outcome.effect == Effect::Appended {
+                    self.stats.authorised += 1;
+                }
+            }
+            PaymentState::Authorised => self.send(&payments, &payment, now)?,
+            PaymentState::Sent | PaymentState::Acknowledged => self.chase(&payment, now)?,
+            PaymentState::Settled | PaymentState::Failed | PaymentState::Expired => {}
+        }
+        Ok(())
+    }
+
+    fn due(&self, since: Timestamp, after: i64, now: Timestamp) -> bool {
+        since
+            .plus_nanos(after)
+            .is_some_and(|deadline| now >= deadline)
+    }
+
+    fn send(
+        &mut self,
+        payments: &Payments<'_>,
+        payment: &Payment,
+        now: Timestamp,
+    ) -> Result<(), OrchestratorError> {
+        let id = payment.payment_intent_id();
+        let attempt = match payment.open_attempt() {
+            Some(open) => open.attempt_id(),
+            None => AttemptId::parse(&format!("att_{}", payment.attempts().len() + 1))
+                .map_err(|e| OrchestratorError::Rail(e.to_string()))?,
+        };
+        let decided = self.live.get(&id).and_then(|l| l.decided) == Some(attempt);
+        if !decided {
+            let route = self.router.route(payment);
+            let (rail, reason, attempt_id) = match &route {
+                Route::Npp { reason } => {
+                    (self.rail.name().to_owned(), reason.clone(), Some(attempt))
+                }
+                Route::Declined { reason } => ("none".to_owned(), reason.clone(), None),
+            };
+            let decision = RailStreamEvent::RailDecisionRecorded {
+                payment_intent_id: id,
+                attempt_id,
+                rail,
+                reason: reason.clone(),
+                decided_at: now,
+            };
+            record(self.store, id, &decision, now)?;
+            if let Route::Declined { .. } = route {
+                let detail =
+                    FreeText::parse(&reason).map_err(|e| OrchestratorError::Rail(e.to_string()))?;
+                payments.record_declined(id, detail)?;
+                self.stats.declined += 1;
+                return Ok(());
+            }
+        }
+        let submission = self.rail.submission(payment, attempt, now)?;
+        let message =
+            OutboxMessage::new(&submission.message_id, self.rail.name(), submission.payload)?;
+        let outcome = payments.record_sent_with(id, attempt, Some(message))?;
+        if outcome.effect == Effect::Appended {
+            self.stats.sent += 1;
+        }
+        Ok(())
+    }
+
+    fn chase(&mut self, payment: &Payment, now: Timestamp) -> Result<(), OrchestratorError> {
+        let id = payment.payment_intent_id();
+        if self.escalated.contains(&id) {
+            return Ok(());
+        }
+        let Some(open) = payment.open_attempt() else {
+            return Ok(());
+        };
+        let Some(sent_at) = open.sent_at() else {
+            return Ok(());
+        };
+        let enquiries = self.live.get(&id).map_or(0, |l| l.enquiries);
+        if self.due(sent_at, self.config.escalate_after, now) {
+            let reason = format!(
+                "no outcome {}s after sending attempt {}, after {enquiries} enquiries; the money may have moved",
+                self.config.escalate_after / SECOND,
+                open.attempt_id()
+            );
+            let event = RailStreamEvent::RailEscalatedToOperator {
+                payment_intent_id: id,
+                attempt_id: open.attempt_id(),
+                at: now,
+                reason,
+            };
+            record(self.store, id, &event, now)?;
+            self.escalated.insert(id);
+            self.stats.escalated += 1;
+            return Ok(());
+        }
+        let next_enquiry = self
+            .config
+            .enquiry_after
+            .saturating_mul(i64::from(enquiries) + 1);
+        if self.due(sent_at, next_enquiry, now) {
+            self.rail.enquire(id, open.attempt_id(), now)?;
+            record(
+                self.store,
+                id,
+                &RailStreamEvent::RailEnquirySent {
+                    payment_intent_id: id,
+                    attempt_id: open.attempt_id(),
+                    at: now,
+                },
+                now,
+            )?;
+            if let Some(live) = self.live.get_mut(&id) {
+                live.enquiries = live.enquiries.saturating_add(1);
+            }
+            self.stats.enquiries += 1;
+        }
+        Ok(())
+    }
+
+    fn deliver(&mut self, now: Timestamp) -> Result<(), OrchestratorError> {
+        loop {
+            let items = self.store.claim_outbox(
+                &self.config.worker_id,
+                now,
+                self.config.lease,
+                self.config.outbox_batch,
+            )?;
+            if items.is_empty() {
+                return Ok(());
+            }
+            for item in &items {
+                match self.rail.deliver(item, now)? {
+                    Delivery::Delivered => self.stats.delivered += 1,
+                    Delivery::AlreadyReceived => self.stats.redeliveries_avoided += 1,
+                }
+                self.store
+                    .complete_outbox(item.message.id(), &self.config.worker_id, now)?;
+            }
+        }
+    }
+
+    fn apply_reports(&mut self, now: Timestamp) -> Result<(), OrchestratorError> {
+        let reports = self.rail.poll(now)?;
+        if reports.is_empty() {
+            return Ok(());
+        }
+        let payments = Payments::new(self.store, self.clock);
+        let mut handled = Vec::with_capacity(reports.len());
+        for report in reports {
+            match payments.record_rail_outcome(
+                report.payment_intent_id,
+                &report.message_id,
+                &report.outcome,
+            ) {
+                Ok(outcome) => match outcome.effect {
+                    Effect::Appended => self.stats.reports_applied += 1,
+                    Effect::AlreadyApplied | Effect::Duplicate | Effect::Unchanged => {
+                        self.stats.duplicates_suppressed += 1
+                    }
+                },
+                Err(AppError::Refused {
+                    rule: "rail/outcome-refused",
+                    ..
+                }) => self.stats.anomalies += 1,
+                Err(e) if e.is_refusal() => self.stats.anomalies += 1,
+                Err(e) => return Err(e.into()),
+            }
+            handled.push(report.message_id);
+        }
+        self.rail.handled(&handled)
+    }
+}
