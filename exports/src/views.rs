@@ -4,7 +4,7 @@
 //! compares; they exist so that an auditor can read the outcome without replaying anything.
 
 use core_npp::{
-    AccountId, ApprovalId, Attempt, AttemptId, AttemptLimit, AttemptOutcome, Currency,
+    AccountId, Approval, ApprovalId, Attempt, AttemptId, AttemptLimit, AttemptOutcome, Currency,
     FailureReason, FailureRecord, FreeText, IdempotencyKey, Money, Payment, PaymentIntentId,
     PaymentState, Replay, SettlementRef, Timestamp,
 };
@@ -38,8 +38,9 @@ impl IntentView {
     }
 }
 
-/// Where the payment ended, with every attempt and failure: the state the state hash covers,
-/// less the intent (in `intent`) and the approvals (in `operator_actions`).
+/// Where the payment ended, with every attempt, failure and approval used: with `intent`, exactly
+/// what the state hash covers (docs/ARCHITECTURE.md, "State hash encoding"), plus the count of
+/// duplicates ignored.
 #[derive(Serialize)]
 pub(crate) struct FinalStateView {
     state: PaymentState,
@@ -52,6 +53,7 @@ pub(crate) struct FinalStateView {
     failures: Vec<FailureView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     expired_at: Option<Timestamp>,
+    approvals: Vec<Approval>,
 }
 
 #[derive(Serialize)]
@@ -119,6 +121,7 @@ impl FinalStateView {
             attempts: payment.attempts().iter().map(AttemptView::of).collect(),
             failures: payment.failures().iter().map(FailureView::of).collect(),
             expired_at: payment.expired_at(),
+            approvals: payment.approvals().to_vec(),
         }
     }
 }
