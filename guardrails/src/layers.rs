@@ -78,7 +78,7 @@ const DEFAULT_LAYERS: &[(&str, LayerKind, &[&str])] = &[
     (
         "adapters",
         LayerKind::Product,
-        &["store", "rail-npp", "exports"],
+        &["store", "rail-npp", "exports", "simulator"],
     ),
     ("binaries", LayerKind::Product, &["npp"]),
     ("tooling", LayerKind::Tooling, &["guardrails", "xtask"]),

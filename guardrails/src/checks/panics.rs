@@ -2,14 +2,25 @@
 //! panics, so a bad input cannot take a caller down half-way through a payment.
 
 use syn::visit::{self, Visit};
-use syn::{ExprMethodCall, ExprPath, Macro};
+use syn::{Expr, ExprMethodCall, ExprPath, ExprTry, Macro};
 
 use super::{Diagnostic, at};
 use crate::rules::NO_PANIC_IN_LIBRARY;
 use crate::source::{Role, SourceFile, macro_exprs};
 use crate::workspace::Workspace;
 
-const PANICKING_METHODS: &[&str] = &["unwrap", "expect", "unwrap_err", "expect_err"];
+/// The panicking methods of `Option` and `Result`, with their number of arguments: a method of
+/// the same name and another arity belongs to some other type.
+const PANICKING_METHODS: &[(&str, usize)] = &[
+    ("unwrap", 0),
+    ("expect", 1),
+    ("unwrap_err", 0),
+    ("expect_err", 1),
+];
+
+fn is_panicking_method(name: &str) -> bool {
+    PANICKING_METHODS.iter().any(|(method, _)| *method == name)
+}
 const PANICKING_MACROS: &[&str] = &["panic", "todo", "unimplemented", "unreachable", "dbg"];
 
 /// Checks the non-test library files (`src/` except `main.rs` and `src/bin/`) of product crates.
@@ -42,11 +53,27 @@ impl Scan<'_> {
 impl<'ast> Visit<'ast> for Scan<'_> {
     fn visit_expr_method_call(&mut self, call: &'ast ExprMethodCall) {
         let name = call.method.to_string();
-        if PANICKING_METHODS.contains(&name.as_str()) {
+        let arity = call.args.len();
+        if PANICKING_METHODS.contains(&(name.as_str(), arity)) {
             let message = format!("library code calls `.{name}()`, which panics on failure");
             self.report(call.method.span(), message);
         }
         visit::visit_expr_method_call(self, call);
+    }
+
+    fn visit_expr_try(&mut self, expr: &'ast ExprTry) {
+        // `x.expect(..)?` propagates an error: that `expect` is some other type's method that
+        // returns a `Result`, not the panicking one. Its receiver and arguments are still checked.
+        if let Expr::MethodCall(call) = &*expr.expr
+            && is_panicking_method(&call.method.to_string())
+        {
+            self.visit_expr(&call.receiver);
+            for arg in &call.args {
+                self.visit_expr(arg);
+            }
+            return;
+        }
+        visit::visit_expr_try(self, expr);
     }
 
     fn visit_expr_path(&mut self, path: &'ast ExprPath) {
@@ -59,7 +86,7 @@ impl<'ast> Visit<'ast> for Scan<'_> {
             .collect();
         if let [.., owner, method] = words.as_slice()
             && matches!(owner.as_str(), "Option" | "Result")
-            && PANICKING_METHODS.contains(&method.as_str())
+            && is_panicking_method(method)
             && let Some(first) = path.path.segments.first()
         {
             let message = format!("library code uses `{owner}::{method}`, which panics on failure");
