@@ -92,7 +92,7 @@ pub enum RailError {
         at: String,
         /// What we accept.
         expected: &'static str,
-        /// What was there (at most 40 characters).
+        /// What was there (at most 64 characters).
         found: String,
     },
 
@@ -102,7 +102,7 @@ pub enum RailError {
     UnknownStatus {
         /// The element.
         at: String,
-        /// The code (at most 40 characters).
+        /// The code (at most 64 characters).
         code: String,
     },
     /// `StsRsnInf/Rsn/Cd` holds a code outside the ten we know.
@@ -110,7 +110,7 @@ pub enum RailError {
     UnknownReason {
         /// The element.
         at: String,
-        /// The code (at most 40 characters).
+        /// The code (at most 64 characters).
         code: String,
     },
     /// RJCT or BLCK without a reason code: the orchestrator could not say why the payment failed.
@@ -174,7 +174,7 @@ pub enum RailError {
     InvalidMessageId {
         /// Where.
         at: String,
-        /// The value (at most 40 characters).
+        /// The value (at most 64 characters).
         value: String,
         /// What is wrong with it.
         problem: &'static str,
@@ -184,7 +184,7 @@ pub enum RailError {
     InvalidBsb {
         /// Where.
         at: String,
-        /// The value (at most 40 characters).
+        /// The value (at most 64 characters).
         value: String,
     },
     /// Not an Australian account number: 1 to 9 digits.
@@ -192,7 +192,7 @@ pub enum RailError {
     InvalidAccountNumber {
         /// Where.
         at: String,
-        /// The value (at most 40 characters).
+        /// The value (at most 64 characters).
         value: String,
     },
     /// An empty or blank party name.
@@ -224,7 +224,7 @@ pub enum RailError {
     InvalidAmount {
         /// Where.
         at: String,
-        /// The value (at most 40 characters).
+        /// The value (at most 64 characters).
         value: String,
         /// What is wrong with it.
         problem: &'static str,
@@ -242,7 +242,7 @@ pub enum RailError {
     AmountTooLarge {
         /// Where.
         at: String,
-        /// The amount as a decimal (at most 40 characters).
+        /// The amount as a decimal (at most 64 characters).
         amount: String,
         /// The largest amount.
         max: String,
@@ -252,12 +252,12 @@ pub enum RailError {
     UnsupportedCurrency {
         /// Where.
         at: String,
-        /// The currency found (at most 40 characters).
+        /// The currency found (at most 64 characters).
         found: String,
     },
 }
 
-/// The first 40 characters of `raw`, so that an error quoting hostile input stays short.
+/// The first 64 characters of `raw`, so that an error quoting hostile input stays short.
 pub(crate) fn excerpt(raw: &str) -> String {
-    raw.chars().take(40).collect()
+    raw.chars().take(64).collect()
 }

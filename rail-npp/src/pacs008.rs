@@ -109,10 +109,10 @@ pub fn decode_pacs008(xml: &str) -> Result<CreditTransfer, RailError> {
     let tx = message.transaction("CdtTrfTxInf")?;
     let msg_id = header.value("MsgId", MessageId::parse_at)?;
     let created_at = header.value("CreDtTm", fields::timestamp)?;
-    header.expect("NbOfTxs", "1")?;
+    header.require("NbOfTxs", "1")?;
     let settlement = header.child("SttlmInf")?;
-    settlement.expect("SttlmMtd", "CLRG")?;
-    settlement.child("ClrSys")?.expect("Cd", "NPP")?;
+    settlement.require("SttlmMtd", "CLRG")?;
+    settlement.child("ClrSys")?.require("Cd", "NPP")?;
     let ids = tx.child("PmtId")?;
     let parts = CreditTransferParts {
         msg_id,
@@ -124,7 +124,7 @@ pub fn decode_pacs008(xml: &str) -> Result<CreditTransfer, RailError> {
         creditor: read_party(&tx, "Cdtr", "CdtrAcct", "CdtrAgt")?,
         remittance: read_remittance(&tx)?,
     };
-    tx.expect("ChrgBr", "SLEV")?;
+    tx.require("ChrgBr", "SLEV")?;
     CreditTransfer::new(parts)
 }
 
@@ -158,7 +158,7 @@ fn read_party(
         .child("Othr")?
         .value("Id", AccountNumber::parse_at)?;
     let member = tx.child(agent)?.child("FinInstnId")?.child("ClrSysMmbId")?;
-    member.child("ClrSysId")?.expect("Cd", BSB_SCHEME)?;
+    member.child("ClrSysId")?.require("Cd", BSB_SCHEME)?;
     let bsb = member.value("MmbId", Bsb::parse_at)?;
     Party::new_at(&name.text()?, bsb, account, name.path())
 }

@@ -266,7 +266,7 @@ impl<'a, 'input> Element<'a, 'input> {
     }
 
     /// Refuses the one child called `name` unless its text is exactly `expected`.
-    pub(crate) fn expect(&self, name: &str, expected: &'static str) -> Result<(), RailError> {
+    pub(crate) fn require(&self, name: &str, expected: &'static str) -> Result<(), RailError> {
         self.value(name, |text, at| {
             if text == expected {
                 Ok(())
