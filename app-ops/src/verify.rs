@@ -23,6 +23,8 @@ pub struct VerifyReport {
     pub payments: usize,
     /// Payments by final state name.
     pub by_state: BTreeMap<&'static str, usize>,
+    /// Attempts over every payment.
+    pub attempts: usize,
 }
 
 /// The first problem found.
@@ -116,6 +118,7 @@ fn verify_stream(
         }
         Ok(replay) => {
             report.payments += 1;
+            report.attempts += replay.payment().attempts().len();
             *report
                 .by_state
                 .entry(replay.payment().state().name())

@@ -3,6 +3,7 @@
 mod evidence_cmd;
 mod ops_cmd;
 mod replay;
+mod simulate_cmd;
 mod store_cmd;
 mod target;
 
@@ -20,6 +21,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the seed's scenario end to end on the durable store: 8,100 payments across 20 credit
+    /// unions through a simulated NPP participant, then replay every stream and check every hash.
+    ///
+    /// Exit 0: done and verified. Exit 1: a check failed. Exit 2: the store cannot be opened.
+    Simulate(simulate_cmd::SimulateArgs),
     /// Replay a payment history (JSON Lines, one event per line) and print the resulting state.
     ///
     /// Exit 0: the history is legal; stdout is one JSON object.
@@ -44,6 +50,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Simulate(args) => simulate_cmd::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Store(command) => store_cmd::run(&command),
         Command::Ops(command) => ops_cmd::run(&command),

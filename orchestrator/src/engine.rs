@@ -438,9 +438,7 @@ impl<'a> Orchestrator<'a> {
                 },
                 now,
             )?;
-            if let Some(live) = self.live.get_mut(&id) {
-                live.enquiries = live.enquiries.saturating_add(1);
-            }
+            // The enquiry count moves when the recorded event is folded back in on catch-up.
             self.stats.enquiries += 1;
         }
         Ok(())

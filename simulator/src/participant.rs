@@ -1,0 +1,391 @@
+//! The simulated NPP participant behind the orchestrator's rail port. It builds and reads real
+//! pacs.008/pacs.002 documents, answers each transfer after a latency with the seeded plan, and
+//! keeps what it received in its own streams (`sim-<msgid>`), so it survives the orchestrator's
+//! crashes the way a remote bank would, and counts deliveries per message id.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use app_ops::RailOutcome;
+use core_npp::{AttemptId, Money, Payment, PaymentIntentId, SettlementRef, Timestamp};
+use event_store::{AppendRequest, EventStore, NewEvent, OutboxItem, StoreError, StreamId};
+use orchestrator::{Delivery, OrchestratorError, Rail, RailReport, Submission, parse_account};
+use rail_npp::{
+    AccountNumber, Bsb, CreditTransfer, CreditTransferParts, MessageId, Party, ReasonCode,
+    StatusReport, StatusReportParts, TransactionStatus, Verdict,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::plan::{FaultProfile, Plan, plan};
+
+const MILLI: i64 = 1_000_000;
+
+/// The pacs.008 message id of an attempt: the same attempt always gets the same id, so the
+/// rail's duplicate check by message id protects every re-delivery.
+pub fn submission_message_id(payment: PaymentIntentId, attempt: AttemptId) -> String {
+    let digest = Sha256::digest(format!("pacs008|{payment}|{attempt}").as_bytes());
+    let hex: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();
+    format!("M{hex}")
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct Received {
+    msg_id: String,
+    payment_intent_id: PaymentIntentId,
+    attempt_id: AttemptId,
+    amount: i64,
+    received_at: Timestamp,
+    plan: Plan,
+}
+
+#[derive(Clone)]
+struct Pending {
+    reply_id: String,
+    received: Received,
+    status: String,
+    reason: Option<String>,
+}
+
+#[derive(Default)]
+struct State {
+    position: u64,
+    pending: BTreeMap<(Timestamp, String, u8), Pending>,
+    received: HashMap<String, Received>,
+    enquiries: u64,
+}
+
+/// A simulated NPP participant.
+pub struct Participant<'a> {
+    store: &'a dyn EventStore,
+    seed: u64,
+    latency_ms: u32,
+    faults: FaultProfile,
+    state: Mutex<State>,
+}
+
+fn rail_error(e: impl std::fmt::Display) -> OrchestratorError {
+    OrchestratorError::Rail(e.to_string())
+}
+
+impl<'a> Participant<'a> {
+    /// A participant answering after about `latency_ms`, with outcomes from `seed`.
+    pub fn new(
+        store: &'a dyn EventStore,
+        seed: u64,
+        latency_ms: u32,
+        faults: FaultProfile,
+    ) -> Self {
+        Self {
+            store,
+            seed,
+            latency_ms,
+            faults,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn state(&self) -> Result<std::sync::MutexGuard<'_, State>, OrchestratorError> {
+        self.state
+            .lock()
+            .map_err(|_| rail_error("participant state poisoned"))
+    }
+
+    /// When the next reply falls due, for a simulation to jump to.
+    pub fn next_due(&self) -> Option<Timestamp> {
+        self.state
+            .lock()
+            .ok()
+            .and_then(|s| s.pending.keys().next().map(|(at, _, _)| *at))
+    }
+
+    /// Replies planned and not yet handed over.
+    pub fn pending(&self) -> usize {
+        self.state.lock().map_or(0, |s| s.pending.len())
+    }
+
+    /// Deliveries per pacs.008 message id, from the participant's own durable record.
+    pub fn deliveries(store: &dyn EventStore) -> Result<BTreeMap<String, u32>, StoreError> {
+        let mut counts = BTreeMap::new();
+        let mut after = StreamId::parse("sim-").ok();
+        loop {
+            let page = store.list_streams(after.as_ref(), 1_000)?;
+            let Some(last) = page.last().cloned() else {
+                return Ok(counts);
+            };
+            for stream in page.iter().filter(|s| s.as_str().starts_with("sim-")) {
+                let events = store.read_stream(stream)?;
+                let id = stream.as_str().trim_start_matches("sim-").to_owned();
+                counts.insert(id, u32::try_from(events.len()).unwrap_or(u32::MAX));
+            }
+            if !last.as_str().starts_with("sim-") {
+                return Ok(counts);
+            }
+            after = Some(last);
+        }
+    }
+
+    fn catch_up(&self, state: &mut State) -> Result<(), OrchestratorError> {
+        loop {
+            let page = self.store.read_all(state.position, 2_000)?;
+            let Some(last) = page.last().map(event_store::RecordedEvent::global_position) else {
+                return Ok(());
+            };
+            for recorded in page
+                .iter()
+                .filter(|r| r.event().event_type() == "SimTransferReceived")
+            {
+                let Ok(received) = serde_json::from_str::<Received>(recorded.event().payload())
+                else {
+                    continue;
+                };
+                schedule(state, &received);
+                state.received.insert(received.msg_id.clone(), received);
+            }
+            state.position = last;
+        }
+    }
+
+    fn party(account: core_npp::AccountId, role: &str) -> Result<Party, OrchestratorError> {
+        let (bsb, number) = parse_account(account)
+            .ok_or_else(|| rail_error(format!("{role} account {account} is not BSB:ACCOUNT")))?;
+        Party::new(
+            &format!("{role} {account}"),
+            Bsb::parse(&bsb).map_err(rail_error)?,
+            AccountNumber::parse(&number).map_err(rail_error)?,
+        )
+        .map_err(rail_error)
+    }
+
+    fn report(&self, pending: &Pending, now: Timestamp) -> Result<RailReport, OrchestratorError> {
+        let received = &pending.received;
+        let status = TransactionStatus::from_code(&pending.status)
+            .ok_or_else(|| rail_error("bad planned status"))?;
+        let reason = pending.reason.as_deref().and_then(ReasonCode::from_code);
+        let settlement_ref = matches!(
+            status,
+            TransactionStatus::AcceptedSettlementCompleted
+                | TransactionStatus::AcceptedCreditSettlementCompleted
+        )
+        .then(|| SettlementRef::parse(&format!("NPP{}", received.msg_id.get(1..13).unwrap_or("0"))))
+        .transpose()
+        .map_err(rail_error)?;
+        let parts = StatusReportParts {
+            msg_id: MessageId::parse(&pending.reply_id).map_err(rail_error)?,
+            created_at: now,
+            original_msg_id: MessageId::parse(&received.msg_id).map_err(rail_error)?,
+            original_end_to_end_id: received.payment_intent_id,
+            original_tx_id: received.attempt_id,
+            status,
+            reason,
+            settlement_ref,
+        };
+        // Through the wire format and back, as a real participant's reply would arrive.
+        let xml = rail_npp::encode_pacs002(&StatusReport::new(parts).map_err(rail_error)?);
+        let report = rail_npp::decode_pacs002(&xml).map_err(rail_error)?;
+        Ok(RailReport {
+            message_id: report.msg_id().as_str().to_owned(),
+            payment_intent_id: report.original_end_to_end_id(),
+            outcome: outcome(&report, received.amount),
+        })
+    }
+}
+
+fn outcome(report: &StatusReport, amount: i64) -> RailOutcome {
+    let attempt_id = report.original_tx_id();
+    match report.verdict() {
+        Verdict::Acknowledged => RailOutcome::Acknowledged { attempt_id },
+        Verdict::Settled { settlement_ref } => RailOutcome::Settled {
+            attempt_id,
+            settlement_ref,
+            funds_transferred: Money::from_minor_units(amount),
+        },
+        Verdict::Rejected { reason } => RailOutcome::Failed {
+            attempt_id,
+            reason: reason.failure_reason(),
+            detail: core_npp::FreeText::parse(&reason.to_string()).ok(),
+        },
+    }
+}
+
+fn schedule(state: &mut State, received: &Received) {
+    for (k, reply) in received.plan.replies.iter().enumerate() {
+        if reply.lost {
+            continue;
+        }
+        let due = received
+            .received_at
+            .plus_nanos(i64::from(reply.after_ms) * MILLI)
+            .unwrap_or(received.received_at);
+        let pending = Pending {
+            reply_id: format!("{}-R{k}", received.msg_id),
+            received: received.clone(),
+            status: reply.status.clone(),
+            reason: reply.reason.clone(),
+        };
+        if reply.duplicated {
+            let again = due.plus_nanos(MILLI).unwrap_or(due);
+            state
+                .pending
+                .insert((again, pending.reply_id.clone(), 1), pending.clone());
+        }
+        state
+            .pending
+            .insert((due, pending.reply_id.clone(), 0), pending);
+    }
+}
+
+fn attempt_number(attempt: AttemptId) -> usize {
+    attempt
+        .as_str()
+        .rsplit('_')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
+impl Rail for Participant<'_> {
+    fn name(&self) -> &str {
+        "NPP"
+    }
+
+    fn submission(
+        &self,
+        payment: &Payment,
+        attempt: AttemptId,
+        now: Timestamp,
+    ) -> Result<Submission, OrchestratorError> {
+        let msg_id = submission_message_id(payment.payment_intent_id(), attempt);
+        let parts = CreditTransferParts {
+            msg_id: MessageId::parse(&msg_id).map_err(rail_error)?,
+            created_at: now,
+            end_to_end_id: payment.payment_intent_id(),
+            tx_id: attempt,
+            amount: payment.amount(),
+            debtor: Self::party(payment.from_account_id(), "Member")?,
+            creditor: Self::party(payment.to_account_id(), "Payee")?,
+            remittance: core_npp::FreeText::parse(&format!(
+                "Payment {}",
+                payment.payment_intent_id()
+            ))
+            .ok(),
+        };
+        let transfer = CreditTransfer::new(parts).map_err(rail_error)?;
+        Ok(Submission {
+            message_id: msg_id,
+            payload: rail_npp::encode_pacs008(&transfer),
+        })
+    }
+
+    fn deliver(&self, item: &OutboxItem, now: Timestamp) -> Result<Delivery, OrchestratorError> {
+        let transfer = rail_npp::decode_pacs008(item.message.payload()).map_err(rail_error)?;
+        let msg_id = transfer.msg_id().as_str().to_owned();
+        let stream = StreamId::parse(&format!("sim-{msg_id}"))?;
+        let existing = self.store.read_stream(&stream)?;
+        if item.claims > 1 && !existing.is_empty() {
+            // Asked before re-sending: the earlier delivery got through, so nothing is sent.
+            return Ok(Delivery::AlreadyReceived);
+        }
+        let received = Received {
+            msg_id: msg_id.clone(),
+            payment_intent_id: transfer.end_to_end_id(),
+            attempt_id: transfer.tx_id(),
+            amount: transfer.amount().minor_units(),
+            received_at: now,
+            plan: plan(
+                self.seed,
+                transfer.end_to_end_id().as_str(),
+                attempt_number(transfer.tx_id()),
+                self.latency_ms,
+                self.faults,
+            ),
+        };
+        let version = u32::try_from(existing.len()).unwrap_or(u32::MAX);
+        let (kind, payload) = if existing.is_empty() {
+            (
+                "SimTransferReceived",
+                serde_json::to_string(&received).map_err(rail_error)?,
+            )
+        } else {
+            // A second delivery of one message id: the scheme drops it, and it is counted.
+            (
+                "SimDuplicateDropped",
+                format!("{{\"msg_id\":\"{msg_id}\"}}"),
+            )
+        };
+        let event = NewEvent::new(kind, 1, now, payload)?;
+        self.store
+            .append(AppendRequest::new(stream, version, vec![event], now)?)?;
+        Ok(if existing.is_empty() {
+            Delivery::Delivered
+        } else {
+            Delivery::AlreadyReceived
+        })
+    }
+
+    fn enquire(
+        &self,
+        payment: PaymentIntentId,
+        attempt: AttemptId,
+        now: Timestamp,
+    ) -> Result<(), OrchestratorError> {
+        let msg_id = submission_message_id(payment, attempt);
+        let mut state = self.state()?;
+        self.catch_up(&mut state)?;
+        let Some(received) = state.received.get(&msg_id).cloned() else {
+            return Ok(());
+        };
+        if !received.plan.answers_enquiries {
+            return Ok(());
+        }
+        let elapsed_ms = (now.unix_nanos() - received.received_at.unix_nanos()) / i128::from(MILLI);
+        // The participant answers with the most advanced status it has reached: a final one if
+        // any is due, whatever order the replies were (or were not) sent in.
+        let due: Vec<_> = received
+            .plan
+            .replies
+            .iter()
+            .filter(|r| i128::from(r.after_ms) <= elapsed_ms)
+            .collect();
+        let latest = due
+            .iter()
+            .copied()
+            .find(|r| matches!(r.status.as_str(), "ACSC" | "ACCC" | "RJCT" | "BLCK"))
+            .or_else(|| due.iter().copied().max_by_key(|r| r.after_ms));
+        let (status, reason) = match latest {
+            Some(reply) => (reply.status.clone(), reply.reason.clone()),
+            None => (TransactionStatus::Pending.to_string(), None),
+        };
+        state.enquiries += 1;
+        let due = now
+            .plus_nanos(i64::from(self.latency_ms) * MILLI)
+            .unwrap_or(now);
+        let reply_id = format!("{msg_id}-E{}", now.unix_nanos() % 1_000_000_000_000);
+        let pending = Pending {
+            reply_id: reply_id.clone(),
+            received,
+            status,
+            reason,
+        };
+        state.pending.insert((due, reply_id, 0), pending);
+        Ok(())
+    }
+
+    fn poll(&self, now: Timestamp) -> Result<Vec<RailReport>, OrchestratorError> {
+        let mut state = self.state()?;
+        self.catch_up(&mut state)?;
+        let mut reports = Vec::new();
+        while let Some(entry) = state.pending.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let pending = entry.remove();
+            reports.push(self.report(&pending, now)?);
+        }
+        Ok(reports)
+    }
+
+    fn handled(&self, _message_ids: &[String]) -> Result<(), OrchestratorError> {
+        Ok(())
+    }
+}
