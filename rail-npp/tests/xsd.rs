@@ -154,6 +154,22 @@ fn xmllint_rejects_documents_that_break_the_schema() {
     assert_eq!(schema_failures(PACS002_XSD, &broken).len(), 1);
 }
 
+/// The status and reason codes are ISO external code sets, which the schema only limits to 1 to
+/// 4 characters: a schema-valid report can carry a code nobody knows, so the decoder must check.
+#[test]
+fn schema_validity_does_not_make_a_status_code_known() {
+    if !xmllint_available() {
+        return;
+    }
+    let unknown = encode_pacs002(&report(TransactionStatus::AcceptedTechnicalValidation))
+        .replace("<TxSts>ACTC</TxSts>", "<TxSts>XXXX</TxSts>");
+    assert_valid(PACS002_XSD, &[("TxSts XXXX".to_owned(), unknown.clone())]);
+    assert!(matches!(
+        decode_pacs002(&unknown),
+        Err(RailError::UnknownStatus { code, .. }) if code == "XXXX"
+    ));
+}
+
 /// `count` values drawn deterministically from `strategy`, encoded.
 fn generate<T: std::fmt::Debug>(
     strategy: impl Strategy<Value = T>,
