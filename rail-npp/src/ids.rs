@@ -36,7 +36,7 @@ impl MessageId {
         if raw.is_empty() {
             return Err(refuse("is empty"));
         }
-        if raw.len() > MAX_MESSAGE_ID_LEN {
+        if raw.chars().count() > MAX_MESSAGE_ID_LEN {
             return Err(refuse("is longer than 35 characters"));
         }
         if !raw

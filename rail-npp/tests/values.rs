@@ -80,6 +80,11 @@ fn message_id_is_max35_text_from_the_id_alphabet() {
     assert_eq!(problem("a b"), "holds a character outside [A-Za-z0-9._:-]");
     assert_eq!(problem("a/b"), "holds a character outside [A-Za-z0-9._:-]");
     assert_eq!(problem("é"), "holds a character outside [A-Za-z0-9._:-]");
+    // Counted in characters: 20 non-ASCII characters are refused for what they are, not length.
+    assert_eq!(
+        problem(&"é".repeat(20)),
+        "holds a character outside [A-Za-z0-9._:-]"
+    );
 }
 
 #[test]
