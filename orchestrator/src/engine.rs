@@ -3,6 +3,7 @@
 //! restarted (or second) process picks up exactly where the log says the work is.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
 
 use app_ops::{AppError, Clock, Effect, FundsProjection, Payments, decode_payment_event};
 use core_npp::{
@@ -12,7 +13,7 @@ use core_npp::{
 use event_store::{EventStore, OutboxMessage, RecordedEvent};
 
 use crate::error::OrchestratorError;
-use crate::rail::{Delivery, Rail};
+use crate::rail::{Delivery, Rail, RailReport};
 use crate::rail_stream::{RailStreamEvent, record};
 use crate::router::{Route, Router};
 
@@ -103,11 +104,39 @@ pub struct Orchestrator<'a> {
     funds_source: &'a dyn FundsSource,
     router: Router,
     config: Config,
-    funds: FundsProjection,
+    funds: Mutex<FundsProjection>,
     position: u64,
     live: BTreeMap<PaymentIntentId, Live>,
     escalated: BTreeSet<PaymentIntentId>,
-    stats: Stats,
+    stats: Mutex<Stats>,
+}
+
+/// Work is spread over this many threads, so that the store's group commit shares each fsync
+/// among many payments.
+const WORKERS: usize = 8;
+
+/// Runs `work` over `items` on up to `WORKERS` threads; results come back in item order.
+pub fn fan_out<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) -> Vec<R> {
+    if items.len() <= 1 {
+        return items.into_iter().map(work).collect();
+    }
+    let chunk = items.len().div_ceil(WORKERS);
+    let mut chunks: Vec<Vec<T>> = Vec::new();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        chunks.push(items.by_ref().take(chunk).collect());
+    }
+    let work = &work;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| scope.spawn(move || chunk.into_iter().map(work).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 impl<'a> Orchestrator<'a> {
@@ -127,17 +156,23 @@ impl<'a> Orchestrator<'a> {
             funds_source,
             router,
             config,
-            funds: FundsProjection::default(),
+            funds: Mutex::new(FundsProjection::default()),
             position: 0,
             live: BTreeMap::new(),
             escalated: BTreeSet::new(),
-            stats: Stats::default(),
+            stats: Mutex::new(Stats::default()),
         }
     }
 
     /// What this process did so far.
-    pub fn stats(&self) -> &Stats {
-        &self.stats
+    pub fn stats(&self) -> Stats {
+        self.stats.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn bump(&self, count: impl FnOnce(&mut Stats)) {
+        if let Ok(mut stats) = self.stats.lock() {
+            count(&mut stats);
+        }
     }
 
     /// Payments not yet final (as of the last catch-up).
@@ -202,7 +237,9 @@ impl<'a> Orchestrator<'a> {
             for recorded in &page {
                 self.fold(recorded)?;
             }
-            self.funds.catch_up(self.store)?;
+            if let Ok(mut funds) = self.funds.lock() {
+                funds.catch_up(self.store)?;
+            }
             self.position = last;
         }
     }
@@ -294,26 +331,21 @@ impl<'a> Orchestrator<'a> {
         Ok(())
     }
 
-    fn advance(&mut self, now: Timestamp) -> Result<(), OrchestratorError> {
+    fn advance(&self, now: Timestamp) -> Result<(), OrchestratorError> {
         let ids: Vec<PaymentIntentId> = self.live.keys().copied().collect();
-        for id in ids {
-            if let Err(e) = self.advance_one(id, now) {
+        for result in fan_out(ids, |id| self.advance_one(id, now)) {
+            match result {
+                Ok(()) => {}
                 // A refusal means the log moved under us; the next catch-up shows the truth.
-                match e {
-                    OrchestratorError::App(ref app) if app.is_refusal() => {}
-                    OrchestratorError::App(AppError::Contention { .. }) => {}
-                    other => return Err(other),
-                }
+                Err(OrchestratorError::App(ref app)) if app.is_refusal() => {}
+                Err(OrchestratorError::App(AppError::Contention { .. })) => {}
+                Err(other) => return Err(other),
             }
         }
         Ok(())
     }
 
-    fn advance_one(
-        &mut self,
-        id: PaymentIntentId,
-        now: Timestamp,
-    ) -> Result<(), OrchestratorError> {
+    fn advance_one(&self, id: PaymentIntentId, now: Timestamp) -> Result<(), OrchestratorError> {
         let Some(live) = self.live.get(&id) else {
             return Ok(());
         };
@@ -324,13 +356,17 @@ impl<'a> Orchestrator<'a> {
                 if self.due(payment.created_at(), self.config.intent_ttl, now) =>
             {
                 payments.expire_if_due(id, self.config.intent_ttl)?;
-                self.stats.expired += 1;
+                self.bump(|s| s.expired += 1);
             }
             PaymentState::Created => {
                 let available = self.funds_source.available(payment.from_account_id());
-                let outcome = payments.authorise(id, true, available, &mut self.funds)?;
+                let mut funds = self
+                    .funds
+                    .lock()
+                    .map_err(|_| OrchestratorError::Rail("funds projection poisoned".into()))?;
+                let outcome = payments.authorise(id, true, available, &mut funds)?;
                 if outcome.effect == Effect::Appended {
-                    self.stats.authorised += 1;
+                    self.bump(|s| s.authorised += 1);
                 }
             }
             PaymentState::Authorised => self.send(&payments, &payment, now)?,
@@ -347,7 +383,7 @@ impl<'a> Orchestrator<'a> {
     }
 
     fn send(
-        &mut self,
+        &self,
         payments: &Payments<'_>,
         payment: &Payment,
         now: Timestamp,
@@ -379,7 +415,7 @@ impl<'a> Orchestrator<'a> {
                 let detail =
                     FreeText::parse(&reason).map_err(|e| OrchestratorError::Rail(e.to_string()))?;
                 payments.record_declined(id, detail)?;
-                self.stats.declined += 1;
+                self.bump(|s| s.declined += 1);
                 return Ok(());
             }
         }
@@ -388,12 +424,12 @@ impl<'a> Orchestrator<'a> {
             OutboxMessage::new(&submission.message_id, self.rail.name(), submission.payload)?;
         let outcome = payments.record_sent_with(id, attempt, Some(message))?;
         if outcome.effect == Effect::Appended {
-            self.stats.sent += 1;
+            self.bump(|s| s.sent += 1);
         }
         Ok(())
     }
 
-    fn chase(&mut self, payment: &Payment, now: Timestamp) -> Result<(), OrchestratorError> {
+    fn chase(&self, payment: &Payment, now: Timestamp) -> Result<(), OrchestratorError> {
         let id = payment.payment_intent_id();
         if self.escalated.contains(&id) {
             return Ok(());
@@ -418,8 +454,8 @@ impl<'a> Orchestrator<'a> {
                 reason,
             };
             record(self.store, id, &event, now)?;
-            self.escalated.insert(id);
-            self.stats.escalated += 1;
+            // The queue itself is folded back in from the recorded event on catch-up.
+            self.bump(|s| s.escalated += 1);
             return Ok(());
         }
         let next_enquiry = self
@@ -439,15 +475,16 @@ impl<'a> Orchestrator<'a> {
                 now,
             )?;
             // The enquiry count moves when the recorded event is folded back in on catch-up.
-            self.stats.enquiries += 1;
+            self.bump(|s| s.enquiries += 1);
         }
         Ok(())
     }
 
-    fn deliver(&mut self, now: Timestamp) -> Result<(), OrchestratorError> {
+    fn deliver(&self, now: Timestamp) -> Result<(), OrchestratorError> {
+        let worker = &self.config.worker_id;
         loop {
             let items = self.store.claim_outbox(
-                &self.config.worker_id,
+                worker,
                 now,
                 self.config.lease,
                 self.config.outbox_batch,
@@ -455,45 +492,61 @@ impl<'a> Orchestrator<'a> {
             if items.is_empty() {
                 return Ok(());
             }
-            for item in &items {
-                match self.rail.deliver(item, now)? {
-                    Delivery::Delivered => self.stats.delivered += 1,
-                    Delivery::AlreadyReceived => self.stats.redeliveries_avoided += 1,
+            let results = fan_out(items, |item| -> Result<Delivery, OrchestratorError> {
+                let delivery = self.rail.deliver(&item, now)?;
+                self.store.complete_outbox(item.message.id(), worker, now)?;
+                Ok(delivery)
+            });
+            for result in results {
+                match result? {
+                    Delivery::Delivered => self.bump(|s| s.delivered += 1),
+                    Delivery::AlreadyReceived => self.bump(|s| s.redeliveries_avoided += 1),
                 }
-                self.store
-                    .complete_outbox(item.message.id(), &self.config.worker_id, now)?;
             }
         }
     }
 
-    fn apply_reports(&mut self, now: Timestamp) -> Result<(), OrchestratorError> {
+    /// Applies reports exactly once each; one payment's reports in arrival order, different
+    /// payments' in parallel.
+    fn apply_reports(&self, now: Timestamp) -> Result<(), OrchestratorError> {
         let reports = self.rail.poll(now)?;
         if reports.is_empty() {
             return Ok(());
         }
-        let payments = Payments::new(self.store, self.clock);
-        let mut handled = Vec::with_capacity(reports.len());
+        let handled: Vec<String> = reports.iter().map(|r| r.message_id.clone()).collect();
+        let mut by_payment: BTreeMap<PaymentIntentId, Vec<RailReport>> = BTreeMap::new();
         for report in reports {
+            by_payment
+                .entry(report.payment_intent_id)
+                .or_default()
+                .push(report);
+        }
+        let groups: Vec<Vec<RailReport>> = by_payment.into_values().collect();
+        for result in fan_out(groups, |group| self.apply_group(group)) {
+            result?;
+        }
+        self.rail.handled(&handled)
+    }
+
+    fn apply_group(&self, group: Vec<RailReport>) -> Result<(), OrchestratorError> {
+        let payments = Payments::new(self.store, self.clock);
+        for report in group {
             match payments.record_rail_outcome(
                 report.payment_intent_id,
                 &report.message_id,
                 &report.outcome,
             ) {
                 Ok(outcome) => match outcome.effect {
-                    Effect::Appended => self.stats.reports_applied += 1,
+                    Effect::Appended => self.bump(|s| s.reports_applied += 1),
                     Effect::AlreadyApplied | Effect::Duplicate | Effect::Unchanged => {
-                        self.stats.duplicates_suppressed += 1
+                        self.bump(|s| s.duplicates_suppressed += 1);
                     }
                 },
-                Err(AppError::Refused {
-                    rule: "rail/outcome-refused",
-                    ..
-                }) => self.stats.anomalies += 1,
-                Err(e) if e.is_refusal() => self.stats.anomalies += 1,
+                Err(e) if e.is_refusal() => self.bump(|s| s.anomalies += 1),
+                Err(AppError::Contention { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
-            handled.push(report.message_id);
         }
-        self.rail.handled(&handled)
+        Ok(())
     }
 }

@@ -11,7 +11,7 @@ mod rail;
 mod rail_stream;
 mod router;
 
-pub use engine::{Config, FundsSource, Orchestrator, Stats};
+pub use engine::{Config, FundsSource, Orchestrator, Stats, fan_out};
 pub use error::OrchestratorError;
 pub use rail::{Delivery, Rail, RailReport, Submission};
 pub use rail_stream::{RailStreamEvent, rail_stream};

@@ -214,9 +214,13 @@ impl<'a> Simulation<'a> {
         let mut retries = 0u64;
         loop {
             let now = clock.now();
+            let mut due = Vec::new();
             while next_index < self.config.payments && self.arrival(next_index)? <= now {
-                payments.create_intent(&self.intent(next_index, policy.attempt_limit())?)?;
+                due.push(self.intent(next_index, policy.attempt_limit())?);
                 next_index += 1;
+            }
+            for created in orchestrator::fan_out(due, |intent| payments.create_intent(&intent)) {
+                created?;
             }
             orchestrator.tick()?;
             self.watch(&mut watch)?;
