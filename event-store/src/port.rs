@@ -40,9 +40,10 @@ pub trait EventStore: Send + Sync {
     /// What the append that claimed rail message `message_id` did.
     fn find_rail_message(&self, message_id: &str) -> Result<Option<PriorResult>, StoreError>;
 
-    /// Claims up to `limit` undelivered outbox messages whose lease is free or expired at `now`,
-    /// leasing them to `owner` for `lease_nanos`. A process that dies loses its leases when they
-    /// expire, so nothing stays unclaimed; two live processes never hold the same message.
+    /// Claims up to `limit` undelivered outbox messages whose lease is free, expired at `now`, or
+    /// already `owner`'s (a restarted process resumes its own), leasing them to `owner` for
+    /// `lease_nanos`. A process that dies loses its leases when they expire, so nothing stays
+    /// unclaimed; two live processes (with distinct names) never hold the same message.
     fn claim_outbox(
         &self,
         owner: &str,

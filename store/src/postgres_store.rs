@@ -592,7 +592,7 @@ impl EventStore for PostgresStore {
             .query(
                 "UPDATE outbox SET lease_owner = $1, lease_until = $2, claims = claims + 1
                  WHERE seq IN (SELECT seq FROM outbox
-                               WHERE delivered_at IS NULL AND (lease_until IS NULL OR lease_until <= $3)
+                               WHERE delivered_at IS NULL AND (lease_until IS NULL OR lease_until <= $3 OR lease_owner = $1)
                                ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
                  RETURNING id, destination, payload, claims",
                 &[&owner, &until, &now, &limit],

@@ -369,12 +369,17 @@ fn outbox_messages_commit_with_their_events_and_are_leased_once(store: &dyn Even
             .iter()
             .all(|i| i.claims == 1 && i.message.destination() == "npp")
     );
-    // While the lease holds, nobody else gets them.
+    // While the lease holds, nobody else gets them; the holder, restarted, resumes them.
     assert!(
         store
             .claim_outbox("worker-2", at(20), LEASE, 10)
             .unwrap()
             .is_empty()
+    );
+    let resumed = store.claim_outbox("worker-1", at(20), LEASE, 10).unwrap();
+    assert!(
+        resumed.len() == 2 && resumed.iter().all(|i| i.claims == 2),
+        "{resumed:?}"
     );
     assert!(store.complete_outbox("MSG-A", "worker-1", at(21)).unwrap());
     assert!(
@@ -382,9 +387,9 @@ fn outbox_messages_commit_with_their_events_and_are_leased_once(store: &dyn Even
         "not the lease holder"
     );
     // After the lease expires (worker-1 died), MSG-B is claimable again, and says so.
-    let again = store.claim_outbox("worker-2", at(41), LEASE, 10).unwrap();
+    let again = store.claim_outbox("worker-2", at(51), LEASE, 10).unwrap();
     assert_eq!(again.len(), 1);
-    assert_eq!((again[0].message.id(), again[0].claims), ("MSG-B", 2));
+    assert_eq!((again[0].message.id(), again[0].claims), ("MSG-B", 3));
     assert!(store.complete_outbox("MSG-B", "worker-2", at(42)).unwrap());
     assert_eq!(store.pending_outbox().unwrap(), 0);
     assert!(
