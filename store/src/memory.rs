@@ -191,7 +191,11 @@ impl EventStore for MemoryStore {
         let mut inner = self.lock()?;
         let until = now.plus_nanos(lease_nanos).unwrap_or(now);
         let free = |row: &OutboxRow| {
-            !row.delivered && row.lease.as_ref().is_none_or(|(_, until)| *until <= now)
+            !row.delivered
+                && row
+                    .lease
+                    .as_ref()
+                    .is_none_or(|(holder, until)| *until <= now || holder == owner)
         };
         let mut claimed = Vec::new();
         for row in inner.outbox.iter_mut().filter(|row| free(row)).take(limit) {
