@@ -189,6 +189,16 @@ impl<'a> Simulation<'a> {
 
     /// Runs to the end: every payment final or awaiting an operator, every stream verified.
     pub fn run(&self, progress: &dyn Progress) -> Result<Summary, SimError> {
+        self.run_observed(progress, &mut || Ok(()))
+    }
+
+    /// Like [`Simulation::run`], calling `observe` after every step; an `Err` stops the run and
+    /// is reported as a failed check (simulation tests assert their invariants there).
+    pub fn run_observed(
+        &self,
+        progress: &dyn Progress,
+        observe: &mut dyn FnMut() -> Result<(), String>,
+    ) -> Result<Summary, SimError> {
         let started = Instant::now();
         let clock = ManualClock::new(self.resume_time()?);
         let participant = Participant::new(
@@ -225,6 +235,7 @@ impl<'a> Simulation<'a> {
             orchestrator.tick()?;
             self.watch(&mut watch)?;
             retries += self.retry_bot(&ops, &mut watch)?;
+            observe().map_err(SimError::Check)?;
             progress.update(
                 u64::try_from(watch.finished.len()).unwrap_or(0)
                     + orchestrator.escalated().len() as u64,
