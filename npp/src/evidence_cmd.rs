@@ -22,11 +22,12 @@ const PUBLIC_KEY_FILE: &str = "evidence.pub";
 
 #[derive(clap::Subcommand, Debug)]
 pub enum EvidenceCommand {
-    /// Build the evidence pack of one payment from its event history (no database needed).
+    /// Build the evidence pack of one payment: from the store (`--payment ID`, with its rail
+    /// decisions and every operator request), or from an event history (`--events FILE`, no
+    /// database needed; operator actions are then derived from the approvals the events carry).
     ///
-    /// Operator actions are derived from the approvals the events carry; rail decisions are
-    /// empty. Exit 0: the pack is written. Exit 1: the history breaks a rule.
-    /// Exit 2: an input cannot be read or the output cannot be written.
+    /// Exit 0: the pack is written. Exit 1: the history breaks a rule, or there is no such
+    /// payment. Exit 2: an input cannot be read or the output cannot be written.
     Export(ExportArgs),
     /// Verify an evidence pack using nothing but the file (and optionally a trusted public key).
     ///
@@ -43,8 +44,18 @@ pub enum EvidenceCommand {
 pub struct ExportArgs {
     /// The payment's history as JSON Lines, one event per line (the `npp replay` format), or `-`
     /// for standard input.
-    #[arg(long, value_name = "FILE.jsonl")]
-    events: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE.jsonl",
+        required_unless_present = "payment",
+        conflicts_with = "payment"
+    )]
+    events: Option<PathBuf>,
+    /// The payment to export from the store.
+    #[arg(long, value_name = "ID")]
+    payment: Option<String>,
+    #[command(flatten)]
+    target: crate::target::StoreTarget,
     /// Where to write the pack; standard output when absent.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
@@ -77,13 +88,40 @@ pub fn run(command: &EvidenceCommand) -> ExitCode {
     })
 }
 
+/// The evidence input and a name for it in messages, or the exit code and message.
+fn export_input(args: &ExportArgs) -> Result<(EvidenceInput, String), (u8, String)> {
+    if let Some(path) = &args.events {
+        let events = read_history(path)
+            .map_err(|m| (EXIT_UNREADABLE, format!("{}: {m}", path.display())))?;
+        let input = EvidenceInput::from_event_history(events)
+            .map_err(|e| (EXIT_INVALID, format!("{}: {e}", path.display())))?;
+        return Ok((input, path.display().to_string()));
+    }
+    let raw = args.payment.as_deref().unwrap_or_default();
+    let id = core_npp::PaymentIntentId::parse(raw)
+        .map_err(|e| (EXIT_UNREADABLE, format!("payment {raw:?}: {e}")))?;
+    let store = args.target.open(store::OpenMode::MustExist).map_err(|e| {
+        (
+            EXIT_UNREADABLE,
+            format!("cannot open {}: {e}", args.target.describe()),
+        )
+    })?;
+    match crate::evidence_source::evidence_input(&*store, id) {
+        Ok(Some(input)) => Ok((input, format!("payment {id}"))),
+        Ok(None) => Err((
+            EXIT_INVALID,
+            format!("no payment {id} in {}", args.target.describe()),
+        )),
+        Err(e) => Err((EXIT_UNREADABLE, e)),
+    }
+}
+
 fn export(args: &ExportArgs) -> u8 {
-    let source = args.events.display();
-    let events = match read_history(&args.events) {
-        Ok(events) => events,
-        Err(message) => {
-            eprintln!("npp evidence export: {source}: {message}");
-            return EXIT_UNREADABLE;
+    let (input, source) = match export_input(args) {
+        Ok(found) => found,
+        Err((code, message)) => {
+            eprintln!("npp evidence export: {message}");
+            return code;
         }
     };
     let key = match args.sign_key.as_deref().map(read_signing_key).transpose() {
@@ -93,12 +131,10 @@ fn export(args: &ExportArgs) -> u8 {
             return EXIT_UNREADABLE;
         }
     };
-    let pack = EvidenceInput::from_event_history(events)
-        .and_then(|input| build_pack(&input))
-        .and_then(|pack| match &key {
-            Some(key) => pack.sign(key),
-            None => Ok(pack),
-        });
+    let pack = build_pack(&input).and_then(|pack| match &key {
+        Some(key) => pack.sign(key),
+        None => Ok(pack),
+    });
     let pack = match pack {
         Ok(pack) => pack,
         Err(error) => {

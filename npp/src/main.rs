@@ -1,6 +1,7 @@
 //! `npp`: the command line of the NPP payment orchestrator.
 
 mod evidence_cmd;
+mod evidence_source;
 mod ops_cmd;
 mod replay;
 mod simulate_cmd;

@@ -32,6 +32,9 @@ pub struct SimulateArgs {
     /// Print the summary as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Write an evidence pack for every failed or retried payment into this directory.
+    #[arg(long, value_name = "DIR")]
+    evidence_dir: Option<std::path::PathBuf>,
     #[command(flatten)]
     target: StoreTarget,
 }
@@ -87,7 +90,18 @@ pub fn run(args: &SimulateArgs) -> ExitCode {
         eprintln!();
     }
     match result {
-        Ok(summary) => report(&summary, args.json),
+        Ok(summary) => {
+            if let Some(dir) = &args.evidence_dir {
+                match write_evidence(&*store, args, dir) {
+                    Ok(count) => eprintln!("wrote {count} evidence packs to {}", dir.display()),
+                    Err(e) => {
+                        eprintln!("npp simulate: evidence: {e}");
+                        return ExitCode::from(EXIT_CHECK_FAILED);
+                    }
+                }
+            }
+            report(&summary, args.json)
+        }
         Err(e) => {
             eprintln!("npp simulate: {e}");
             ExitCode::from(EXIT_CHECK_FAILED)
@@ -144,4 +158,29 @@ fn print_table(s: &Summary) {
         "replay verified           {:>10}   (every stream replayed, every hash checked)",
         s.replay_verified
     );
+}
+
+/// Packs for every failed or retried payment of the scenario: the ones an auditor asks about.
+fn write_evidence(
+    store: &dyn event_store::EventStore,
+    args: &SimulateArgs,
+    dir: &std::path::Path,
+) -> Result<usize, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let mut written = 0;
+    for index in 0..args.payments {
+        let id = simulator::scenario_payment_id(args.seed, index).map_err(|e| e.to_string())?;
+        let Some(input) = crate::evidence_source::evidence_input(store, id)? else {
+            continue;
+        };
+        let pack = exports::build_pack(&input).map_err(|e| format!("payment {id}: {e}"))?;
+        if pack.state() != core_npp::PaymentState::Failed && input.operator_actions.is_empty() {
+            continue;
+        }
+        let path = dir.join(format!("{id}.json"));
+        std::fs::write(&path, pack.to_file_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        written += 1;
+    }
+    Ok(written)
 }

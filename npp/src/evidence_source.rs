@@ -1,0 +1,187 @@
+//! Gathers a payment's evidence from the store: its lifecycle events, its rail decisions (the
+//! `rail-<payment>` stream) and every operator request about it (the `ops-<request>` streams).
+
+use app_ops::{
+    OperatorActions, OpsEvent, OpsRequest, Payments, RequestStatus, SystemClock, TomlPolicy,
+    decode_payment_event,
+};
+use core_npp::{FreeText, PaymentEvent, PaymentIntentId};
+use event_store::{EventStore, StreamId};
+use exports::{ActionKind, ApprovalRecord, Decision, EvidenceInput, OperatorAction, RailDecision};
+use orchestrator::{RailStreamEvent, rail_stream};
+
+/// A policy that grants nothing: reading requests needs none, only a gate to construct.
+const READ_ONLY_POLICY: &str = "version = \"read-only\"\n[operators]\n[roles]\n";
+
+/// Everything the store knows about one payment, as evidence input; `None` if no such payment.
+pub fn evidence_input(
+    store: &dyn EventStore,
+    id: PaymentIntentId,
+) -> Result<Option<EvidenceInput>, String> {
+    let recorded = store
+        .read_stream(&StreamId::payment(id))
+        .map_err(|e| e.to_string())?;
+    if recorded.is_empty() {
+        return Ok(None);
+    }
+    let lifecycle_events: Vec<PaymentEvent> = recorded
+        .iter()
+        .map(decode_payment_event)
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let rail_decisions = rail_decisions(store, id)?;
+    let policy = TomlPolicy::parse(READ_ONLY_POLICY).map_err(|e| e.to_string())?;
+    let payments = Payments::new(store, &SystemClock);
+    let requests = OperatorActions::new(&payments, &policy)
+        .for_payment(id)
+        .map_err(|e| e.to_string())?;
+    let operator_actions = requests
+        .iter()
+        .map(|r| operator_action(r, &lifecycle_events))
+        .collect::<Result<_, _>>()?;
+    Ok(Some(EvidenceInput {
+        lifecycle_events,
+        rail_decisions,
+        operator_actions,
+        software_version: exports::SOFTWARE_VERSION.to_owned(),
+    }))
+}
+
+fn text(raw: &str) -> Result<FreeText, String> {
+    let clipped: String = raw.chars().take(core_npp::MAX_TEXT_CHARS).collect();
+    FreeText::parse(&clipped).map_err(|e| e.to_string())
+}
+
+fn rail_decisions(
+    store: &dyn EventStore,
+    id: PaymentIntentId,
+) -> Result<Vec<RailDecision>, String> {
+    let stream = rail_stream(id).map_err(|e| e.to_string())?;
+    let mut decisions = Vec::new();
+    for recorded in store.read_stream(&stream).map_err(|e| e.to_string())? {
+        if let Some(RailStreamEvent::RailDecisionRecorded {
+            attempt_id,
+            rail,
+            reason,
+            decided_at,
+            ..
+        }) = RailStreamEvent::decode(recorded.event().payload())
+        {
+            decisions.push(RailDecision {
+                rail: text(&rail)?,
+                decided_at,
+                reason: text(&reason)?,
+                attempt_id,
+            });
+        }
+    }
+    Ok(decisions)
+}
+
+fn operator_action(
+    request: &OpsRequest,
+    events: &[PaymentEvent],
+) -> Result<OperatorAction, String> {
+    let produced = events.iter().find(|e| {
+        e.approval()
+            .is_some_and(|a| a.approval_id() == request.request_id)
+    });
+    let approvals = || {
+        request
+            .approvals
+            .iter()
+            .map(|(by, at)| ApprovalRecord {
+                approved_by: *by,
+                approved_at: *at,
+            })
+            .collect()
+    };
+    let decision = match (&request.status, produced) {
+        (_, Some(_)) => Decision::Approved {
+            approvals: approvals(),
+        },
+        (RequestStatus::Rejected, None) => rejection(request)?,
+        (RequestStatus::Lapsed, None) => Decision::Lapsed {
+            at: closing_time(request),
+        },
+        (RequestStatus::Failed, None) => failure(request)?,
+        (RequestStatus::Pending | RequestStatus::Approved | RequestStatus::Executed, None) => {
+            Decision::Pending
+        }
+    };
+    Ok(OperatorAction {
+        request_id: request.request_id,
+        action: match request.action {
+            app_ops::OpsAction::Retry => ActionKind::Retry,
+            app_ops::OpsAction::Cancel => ActionKind::Cancel,
+            app_ops::OpsAction::MarkFailed => ActionKind::MarkFailed,
+        },
+        payment_intent_id: request.payment_intent_id,
+        attempt_id: produced.map_or(request.attempt_id, PaymentEvent::attempt_id),
+        requested_by: request.requested_by,
+        requested_at: Some(request.requested_at),
+        reason: request.reason.clone(),
+        policy_version: text(&request.policy_version)?,
+        decision,
+    })
+}
+
+fn closing_time(request: &OpsRequest) -> core_npp::Timestamp {
+    request
+        .events
+        .last()
+        .map_or(request.requested_at, |e| match e {
+            OpsEvent::OperatorActionLapsed { at, .. }
+            | OpsEvent::OperatorActionFailed { at, .. } => *at,
+            OpsEvent::OperatorActionRejected { rejected_at, .. } => *rejected_at,
+            OpsEvent::OperatorActionApproved { approved_at, .. } => *approved_at,
+            OpsEvent::OperatorActionExecuted { at, .. } => *at,
+            OpsEvent::OperatorActionRequested { requested_at, .. } => *requested_at,
+        })
+}
+
+fn rejection(request: &OpsRequest) -> Result<Decision, String> {
+    request
+        .events
+        .iter()
+        .find_map(|e| match e {
+            OpsEvent::OperatorActionRejected {
+                rejected_by,
+                rejected_at,
+                reason,
+                ..
+            } => Some(Decision::Rejected {
+                rejected_by: *rejected_by,
+                rejected_at: *rejected_at,
+                reason: reason.clone(),
+            }),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            format!(
+                "request {} is rejected but has no rejection",
+                request.request_id
+            )
+        })
+}
+
+/// An approved request the payment had moved past: no event was produced, which the pack
+/// records as a rejection by the rule that refused it.
+fn failure(request: &OpsRequest) -> Result<Decision, String> {
+    let (by, at) = request
+        .approvals
+        .last()
+        .copied()
+        .ok_or("a failed request has no approval")?;
+    let why = request.events.iter().find_map(|e| match e {
+        OpsEvent::OperatorActionFailed { rule, why, .. } => {
+            Some(format!("approved, then refused when run by {rule}: {why}"))
+        }
+        _ => None,
+    });
+    Ok(Decision::Rejected {
+        rejected_by: by,
+        rejected_at: at,
+        reason: text(&why.unwrap_or_else(|| "refused when run".into()))?,
+    })
+}
