@@ -429,7 +429,17 @@ fn concurrent_claimers_never_share_a_message(store: Arc<dyn EventStore>) {
                     if batch.is_empty() {
                         return mine;
                     }
-                    mine.extend(batch.into_iter().map(|i| i.message.id().to_owned()));
+                    // Delivered items are completed, as the orchestrator does; a worker that did not
+                    // would resume its own leases forever.
+                    for item in batch {
+                        let worker = format!("w{w}");
+                        assert!(
+                            store
+                                .complete_outbox(item.message.id(), &worker, at(6))
+                                .unwrap()
+                        );
+                        mine.push(item.message.id().to_owned());
+                    }
                 }
             })
         })
