@@ -179,14 +179,25 @@ impl<'a> Payments<'a> {
 
     /// Authorises: our policy checks and a funds earmark against `available` funds less what is
     /// already earmarked for the payer (derived from events), or records the failure.
+    ///
+    /// The projection is locked only while it catches up and is read, not across the append, so
+    /// authorisations share the store's group commit. Two authorisations for one payer racing
+    /// within one commit can both see the same earmarks; the member's core banking balance
+    /// (`available`) stays the authority, as it is for every debit.
     pub fn authorise(
         &self,
         id: PaymentIntentId,
         policy_checks_passed: bool,
         available: Money,
-        funds: &mut FundsProjection,
+        funds: &std::sync::Mutex<FundsProjection>,
     ) -> Result<Outcome, AppError> {
-        funds.catch_up(self.store)?;
+        let outstanding_for = |account| -> Result<Money, AppError> {
+            let mut projection = funds
+                .lock()
+                .map_err(|_| AppError::Overflow("funds projection lock"))?;
+            projection.catch_up(self.store)?;
+            projection.account(account).outstanding()
+        };
         self.execute(id, None, |payment, now| {
             let at = event_time(payment, now);
             if !policy_checks_passed {
@@ -198,7 +209,7 @@ impl<'a> Payments<'a> {
                     detail,
                 )));
             }
-            let outstanding = funds.account(payment.from_account_id()).outstanding()?;
+            let outstanding = outstanding_for(payment.from_account_id())?;
             let free = available
                 .checked_sub(outstanding)
                 .ok_or(AppError::Overflow("available funds"))?;

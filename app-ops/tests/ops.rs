@@ -293,14 +293,14 @@ fn a_large_mark_failed_needs_two_approvers(world: World) {
         .payments()
         .create_intent(&world.intent("big", 2_000_000, "payer"))
         .unwrap();
-    let mut funds = FundsProjection::default();
+    let funds = std::sync::Mutex::new(FundsProjection::default());
     world
         .payments()
         .authorise(
             pid("big"),
             true,
             Money::from_minor_units(10_000_000),
-            &mut funds,
+            &funds,
         )
         .unwrap();
     world
@@ -374,7 +374,7 @@ fn the_same_intent_twice_is_one_payment_and_a_changed_one_is_refused(world: Worl
 fn authorisation_checks_funds_against_derived_earmarks(world: World) {
     // Given a payer with $1,000 available and two payments of $600
     let available = Money::from_minor_units(100_000);
-    let mut funds = FundsProjection::default();
+    let funds = std::sync::Mutex::new(FundsProjection::default());
     for id in ["p1", "p2"] {
         world
             .payments()
@@ -384,11 +384,11 @@ fn authorisation_checks_funds_against_derived_earmarks(world: World) {
     // When both are authorised
     let first = world
         .payments()
-        .authorise(pid("p1"), true, available, &mut funds)
+        .authorise(pid("p1"), true, available, &funds)
         .unwrap();
     let second = world
         .payments()
-        .authorise(pid("p2"), true, available, &mut funds)
+        .authorise(pid("p2"), true, available, &funds)
         .unwrap();
     // Then the first earmarks $600 and the second fails for insufficient funds
     assert_eq!(first.payment.state(), PaymentState::Authorised);
@@ -396,6 +396,7 @@ fn authorisation_checks_funds_against_derived_earmarks(world: World) {
         second.payment.last_failure().unwrap().reason(),
         FailureReason::InsufficientFunds
     );
+    let mut funds = funds.into_inner().unwrap();
     funds.catch_up(&*world.store).unwrap();
     let position = funds.account(AccountId::parse("payer").unwrap());
     assert_eq!(

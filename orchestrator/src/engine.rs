@@ -360,11 +360,7 @@ impl<'a> Orchestrator<'a> {
             }
             PaymentState::Created => {
                 let available = self.funds_source.available(payment.from_account_id());
-                let mut funds = self
-                    .funds
-                    .lock()
-                    .map_err(|_| OrchestratorError::Rail("funds projection poisoned".into()))?;
-                let outcome = payments.authorise(id, true, available, &mut funds)?;
+                let outcome = payments.authorise(id, true, available, &self.funds)?;
                 if outcome.effect == Effect::Appended {
                     self.bump(|s| s.authorised += 1);
                 }

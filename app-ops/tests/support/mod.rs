@@ -83,10 +83,10 @@ impl World {
 
     pub fn authorised(&self, id: &str) -> Outcome {
         self.created(id);
-        let mut funds = FundsProjection::default();
+        let funds = std::sync::Mutex::new(FundsProjection::default());
         let available = Money::from_minor_units(1_000_000_000);
         self.payments()
-            .authorise(pid(id), true, available, &mut funds)
+            .authorise(pid(id), true, available, &funds)
             .unwrap()
     }
 
