@@ -2,6 +2,7 @@
 
 mod evidence_cmd;
 mod evidence_source;
+mod loadtest_cmd;
 mod ops_cmd;
 mod replay;
 mod simulate_cmd;
@@ -33,6 +34,9 @@ enum Command {
     /// Exit 1: an event breaks a rule; stderr names the event number, its type and the rule.
     /// Exit 2: the input cannot be read; stderr names the line.
     Replay(replay::ReplayArgs),
+    /// Drive the seed's mix through the production command handlers on a store and report
+    /// payments/s, events/s, command latency percentiles and peak memory.
+    Loadtest(loadtest_cmd::LoadtestArgs),
     /// Operator actions under maker-checker: request, approve, reject, list.
     #[command(subcommand)]
     Ops(ops_cmd::OpsCommand),
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Simulate(args) => simulate_cmd::run(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::Loadtest(args) => loadtest_cmd::run(&args),
         Command::Store(command) => store_cmd::run(&command),
         Command::Ops(command) => ops_cmd::run(&command),
         Command::Payment(command) => ops_cmd::run_payment(&command),

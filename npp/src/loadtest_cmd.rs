@@ -1,0 +1,435 @@
+//! `npp loadtest`: the seed's mix (85% settle, 10% fail, 3% fail then retried through an approved
+//! operator action, 2% fail late after acknowledgement) through the production command handlers
+//! on a chosen store, closed-loop or at a fixed rate, with latency percentiles and peak memory.
+
+// Throughput, latency and memory are measurements, not money: the one module where floats belong.
+#![allow(clippy::float_arithmetic, clippy::cast_precision_loss)]
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use app_ops::{
+    FundsProjection, NewIntent, OperatorActions, OpsAction, Payments, RailOutcome, SystemClock,
+    TomlPolicy,
+};
+use core_npp::{
+    AccountId, AttemptId, AttemptLimit, Currency, FailureReason, FreeText, IdempotencyKey, Money,
+    OperatorId, PaymentIntentId, SettlementRef,
+};
+use event_store::EventStore;
+use serde::Serialize;
+use store::{MemoryStore, OpenMode, PostgresConfig, PostgresStore, SqliteStore};
+
+const POLICY: &str = "version = \"loadtest\"\n[operators]\nalice = [\"requester\"]\nbob = [\"approver\"]\n\
+[roles.requester]\nrequest = [\"retry\"]\n[roles.approver]\napprove = [\"retry\"]\n";
+
+#[derive(clap::Args, Debug)]
+pub struct LoadtestArgs {
+    /// The store: memory, sqlite (a scratch file unless --db) or postgres (--database-url).
+    #[arg(long, value_parser = ["memory", "sqlite", "postgres"])]
+    store: String,
+    /// Payments to run.
+    #[arg(long, default_value_t = 10_000)]
+    payments: u64,
+    /// Open loop: start this many payments per second, whatever the latency (default: closed loop).
+    #[arg(long)]
+    rate: Option<u64>,
+    /// Worker threads, each driving one payment at a time.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// The SQLite file (kept afterwards); a scratch file by default.
+    #[arg(long, value_name = "PATH")]
+    db: Option<std::path::PathBuf>,
+    /// The PostgreSQL URL (the run uses, then drops, a schema of its own).
+    #[arg(long, value_name = "URL", env = "NPP_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The figures; `--json` prints them as one object.
+#[derive(Serialize)]
+struct Report {
+    store: String,
+    payments: u64,
+    events: u64,
+    commands: u64,
+    concurrency: usize,
+    rate: Option<u64>,
+    seconds: f64,
+    payments_per_sec: f64,
+    events_per_sec: f64,
+    state_hashes_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    p999_ms: f64,
+    peak_rss_mb: f64,
+}
+
+struct Scratch {
+    sqlite: Option<std::path::PathBuf>,
+    postgres: Option<(String, String)>,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Some(path) = self.sqlite.take() {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+        if let Some((url, schema)) = self.postgres.take()
+            && let Ok(mut client) = postgres::Client::connect(&url, postgres::NoTls)
+        {
+            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+}
+
+fn open(args: &LoadtestArgs) -> Result<(Box<dyn EventStore>, Scratch), String> {
+    let mut scratch = Scratch {
+        sqlite: None,
+        postgres: None,
+    };
+    let store: Box<dyn EventStore> = match args.store.as_str() {
+        "memory" => Box::new(MemoryStore::new()),
+        "sqlite" => {
+            let path = match &args.db {
+                Some(path) => path.clone(),
+                None => {
+                    let path = std::env::temp_dir()
+                        .join(format!("npp-loadtest-{}.db", std::process::id()));
+                    scratch.sqlite = Some(path.clone());
+                    path
+                }
+            };
+            Box::new(
+                SqliteStore::open(&path, OpenMode::CreateIfMissing).map_err(|e| e.to_string())?,
+            )
+        }
+        _ => {
+            let url = args
+                .database_url
+                .clone()
+                .ok_or("--store postgres needs --database-url (or NPP_DATABASE_URL)")?;
+            let mut config = PostgresConfig::new(&url);
+            config.schema = format!("loadtest_{}", std::process::id());
+            config.readers = u32::try_from(args.concurrency.clamp(2, 32)).unwrap_or(8);
+            scratch.postgres = Some((url, config.schema.clone()));
+            Box::new(PostgresStore::connect(&config).map_err(|e| e.to_string())?)
+        }
+    };
+    Ok((store, scratch))
+}
+
+struct Shared<'a> {
+    payments: Payments<'a>,
+    policy: TomlPolicy,
+    funds: Mutex<FundsProjection>,
+    next: AtomicU64,
+    done: AtomicU64,
+    started: Instant,
+}
+
+pub fn run(args: &LoadtestArgs) -> ExitCode {
+    match execute(args) {
+        Ok(report) => {
+            if args.json {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            } else {
+                print_report(&report);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("npp loadtest: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn execute(args: &LoadtestArgs) -> Result<Report, String> {
+    let (store, _scratch) = open(args)?;
+    let shared = Shared {
+        payments: Payments::new(&*store, &SystemClock),
+        policy: TomlPolicy::parse(POLICY).map_err(|e| e.to_string())?,
+        funds: Mutex::new(FundsProjection::default()),
+        next: AtomicU64::new(0),
+        done: AtomicU64::new(0),
+        started: Instant::now(),
+    };
+    let terminal = std::io::stderr().is_terminal() && !args.json;
+    let workers = args.concurrency.max(1);
+    let mut latencies: Vec<u32> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| scope.spawn(|| worker(&shared, args)))
+            .collect();
+        while terminal
+            && shared.done.load(Ordering::Relaxed) < args.payments
+            && handles.iter().any(|h| !h.is_finished())
+        {
+            eprint!(
+                "\r{} / {} payments",
+                shared.done.load(Ordering::Relaxed),
+                args.payments
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a worker panicked".into()))
+                    .unwrap_or_default()
+            })
+            .collect()
+    });
+    let seconds = shared.started.elapsed().as_secs_f64();
+    if terminal {
+        eprintln!("\r{} / {} payments", args.payments, args.payments);
+    }
+    let (events, hashes_per_sec) = verify(&*store, args.payments)?;
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        let index = ((latencies.len() as f64) * p) as usize;
+        latencies
+            .get(index.min(latencies.len().saturating_sub(1)))
+            .map_or(0.0, |us| f64::from(*us) / 1000.0)
+    };
+    Ok(Report {
+        store: args.store.clone(),
+        payments: args.payments,
+        events,
+        commands: latencies.len() as u64,
+        concurrency: workers,
+        rate: args.rate,
+        seconds,
+        payments_per_sec: args.payments as f64 / seconds,
+        events_per_sec: events as f64 / seconds,
+        state_hashes_per_sec: hashes_per_sec,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        p999_ms: pct(0.999),
+        peak_rss_mb: peak_rss_mb(),
+    })
+}
+
+/// Replays every payment and hashes its state: the figure for "state hashes per second".
+fn verify(store: &dyn EventStore, payments: u64) -> Result<(u64, f64), String> {
+    let started = Instant::now();
+    let mut events = 0u64;
+    for index in 0..payments {
+        let loaded = app_ops::load_payment(store, id(index)?)
+            .map_err(|e| e.to_string())?
+            .ok_or("a payment is missing")?;
+        events += u64::from(loaded.version);
+        std::hint::black_box(loaded.payment.state_hash());
+    }
+    Ok((
+        events,
+        payments as f64 / started.elapsed().as_secs_f64().max(1e-9),
+    ))
+}
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<u32>().ok());
+    kb.map_or(0.0, |kb| f64::from(kb) / 1024.0)
+}
+
+fn id(index: u64) -> Result<PaymentIntentId, String> {
+    PaymentIntentId::parse(&format!("lt-{index:08}")).map_err(|e| e.to_string())
+}
+
+fn worker(shared: &Shared<'_>, args: &LoadtestArgs) -> Result<Vec<u32>, String> {
+    let mut latencies = Vec::new();
+    loop {
+        let index = shared.next.fetch_add(1, Ordering::Relaxed);
+        if index >= args.payments {
+            return Ok(latencies);
+        }
+        if let Some(rate) = args.rate {
+            let due = Duration::from_nanos(index.saturating_mul(1_000_000_000) / rate.max(1));
+            if let Some(wait) = due.checked_sub(shared.started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        lifecycle(shared, index, &mut latencies)?;
+        shared.done.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn timed<T>(
+    latencies: &mut Vec<u32>,
+    command: impl FnOnce() -> Result<T, app_ops::AppError>,
+) -> Result<T, String> {
+    let started = Instant::now();
+    let result = command().map_err(|e| e.to_string());
+    latencies.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+    result
+}
+
+fn text(s: &str) -> Result<FreeText, String> {
+    FreeText::parse(s).map_err(|e| e.to_string())
+}
+
+/// One payment through its part of the mix, every step a production command.
+fn lifecycle(shared: &Shared<'_>, index: u64, latencies: &mut Vec<u32>) -> Result<(), String> {
+    let pid = id(index)?;
+    let p = &shared.payments;
+    let parse = |e: core_npp::ParseError| e.to_string();
+    let intent = NewIntent {
+        payment_intent_id: pid,
+        amount: Money::from_minor_units(i64::try_from(100 + index % 50_000).unwrap_or(100)),
+        currency: Currency::AUD,
+        idempotency_key: IdempotencyKey::parse(pid.as_str()).map_err(parse)?,
+        from_account_id: AccountId::parse(&format!("802000:{:08}", index % 32_900))
+            .map_err(parse)?,
+        to_account_id: AccountId::parse(&format!("802007:{:08}", (index * 7) % 32_900))
+            .map_err(parse)?,
+        max_attempts: AttemptLimit::default(),
+    };
+    let att1 = AttemptId::parse("att_1").map_err(parse)?;
+    timed(latencies, || p.create_intent(&intent))?;
+    timed(latencies, || {
+        p.authorise(
+            pid,
+            true,
+            Money::from_minor_units(1_000_000_000_000),
+            &shared.funds,
+        )
+    })?;
+    timed(latencies, || p.record_sent(pid, att1))?;
+    let msg = |n: &str| format!("{pid}-{n}");
+    let settle = |attempt: AttemptId| -> Result<RailOutcome, String> {
+        Ok(RailOutcome::Settled {
+            attempt_id: attempt,
+            settlement_ref: SettlementRef::parse(&format!("S{pid}")).map_err(parse)?,
+            funds_transferred: intent.amount,
+        })
+    };
+    let fail = |attempt, reason, code: &str| -> Result<RailOutcome, String> {
+        Ok(RailOutcome::Failed {
+            attempt_id: attempt,
+            reason,
+            detail: Some(text(code)?),
+        })
+    };
+    match index * 2_654_435_761 % 100 {
+        0..85 => {
+            let settled = settle(att1)?;
+            timed(latencies, || {
+                p.record_rail_outcome(
+                    pid,
+                    &msg("acsp"),
+                    &RailOutcome::Acknowledged { attempt_id: att1 },
+                )
+            })?;
+            timed(latencies, || {
+                p.record_rail_outcome(pid, &msg("acsc"), &settled)
+            })?;
+        }
+        85..95 => {
+            let rejected = fail(att1, FailureReason::RailRejected, "AC04")?;
+            timed(latencies, || {
+                p.record_rail_outcome(pid, &msg("rjct"), &rejected)
+            })?;
+        }
+        95..98 => retried(
+            shared,
+            pid,
+            latencies,
+            &fail(att1, FailureReason::RailTimeout, "AB05")?,
+            &msg,
+            &settle,
+        )?,
+        _ => {
+            let late = fail(att1, FailureReason::RailRejected, "AC06")?;
+            timed(latencies, || {
+                p.record_rail_outcome(
+                    pid,
+                    &msg("acsp"),
+                    &RailOutcome::Acknowledged { attempt_id: att1 },
+                )
+            })?;
+            timed(latencies, || {
+                p.record_rail_outcome(pid, &msg("rjct"), &late)
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn retried(
+    shared: &Shared<'_>,
+    pid: PaymentIntentId,
+    latencies: &mut Vec<u32>,
+    timeout: &RailOutcome,
+    msg: &dyn Fn(&str) -> String,
+    settle: &dyn Fn(AttemptId) -> Result<RailOutcome, String>,
+) -> Result<(), String> {
+    let p = &shared.payments;
+    let parse = |e: core_npp::ParseError| e.to_string();
+    timed(latencies, || {
+        p.record_rail_outcome(pid, &msg("ab05"), timeout)
+    })?;
+    let ops = OperatorActions::new(p, &shared.policy);
+    let (alice, bob) = (
+        OperatorId::parse("alice").map_err(parse)?,
+        OperatorId::parse("bob").map_err(parse)?,
+    );
+    let reason = text("rail timed out (AB05); payee bank confirms nothing arrived")?;
+    let request = timed(latencies, || {
+        ops.request(OpsAction::Retry, pid, alice, reason.clone())
+    })?;
+    timed(latencies, || ops.approve(request.request_id, bob))?;
+    let att2 = AttemptId::parse("att_2").map_err(parse)?;
+    timed(latencies, || p.record_sent(pid, att2))?;
+    timed(latencies, || {
+        p.record_rail_outcome(
+            pid,
+            &msg("acsp2"),
+            &RailOutcome::Acknowledged { attempt_id: att2 },
+        )
+    })?;
+    let settled = settle(att2)?;
+    timed(latencies, || {
+        p.record_rail_outcome(pid, &msg("acsc2"), &settled)
+    })?;
+    Ok(())
+}
+
+fn print_report(r: &Report) {
+    println!("store                 {}", r.store);
+    println!(
+        "payments              {} ({} events, {} commands)",
+        r.payments, r.events, r.commands
+    );
+    println!(
+        "mode                  {}",
+        r.rate.map_or_else(
+            || format!("closed loop, {} workers", r.concurrency),
+            |rate| format!("open loop at {rate}/s, {} workers", r.concurrency)
+        )
+    );
+    println!("seconds               {:.2}", r.seconds);
+    println!("payments per second   {:.0}", r.payments_per_sec);
+    println!("events per second     {:.0}", r.events_per_sec);
+    println!(
+        "state hashes/second   {:.0}   (replay from the store and hash, after the run)",
+        r.state_hashes_per_sec
+    );
+    println!(
+        "command latency       p50 {:.3} ms   p99 {:.3} ms   p999 {:.3} ms",
+        r.p50_ms, r.p99_ms, r.p999_ms
+    );
+    println!("peak RSS              {:.1} MB", r.peak_rss_mb);
+}
