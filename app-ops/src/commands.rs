@@ -112,7 +112,15 @@ pub enum RailOutcome {
 pub struct Payments<'a> {
     store: &'a dyn EventStore,
     clock: &'a dyn Clock,
+    /// Payments this handler appended to, at the version it left them. A cached value is only a
+    /// guess at the current one: the append's expected version is checked by the store, and a
+    /// conflict drops the entry and loads afresh, so a stale entry costs a retry, never a wrong
+    /// decision.
+    cache: std::sync::Mutex<std::collections::HashMap<PaymentIntentId, Loaded>>,
 }
+
+/// Past this many cached payments the cache starts over.
+const MAX_CACHED_PAYMENTS: usize = 100_000;
 
 /// The time an event is recorded at: now, but never before the payment's last event, so a clock
 /// that lags another process's cannot make a legal command look like time going backwards.
@@ -123,7 +131,39 @@ fn event_time(payment: &Payment, now: Timestamp) -> Timestamp {
 impl<'a> Payments<'a> {
     /// Handlers over `store`, taking time from `clock`.
     pub fn new(store: &'a dyn EventStore, clock: &'a dyn Clock) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            cache: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn load(&self, id: PaymentIntentId) -> Result<Option<Loaded>, AppError> {
+        if let Some(cached) = self.cache.lock().ok().and_then(|c| c.get(&id).cloned()) {
+            return Ok(Some(cached));
+        }
+        load_payment(self.store, id)
+    }
+
+    fn remember(&self, payment: &Payment, version: u32) {
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= MAX_CACHED_PAYMENTS {
+                cache.clear();
+            }
+            cache.insert(
+                payment.payment_intent_id(),
+                Loaded {
+                    payment: payment.clone(),
+                    version,
+                },
+            );
+        }
+    }
+
+    fn forget(&self, id: PaymentIntentId) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(&id);
+        }
     }
 
     /// The store these handlers use.
@@ -160,11 +200,14 @@ impl<'a> Payments<'a> {
         )?
         .with_idempotency(claim);
         match self.store.append(request) {
-            Ok(AppendOutcome::Committed(_)) => Ok(Outcome {
-                payment,
-                version: 1,
-                effect: Effect::Appended,
-            }),
+            Ok(AppendOutcome::Committed(_)) => {
+                self.remember(&payment, 1);
+                Ok(Outcome {
+                    payment,
+                    version: 1,
+                    effect: Effect::Appended,
+                })
+            }
             Ok(AppendOutcome::AlreadyApplied(prior)) => self.original(&prior.stream, prior.version),
             Err(StoreError::Conflict { .. }) => Err(AppError::refused(
                 "intent/unique-payment-id",
@@ -399,7 +442,7 @@ impl<'a> Payments<'a> {
                         format!("{why}; recorded as an anomaly for operators"),
                     ));
                 }
-                Err(StoreError::Conflict { .. }) => {}
+                Err(StoreError::Conflict { .. }) => self.forget(id),
                 Err(e) => return Err(e.into()),
             }
         }
@@ -428,17 +471,29 @@ impl<'a> Payments<'a> {
         decide: impl Fn(&Payment, Timestamp) -> Result<Option<PaymentEvent>, AppError>,
     ) -> Result<Outcome, AppError> {
         let stream = StreamId::payment(id);
+        let mut fresh = false;
         for _ in 0..MAX_CONFLICT_RETRIES {
-            let Loaded { payment, version } =
-                load_payment(self.store, id)?.ok_or(AppError::UnknownPayment(id))?;
-            let now = self.clock.now();
-            let Some(event) = decide(&payment, now)? else {
-                return Ok(Outcome {
-                    payment,
-                    version,
-                    effect: Effect::Unchanged,
-                });
+            // A refusal or "nothing to do" is only trusted on a value read from the store: a
+            // cached one may lag what another process appended since.
+            let decided = self.decide_on(id, fresh, &decide);
+            let (payment, version, event) = match decided {
+                Ok(Some(found)) => found,
+                Ok(None) | Err(_) if !fresh => {
+                    self.forget(id);
+                    fresh = true;
+                    continue;
+                }
+                Ok(None) => {
+                    let loaded = self.load(id)?.ok_or(AppError::UnknownPayment(id))?;
+                    return Ok(Outcome {
+                        payment: loaded.payment,
+                        version: loaded.version,
+                        effect: Effect::Unchanged,
+                    });
+                }
+                Err(e) => return Err(e),
             };
+            let now = self.clock.now();
             let next = match payment.apply(&event).map_err(AppError::Rule)? {
                 Applied::Changed(next) => next,
                 Applied::Duplicate => {
@@ -463,6 +518,7 @@ impl<'a> Payments<'a> {
             }
             match self.store.append(request) {
                 Ok(AppendOutcome::Committed(c)) => {
+                    self.remember(&next, c.last_version);
                     return Ok(Outcome {
                         payment: next,
                         version: c.last_version,
@@ -470,9 +526,13 @@ impl<'a> Payments<'a> {
                     });
                 }
                 Ok(AppendOutcome::AlreadyApplied(prior)) => {
+                    self.forget(id);
                     return self.original(&prior.stream, prior.version);
                 }
-                Err(StoreError::Conflict { .. }) => {}
+                Err(StoreError::Conflict { .. }) => {
+                    self.forget(id);
+                    fresh = true;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -480,6 +540,26 @@ impl<'a> Payments<'a> {
             stream,
             attempts: MAX_CONFLICT_RETRIES,
         })
+    }
+
+    /// Loads (from the cache unless `fresh`) and decides; `None` when there is nothing to do.
+    /// A core refusal of the decided event is an error here, so the caller can retry it fresh.
+    #[allow(clippy::type_complexity)]
+    fn decide_on(
+        &self,
+        id: PaymentIntentId,
+        fresh: bool,
+        decide: &impl Fn(&Payment, Timestamp) -> Result<Option<PaymentEvent>, AppError>,
+    ) -> Result<Option<(Payment, u32, PaymentEvent)>, AppError> {
+        if fresh {
+            self.forget(id);
+        }
+        let Loaded { payment, version } = self.load(id)?.ok_or(AppError::UnknownPayment(id))?;
+        let Some(event) = decide(&payment, self.clock.now())? else {
+            return Ok(None);
+        };
+        payment.apply(&event).map_err(AppError::Rule)?;
+        Ok(Some((payment, version, event)))
     }
 }
 

@@ -7,7 +7,9 @@ use event_store::{
     PriorResult, RecordedEvent, StoreError, StreamId,
 };
 use postgres::error::SqlState;
-use postgres::{Client, GenericClient, NoTls, Row};
+use std::collections::HashMap;
+
+use postgres::{Client, GenericClient, NoTls, Row, Statement};
 use r2d2_postgres::PostgresConnectionManager;
 
 use crate::SCHEMA_VERSION;
@@ -94,6 +96,11 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_undelivered ON outbox (seq) WHERE delivered_at IS NULL;
 ";
 
+const INSERT_EVENT: &str =
+    "INSERT INTO events (stream_id, version, event_type, schema_version, occurred_at,
+    recorded_at, correlation_id, causation_id, payload, prev_hash, hash)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
 const SELECT_EVENT: &str = "SELECT stream_id, version, global_position, event_type, schema_version,
     occurred_at, recorded_at, correlation_id, causation_id, payload, prev_hash, hash FROM events";
 
@@ -175,7 +182,15 @@ impl PostgresStore {
             .min_idle(Some(0))
             .build(manager)
             .map_err(unavailable)?;
-        let writer = GroupCommit::spawn("npp-postgres-writer", PgWriter { client })?;
+        let insert_event = client.prepare(INSERT_EVENT).map_err(pg)?;
+        let writer = GroupCommit::spawn(
+            "npp-postgres-writer",
+            PgWriter {
+                client,
+                insert_event,
+                heads: HashMap::new(),
+            },
+        )?;
         Ok(Self { writer, readers })
     }
 
@@ -229,8 +244,21 @@ fn migrate(client: &mut Client, schema: &str) -> Result<(), StoreError> {
     tx.commit().map_err(pg)
 }
 
+/// The most stream heads remembered; past it the cache starts over (it is only a shortcut).
+const MAX_CACHED_HEADS: usize = 200_000;
+
 struct PgWriter {
     client: Client,
+    insert_event: Statement,
+    /// The hash at (stream, version) of recent appends. A stored event never changes, so a
+    /// remembered hash stays true; it saves reading the predecessor's hash back on every append.
+    heads: HashMap<String, (u32, EventHash)>,
+}
+
+/// What one append needs from the batch: the prepared insert and the remembered heads.
+struct Prepared<'a> {
+    insert_event: &'a Statement,
+    heads: &'a HashMap<String, (u32, EventHash)>,
 }
 
 /// Why one append of a batch did not commit.
@@ -248,24 +276,86 @@ impl From<StoreError> for Refusal {
 
 impl BatchWriter for PgWriter {
     fn write_batch(&mut self, batch: &[AppendRequest]) -> Vec<Result<AppendOutcome, StoreError>> {
-        match write_batch(&mut self.client, batch) {
-            Ok(results) => results,
+        let prepared = Prepared {
+            insert_event: &self.insert_event,
+            heads: &self.heads,
+        };
+        // The fast path runs the whole batch without savepoints; if any append is refused, the
+        // batch is rolled back and run again with a savepoint each, so refusals stay isolated.
+        let results = match write_batch_fast(&mut self.client, batch, &prepared) {
+            Ok(Some(results)) => Ok(results),
+            Ok(None) => write_batch(&mut self.client, batch, &prepared),
+            Err(e) => Err(e),
+        };
+        match results {
+            Ok(results) => {
+                self.remember(batch, &results);
+                results
+                    .into_iter()
+                    .map(|r| r.map(|(outcome, _)| outcome))
+                    .collect()
+            }
             Err(e) => batch.iter().map(|_| Err(e.clone())).collect(),
         }
     }
 }
 
+impl PgWriter {
+    fn remember(
+        &mut self,
+        batch: &[AppendRequest],
+        results: &[Result<(AppendOutcome, Option<EventHash>), StoreError>],
+    ) {
+        if self.heads.len() > MAX_CACHED_HEADS {
+            self.heads.clear();
+        }
+        for (request, result) in batch.iter().zip(results) {
+            if let Ok((AppendOutcome::Committed(c), Some(hash))) = result {
+                self.heads.insert(
+                    request.stream().as_str().to_owned(),
+                    (c.last_version, *hash),
+                );
+            }
+        }
+    }
+}
+
+type Written = Result<(AppendOutcome, Option<EventHash>), StoreError>;
+
+fn write_batch_fast(
+    client: &mut Client,
+    batch: &[AppendRequest],
+    prepared: &Prepared<'_>,
+) -> Result<Option<Vec<Written>>, StoreError> {
+    let mut tx = client.transaction().map_err(pg)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])
+        .map_err(pg)?;
+    let mut results = Vec::with_capacity(batch.len());
+    for request in batch {
+        match append_one(&mut tx, request, prepared) {
+            Ok(written) => results.push(Ok(written)),
+            Err(_) => {
+                tx.rollback().map_err(pg)?;
+                return Ok(None);
+            }
+        }
+    }
+    tx.commit().map_err(pg)?;
+    Ok(Some(results))
+}
+
 fn write_batch(
     client: &mut Client,
     batch: &[AppendRequest],
-) -> Result<Vec<Result<AppendOutcome, StoreError>>, StoreError> {
+    prepared: &Prepared<'_>,
+) -> Result<Vec<Written>, StoreError> {
     let mut tx = client.transaction().map_err(pg)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])
         .map_err(pg)?;
     let mut results = Vec::with_capacity(batch.len());
     for request in batch {
         let mut savepoint = tx.transaction().map_err(pg)?;
-        match append_one(&mut savepoint, request) {
+        match append_one(&mut savepoint, request, prepared) {
             Ok(outcome) => {
                 savepoint.commit().map_err(pg)?;
                 results.push(Ok(outcome));
@@ -319,7 +409,8 @@ fn nanos(t: core_npp::Timestamp, what: &'static str) -> Result<i64, StoreError> 
 fn append_one(
     client: &mut impl GenericClient,
     request: &AppendRequest,
-) -> Result<AppendOutcome, Refusal> {
+    prepared: &Prepared<'_>,
+) -> Result<(AppendOutcome, Option<EventHash>), Refusal> {
     let stream = request.stream().as_str();
     let final_version = int(request.final_version());
     let recorded_at = nanos(request.recorded_at(), "recorded_at")?;
@@ -334,7 +425,7 @@ fn append_one(
         if inserted == 0 {
             let prior = find_rail_message(client, message_id)?;
             return prior
-                .map(AppendOutcome::AlreadyApplied)
+                .map(|p| (AppendOutcome::AlreadyApplied(p), None))
                 .ok_or_else(|| Refusal::Store(unavailable("rail message claim vanished")));
         }
     }
@@ -362,21 +453,28 @@ fn append_one(
                     stream: prior.stream,
                 }));
             }
-            return Ok(AppendOutcome::AlreadyApplied(prior));
+            return Ok((AppendOutcome::AlreadyApplied(prior), None));
         }
     }
-    insert_events(client, request, recorded_at)
+    insert_events(client, request, recorded_at, prepared)
 }
 
 fn insert_events(
     client: &mut impl GenericClient,
     request: &AppendRequest,
     recorded_at: i64,
-) -> Result<AppendOutcome, Refusal> {
+    prepared: &Prepared<'_>,
+) -> Result<(AppendOutcome, Option<EventHash>), Refusal> {
     let stream = request.stream();
     let expected = request.expected_version();
+    let cached = prepared
+        .heads
+        .get(stream.as_str())
+        .filter(|(version, _)| *version == expected);
     let mut prev = if expected == 0 {
         EventHash::GENESIS
+    } else if let Some((_, hash)) = cached {
+        *hash
     } else {
         let row = client
             .query_opt(
@@ -395,18 +493,12 @@ fn insert_events(
             why: "hash is not 32 bytes".into(),
         })?
     };
-    let insert = client
-        .prepare(
-            "INSERT INTO events (stream_id, version, event_type, schema_version, occurred_at,
-                recorded_at, correlation_id, causation_id, payload, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .map_err(pg)?;
+    let insert = prepared.insert_event;
     for (version, event) in (expected + 1..).zip(request.events()) {
         let (hash, _) = event.seal(stream, version, request.recorded_at(), &prev);
         let occurred_at = nanos(event.occurred_at(), "occurred_at")?;
         let inserted = client.execute(
-            &insert,
+            insert,
             &[
                 &stream.as_str(),
                 &int(version),
@@ -431,11 +523,12 @@ fn insert_events(
         }
     }
     insert_outbox(client, request, recorded_at)?;
-    Ok(AppendOutcome::Committed(Committed {
+    let committed = Committed {
         stream: stream.clone(),
         first_version: expected + 1,
         last_version: request.final_version(),
-    }))
+    };
+    Ok((AppendOutcome::Committed(committed), Some(prev)))
 }
 
 fn insert_outbox(
