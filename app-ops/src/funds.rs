@@ -145,6 +145,22 @@ impl FundsProjection {
             | PaymentEvent::PaymentExpired(_)
             | PaymentEvent::PaymentCancelled(_) => {}
         }
+        // A payment that can never earmark again needs no tracking: only a retryable failure can
+        // (an approved retry earmarks anew), so memory stays flat however many payments pass.
+        let done = match event {
+            PaymentEvent::PaymentSettled(_)
+            | PaymentEvent::PaymentExpired(_)
+            | PaymentEvent::PaymentCancelled(_) => true,
+            PaymentEvent::PaymentFailed(failed) => !failed.reason().is_retryable(),
+            PaymentEvent::PaymentIntentCreated(_)
+            | PaymentEvent::PaymentAuthorised(_)
+            | PaymentEvent::PaymentRetryApproved(_)
+            | PaymentEvent::PaymentSentToRail(_)
+            | PaymentEvent::PaymentAcknowledged(_) => false,
+        };
+        if done {
+            self.payments.remove(&id);
+        }
         Ok(())
     }
 }

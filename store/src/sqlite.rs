@@ -17,7 +17,7 @@ use crate::group_commit::{BatchWriter, GroupCommit};
 /// `PRAGMA application_id` of an npp event store ("NPP1"), so a stranger's SQLite file is
 /// recognised and left alone.
 const APPLICATION_ID: i32 = 0x4E50_5031;
-const MAX_IDLE_READERS: usize = 8;
+const MAX_IDLE_READERS: usize = 16;
 
 /// Versioned migrations: (version, description, SQL). Never edit a released one; add the next.
 const MIGRATIONS: &[(u32, &str, &str)] = &[
@@ -154,6 +154,10 @@ impl SqliteStore {
             None => {
                 let conn = open_connection(&self.path, OpenMode::MustExist)?;
                 conn.busy_timeout(std::time::Duration::from_secs(5))
+                    .map_err(unavailable)?;
+                // Readers are many and short-lived; a small page cache each keeps memory flat
+                // under high concurrency (the OS page cache holds the hot pages anyway).
+                conn.execute_batch("PRAGMA cache_size = -256")
                     .map_err(unavailable)?;
                 conn
             }
