@@ -32,6 +32,13 @@ pub struct SimulateArgs {
     /// Print the summary as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Join a run another process started on the same database (PostgreSQL): drive its
+    /// payments, create none. Give each process its own --worker-id.
+    #[arg(long)]
+    workers_only: bool,
+    /// This process's name in outbox leases; distinct for every process sharing a database.
+    #[arg(long, default_value = "orchestrator")]
+    worker_id: String,
     /// Write an evidence pack for every failed or retried payment into this directory.
     #[arg(long, value_name = "DIR")]
     evidence_dir: Option<std::path::PathBuf>,
@@ -74,13 +81,15 @@ pub fn run(args: &SimulateArgs) -> ExitCode {
             return ExitCode::from(EXIT_CANNOT_RUN);
         }
     };
-    let config = SimConfig {
+    let mut config = SimConfig {
         payments: args.payments,
         seed: args.seed,
         faults,
         rate_per_sec: args.rate,
+        workers_only: args.workers_only,
         ..SimConfig::default()
     };
+    config.orchestrator.worker_id.clone_from(&args.worker_id);
     let bar = Bar {
         done: AtomicU64::new(0),
         on_terminal: std::io::stderr().is_terminal(),

@@ -47,6 +47,8 @@ pub struct SimConfig {
     pub rate_per_sec: u64,
     /// The orchestrator's timers.
     pub orchestrator: Config,
+    /// Join a run another process started: drive its payments, create none.
+    pub workers_only: bool,
 }
 
 impl Default for SimConfig {
@@ -60,6 +62,7 @@ impl Default for SimConfig {
             latency_ms: 300,
             rate_per_sec: 134,
             orchestrator: Config::default(),
+            workers_only: false,
         }
     }
 }
@@ -220,7 +223,12 @@ impl<'a> Simulation<'a> {
         let payments = Payments::new(self.store, &clock);
         let ops = OperatorActions::new(&payments, &policy);
         let mut watch = Watch::default();
-        let mut next_index = 0u64;
+        // A joining worker creates nothing: it counts the scenario's intents as they appear.
+        let mut next_index = if self.config.workers_only {
+            self.config.payments
+        } else {
+            0
+        };
         let mut retries = 0u64;
         loop {
             let now = clock.now();
@@ -241,7 +249,8 @@ impl<'a> Simulation<'a> {
                     + orchestrator.escalated().len() as u64,
                 self.config.payments,
             );
-            let intake_done = next_index >= self.config.payments;
+            let intake_done = next_index >= self.config.payments
+                && watch.created_at.len() as u64 >= self.config.payments;
             if intake_done
                 && orchestrator.is_idle()
                 && participant.pending() == 0
@@ -251,7 +260,7 @@ impl<'a> Simulation<'a> {
                 break;
             }
             let next = [
-                (!intake_done)
+                (next_index < self.config.payments)
                     .then(|| self.arrival(next_index))
                     .transpose()?,
                 orchestrator.next_timer(),
@@ -261,7 +270,10 @@ impl<'a> Simulation<'a> {
             .flatten()
             .filter(|t| *t > now)
             .min();
-            let floor = now.plus_nanos(MILLI).unwrap_or(now);
+            // With nothing scheduled, only a lease (another process's claim) or another process's
+            // intake can be pending: step a second rather than a millisecond.
+            let idle_step = if next.is_none() { 1_000 * MILLI } else { MILLI };
+            let floor = now.plus_nanos(idle_step).unwrap_or(now);
             clock.set(next.map_or(floor, |t| t.max(floor)));
         }
         self.summary(&orchestrator, &watch, retries, started)

@@ -1,0 +1,107 @@
+//! Scale-out on PostgreSQL: two `npp` processes share one database; one is killed midway; the
+//! other finishes every payment, and no attempt ever reaches the rail twice.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn database_url() -> Option<String> {
+    let url = std::env::var("NPP_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    if postgres::Client::connect(&url, postgres::NoTls).is_ok() {
+        return Some(url);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "PostgreSQL is not reachable at {url}; CI is set, so this fails"
+    );
+    eprintln!(
+        "SKIPPING POSTGRESQL TEST: PostgreSQL is not reachable at {url} (set NPP_TEST_DATABASE_URL)"
+    );
+    None
+}
+
+fn simulate(url: &str, schema: &str, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_npp"));
+    command
+        .args([
+            "simulate",
+            "--payments",
+            "240",
+            "--seed",
+            "5",
+            "--json",
+            "--database-url",
+            url,
+            "--schema",
+            schema,
+        ])
+        .args(extra)
+        .env_remove("NPP_DATABASE_URL");
+    command
+}
+
+#[test]
+fn two_processes_share_the_work_and_one_dying_loses_nothing() {
+    let Some(url) = database_url() else { return };
+    let schema = format!("scale_{}", std::process::id());
+    let mut first = simulate(&url, &schema, &["--worker-id", "first"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let mut second = simulate(&url, &schema, &["--workers-only", "--worker-id", "second"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1_500));
+    let killed = second.try_wait().unwrap().is_none();
+    if killed {
+        second.kill().unwrap();
+    }
+    second.wait().unwrap();
+    let output = first.wait_with_output().unwrap();
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let delivered_by_second: i64 = client
+        .query_one(
+            &format!("SELECT count(*) FROM {schema}.outbox WHERE lease_owner = 'second'"),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["payments"], 240, "{summary}");
+    assert_eq!(summary["replay_verified"], 240, "{summary}");
+    assert_eq!(
+        summary["max_deliveries_per_message"], 1,
+        "an attempt reached the rail twice: {summary}"
+    );
+    let settled = summary["by_state"]["SETTLED"].as_u64().unwrap_or(0);
+    let failed = summary["by_state"]["FAILED"].as_u64().unwrap_or(0);
+    assert_eq!(settled + failed, 240, "every payment final: {summary}");
+    assert!(
+        killed,
+        "the second process finished before it could be killed midway"
+    );
+    assert!(
+        delivered_by_second > 0,
+        "the second process never took a share of the outbox"
+    );
+}
