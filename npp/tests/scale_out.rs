@@ -51,7 +51,7 @@ fn simulate(url: &str, schema: &str, extra: &[&str]) -> Command {
 fn two_processes_share_the_work_and_one_dying_loses_nothing() {
     let Some(url) = database_url() else { return };
     let schema = format!("scale_{}", std::process::id());
-    let mut first = simulate(&url, &schema, &["--worker-id", "first"])
+    let first = simulate(&url, &schema, &["--worker-id", "first"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
