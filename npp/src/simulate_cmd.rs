@@ -32,6 +32,12 @@ pub struct SimulateArgs {
     /// Print the summary as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Seconds (simulated) before a silent SENT attempt is enquired about, and between enquiries.
+    #[arg(long, default_value_t = 15)]
+    enquiry_after: u32,
+    /// Seconds (simulated) after which a silent attempt goes to the operator queue.
+    #[arg(long, default_value_t = 60)]
+    escalate_after: u32,
     /// Join a run another process started on the same database (PostgreSQL): drive its
     /// payments, create none. Give each process its own --worker-id.
     #[arg(long)]
@@ -90,6 +96,8 @@ pub fn run(args: &SimulateArgs) -> ExitCode {
         ..SimConfig::default()
     };
     config.orchestrator.worker_id.clone_from(&args.worker_id);
+    config.orchestrator.enquiry_after = i64::from(args.enquiry_after.max(1)) * 1_000_000_000;
+    config.orchestrator.escalate_after = i64::from(args.escalate_after.max(1)) * 1_000_000_000;
     let bar = Bar {
         done: AtomicU64::new(0),
         on_terminal: std::io::stderr().is_terminal(),
