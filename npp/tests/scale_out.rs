@@ -62,7 +62,20 @@ fn two_processes_share_the_work_and_one_dying_loses_nothing() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1_500));
+    // Kill the second process midway: once it holds a share of the outbox, not before.
+    let mut watcher = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let share = format!("SELECT count(*) FROM {schema}.outbox WHERE lease_owner = 'second'");
+    for _ in 0..200 {
+        let taken: i64 = watcher
+            .query_opt(&share, &[])
+            .ok()
+            .flatten()
+            .map_or(0, |row| row.get(0));
+        if taken > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let killed = second.try_wait().unwrap().is_none();
     if killed {
         second.kill().unwrap();
