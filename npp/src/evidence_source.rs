@@ -144,18 +144,21 @@ fn rejection(request: &OpsRequest) -> Result<Decision, String> {
     request
         .events
         .iter()
-        .find_map(|e| match e {
-            OpsEvent::OperatorActionRejected {
+        .find_map(|e| {
+            let OpsEvent::OperatorActionRejected {
                 rejected_by,
                 rejected_at,
                 reason,
                 ..
-            } => Some(Decision::Rejected {
+            } = e
+            else {
+                return None;
+            };
+            Some(Decision::Rejected {
                 rejected_by: *rejected_by,
                 rejected_at: *rejected_at,
                 reason: reason.clone(),
-            }),
-            _ => None,
+            })
         })
         .ok_or_else(|| {
             format!(
@@ -173,11 +176,11 @@ fn failure(request: &OpsRequest) -> Result<Decision, String> {
         .last()
         .copied()
         .ok_or("a failed request has no approval")?;
-    let why = request.events.iter().find_map(|e| match e {
-        OpsEvent::OperatorActionFailed { rule, why, .. } => {
-            Some(format!("approved, then refused when run by {rule}: {why}"))
-        }
-        _ => None,
+    let why = request.events.iter().find_map(|e| {
+        let OpsEvent::OperatorActionFailed { rule, why, .. } = e else {
+            return None;
+        };
+        Some(format!("approved, then refused when run by {rule}: {why}"))
     });
     Ok(Decision::Rejected {
         rejected_by: by,
