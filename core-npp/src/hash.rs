@@ -79,8 +79,11 @@ impl Encoder<'_> {
         self.u32(u32::try_from(len).unwrap_or(u32::MAX));
     }
     fn str(&mut self, value: &str) {
+        self.bytes(value.as_bytes());
+    }
+    fn bytes(&mut self, value: &[u8]) {
         self.len(value.len());
-        self.0.extend_from_slice(value.as_bytes());
+        self.0.extend_from_slice(value);
     }
     fn text(&mut self, value: Option<&FreeText>) {
         self.opt(value, |e, t| e.str(t.as_str()));
@@ -108,10 +111,10 @@ impl Payment {
         let mut e = Encoder(out);
         e.0.extend_from_slice(STATE_ENCODING_MAGIC);
         e.0.extend_from_slice(&STATE_ENCODING_VERSION.to_be_bytes());
-        e.str(self.payment_intent_id().as_str());
-        e.str(self.idempotency_key().as_str());
-        e.str(self.from_account_id().as_str());
-        e.str(self.to_account_id().as_str());
+        e.bytes(self.payment_intent_id().as_bytes());
+        e.bytes(self.idempotency_key().as_bytes());
+        e.bytes(self.from_account_id().as_bytes());
+        e.bytes(self.to_account_id().as_bytes());
         e.money(self.amount());
         e.0.extend_from_slice(&self.currency().as_bytes());
         e.u8(self.max_attempts().get());
@@ -147,9 +150,9 @@ impl Payment {
 }
 
 fn encode_attempt(e: &mut Encoder<'_>, attempt: &Attempt) {
-    e.str(attempt.attempt_id.as_str());
+    e.bytes(attempt.attempt_id.as_bytes());
     e.time(attempt.opened_at);
-    e.opt(attempt.opened_by, |e, id| e.str(id.as_str()));
+    e.opt(attempt.opened_by, |e, id| e.bytes(id.as_bytes()));
     e.opt(attempt.sent_at, Encoder::time);
     e.opt(attempt.acknowledged_at, Encoder::time);
     e.opt(attempt.outcome.as_ref(), |e, outcome| match outcome {
@@ -159,7 +162,7 @@ fn encode_attempt(e: &mut Encoder<'_>, attempt: &Attempt) {
             at,
         } => {
             e.u8(1);
-            e.str(settlement_ref.as_str());
+            e.bytes(settlement_ref.as_bytes());
             e.money(*funds_transferred);
             e.time(*at);
         }
@@ -174,17 +177,17 @@ fn encode_attempt(e: &mut Encoder<'_>, attempt: &Attempt) {
 
 fn encode_failure(e: &mut Encoder<'_>, failure: &FailureRecord) {
     e.u8(failure.reason.tag());
-    e.opt(failure.attempt_id, |e, id| e.str(id.as_str()));
+    e.opt(failure.attempt_id, |e, id| e.bytes(id.as_bytes()));
     e.text(failure.cancel_reason.as_ref());
     e.text(failure.detail.as_ref());
-    e.opt(failure.approval_id, |e, id| e.str(id.as_str()));
+    e.opt(failure.approval_id, |e, id| e.bytes(id.as_bytes()));
     e.time(failure.at);
 }
 
 fn encode_approval(e: &mut Encoder<'_>, approval: &Approval) {
-    e.str(approval.approval_id().as_str());
-    e.str(approval.requested_by().as_str());
-    e.str(approval.approved_by().as_str());
+    e.bytes(approval.approval_id().as_bytes());
+    e.bytes(approval.requested_by().as_bytes());
+    e.bytes(approval.approved_by().as_bytes());
     e.time(approval.approved_at());
     e.str(approval.reason().as_str());
 }

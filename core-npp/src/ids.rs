@@ -54,8 +54,12 @@ impl ShortId {
         Ok(Self { len, bytes })
     }
 
+    fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
+    }
+
     fn as_str(&self) -> &str {
-        let used = self.bytes.get(..usize::from(self.len)).unwrap_or_default();
+        let used = self.as_bytes();
         // Only ASCII bytes are ever stored (checked in `parse`), so this cannot fail; an empty
         // string would be caught by the invariants that compare ids.
         std::str::from_utf8(used).unwrap_or_default()
@@ -81,6 +85,12 @@ macro_rules! short_id {
             /// The identifier as text.
             pub fn as_str(&self) -> &str {
                 self.0.as_str()
+            }
+
+            /// The identifier's ASCII bytes, without re-checking them (they were checked once,
+            /// when parsed), for encodings on hot paths such as the state hash.
+            pub fn as_bytes(&self) -> &[u8] {
+                self.0.as_bytes()
             }
         }
 
