@@ -55,6 +55,30 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
     let _: &Payment = &settled;
+
+    // The lifecycle on every core at once: payments share nothing, so they scale with cores.
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut parallel = c.benchmark_group("core parallel");
+    parallel.throughput(Throughput::Elements(threads as u64));
+    parallel.bench_function(
+        format!("rebuild 5-event history on {threads} threads"),
+        |b| {
+            b.iter_custom(|iters| {
+                let started = std::time::Instant::now();
+                std::thread::scope(|scope| {
+                    for _ in 0..threads {
+                        scope.spawn(|| {
+                            for _ in 0..iters {
+                                black_box(rebuild_from_events(black_box(&events)).unwrap());
+                            }
+                        });
+                    }
+                });
+                started.elapsed()
+            })
+        },
+    );
+    parallel.finish();
 }
 
 criterion_group!(benches, bench);
