@@ -2,7 +2,7 @@
 //! writer thread, triggers that refuse UPDATE and DELETE, versioned migrations.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 use core_npp::Timestamp;
 use event_store::{
@@ -17,7 +17,9 @@ use crate::group_commit::{BatchWriter, GroupCommit};
 /// `PRAGMA application_id` of an npp event store ("NPP1"), so a stranger's SQLite file is
 /// recognised and left alone.
 const APPLICATION_ID: i32 = 0x4E50_5031;
-const MAX_IDLE_READERS: usize = 16;
+/// Reader connections per store. More would only contend for two cores; opening one costs a
+/// schema parse and fresh statement caches, so callers wait for a free one instead.
+const MAX_READERS: usize = 8;
 
 /// Versioned migrations: (version, description, SQL). Never edit a released one; add the next.
 const MIGRATIONS: &[(u32, &str, &str)] = &[
@@ -102,11 +104,18 @@ pub enum OpenMode {
     MustExist,
 }
 
+#[derive(Default)]
+struct ReaderPool {
+    idle: Vec<Connection>,
+    opened: usize,
+}
+
 /// The SQLite event store.
 pub struct SqliteStore {
     path: PathBuf,
     writer: GroupCommit,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<ReaderPool>,
+    reader_freed: Condvar,
 }
 
 fn unavailable(e: rusqlite::Error) -> StoreError {
@@ -135,7 +144,8 @@ impl SqliteStore {
         Ok(Self {
             path: path.to_owned(),
             writer,
-            readers: Mutex::new(Vec::new()),
+            readers: Mutex::new(ReaderPool::default()),
+            reader_freed: Condvar::new(),
         })
     }
 
@@ -148,27 +158,43 @@ impl SqliteStore {
         &self,
         read: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let idle = self.readers.lock().ok().and_then(|mut pool| pool.pop());
-        let conn = match idle {
-            Some(conn) => conn,
-            None => {
-                let conn = open_connection(&self.path, OpenMode::MustExist)?;
-                conn.busy_timeout(std::time::Duration::from_secs(5))
-                    .map_err(unavailable)?;
-                // Readers are many and short-lived; a small page cache each keeps memory flat
-                // under high concurrency (the OS page cache holds the hot pages anyway).
-                conn.execute_batch("PRAGMA cache_size = -256")
-                    .map_err(unavailable)?;
-                conn
-            }
-        };
+        let conn = self.take_reader()?;
         let result = read(&conn);
-        if let Ok(mut pool) = self.readers.lock()
-            && pool.len() < MAX_IDLE_READERS
-        {
-            pool.push(conn);
+        if let Ok(mut pool) = self.readers.lock() {
+            pool.idle.push(conn);
         }
+        self.reader_freed.notify_one();
         result
+    }
+
+    fn take_reader(&self) -> Result<Connection, StoreError> {
+        let poisoned = || StoreError::Unavailable("reader pool lock poisoned".into());
+        let mut pool = self.readers.lock().map_err(|_| poisoned())?;
+        loop {
+            if let Some(conn) = pool.idle.pop() {
+                return Ok(conn);
+            }
+            if pool.opened < MAX_READERS {
+                pool.opened += 1;
+                drop(pool);
+                return self.open_reader().inspect_err(|_| {
+                    if let Ok(mut pool) = self.readers.lock() {
+                        pool.opened -= 1;
+                    }
+                });
+            }
+            pool = self.reader_freed.wait(pool).map_err(|_| poisoned())?;
+        }
+    }
+
+    fn open_reader(&self) -> Result<Connection, StoreError> {
+        let conn = open_connection(&self.path, OpenMode::MustExist)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(unavailable)?;
+        // A small page cache each: the OS page cache holds the hot pages anyway.
+        conn.execute_batch("PRAGMA cache_size = -256")
+            .map_err(unavailable)?;
+        Ok(conn)
     }
 }
 
