@@ -475,26 +475,27 @@ impl<'a> Payments<'a> {
         for _ in 0..MAX_CONFLICT_RETRIES {
             // A refusal or "nothing to do" is only trusted on a value read from the store: a
             // cached one may lag what another process appended since.
-            let decided = self.decide_on(id, fresh, &decide);
-            let (payment, version, event) = match decided {
-                Ok(Some(found)) => found,
-                Ok(None) | Err(_) if !fresh => {
-                    self.forget(id);
-                    fresh = true;
-                    continue;
-                }
-                Ok(None) => {
-                    let loaded = self.load(id)?.ok_or(AppError::UnknownPayment(id))?;
-                    return Ok(Outcome {
-                        payment: loaded.payment,
-                        version: loaded.version,
-                        effect: Effect::Unchanged,
-                    });
-                }
-                Err(e) => return Err(e),
-            };
-            let now = self.clock.now();
-            let next = match payment.apply(&event).map_err(AppError::Rule)? {
+            let (Loaded { payment, version }, event, applied) =
+                match self.decide_on(id, fresh, &decide) {
+                    Ok(Decided::Event {
+                        loaded,
+                        event,
+                        applied,
+                    }) => (loaded, event, applied),
+                    Ok(Decided::Nothing(_)) | Err(_) if !fresh => {
+                        fresh = true;
+                        continue;
+                    }
+                    Ok(Decided::Nothing(loaded)) => {
+                        return Ok(Outcome {
+                            payment: loaded.payment,
+                            version: loaded.version,
+                            effect: Effect::Unchanged,
+                        });
+                    }
+                    Err(e) => return Err(e),
+                };
+            let next = match applied {
                 Applied::Changed(next) => next,
                 Applied::Duplicate => {
                     return Ok(Outcome {
@@ -504,6 +505,7 @@ impl<'a> Payments<'a> {
                     });
                 }
             };
+            let now = self.clock.now();
             let mut request = AppendRequest::new(
                 stream.clone(),
                 version,
@@ -529,10 +531,7 @@ impl<'a> Payments<'a> {
                     self.forget(id);
                     return self.original(&prior.stream, prior.version);
                 }
-                Err(StoreError::Conflict { .. }) => {
-                    self.forget(id);
-                    fresh = true;
-                }
+                Err(StoreError::Conflict { .. }) => fresh = true,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -542,25 +541,40 @@ impl<'a> Payments<'a> {
         })
     }
 
-    /// Loads (from the cache unless `fresh`) and decides; `None` when there is nothing to do.
-    /// A core refusal of the decided event is an error here, so the caller can retry it fresh.
-    #[allow(clippy::type_complexity)]
+    /// Loads (from the cache unless `fresh`), decides, and lets the core apply the event once;
+    /// a core refusal is an error here, so the caller can retry it on a fresh value.
     fn decide_on(
         &self,
         id: PaymentIntentId,
         fresh: bool,
         decide: &impl Fn(&Payment, Timestamp) -> Result<Option<PaymentEvent>, AppError>,
-    ) -> Result<Option<(Payment, u32, PaymentEvent)>, AppError> {
+    ) -> Result<Decided, AppError> {
         if fresh {
             self.forget(id);
         }
-        let Loaded { payment, version } = self.load(id)?.ok_or(AppError::UnknownPayment(id))?;
-        let Some(event) = decide(&payment, self.clock.now())? else {
-            return Ok(None);
+        let loaded = self.load(id)?.ok_or(AppError::UnknownPayment(id))?;
+        let Some(event) = decide(&loaded.payment, self.clock.now())? else {
+            return Ok(Decided::Nothing(loaded));
         };
-        payment.apply(&event).map_err(AppError::Rule)?;
-        Ok(Some((payment, version, event)))
+        let applied = loaded.payment.apply(&event).map_err(AppError::Rule)?;
+        Ok(Decided::Event {
+            loaded,
+            event,
+            applied,
+        })
     }
+}
+
+/// What `decide_on` found: nothing to do, or an event with the core's verdict on it.
+// Lives for one command on the stack; boxing would add an allocation to every command.
+#[allow(clippy::large_enum_variant)]
+enum Decided {
+    Nothing(Loaded),
+    Event {
+        loaded: Loaded,
+        event: PaymentEvent,
+        applied: Applied,
+    },
 }
 
 fn failure(

@@ -18,6 +18,9 @@ pub use commands::{Effect, MAX_CONFLICT_RETRIES, NewIntent, Outcome, Payments, R
 pub use error::AppError;
 pub use funds::{FundsPosition, FundsProjection};
 pub use load::{Loaded, load_payment, load_payment_at};
-pub use ops::{Approved, OperatorActions, OpsEvent, OpsRequest, RequestStatus};
+pub use ops::{
+    Approved, OperatorActions, OpsEvent, OpsRequest, RequestStatus, list_requests, load_request,
+    requests_for_payment,
+};
 pub use policy::{OpsAction, PolicyGate, TomlPolicy};
 pub use verify::{VerifyFailure, VerifyReport, verify_store};

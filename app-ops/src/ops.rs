@@ -365,21 +365,7 @@ impl<'a> OperatorActions<'a> {
 
     /// A request by id.
     pub fn load(&self, request_id: ApprovalId) -> Result<OpsRequest, AppError> {
-        let stream = ops_stream(request_id)?;
-        let recorded = self.store().read_stream(&stream)?;
-        let mut events = Vec::with_capacity(recorded.len());
-        for r in &recorded {
-            events.push(serde_json::from_str(r.event().payload()).map_err(|e| {
-                AppError::Undecodable {
-                    stream: stream.clone(),
-                    version: r.version(),
-                    why: e.to_string(),
-                }
-            })?);
-        }
-        OpsRequest::fold(events).ok_or_else(|| {
-            AppError::refused("ops/unknown-request", format!("no request {request_id}"))
-        })
+        load_request(self.store(), request_id)
     }
 
     fn append(
@@ -601,43 +587,81 @@ impl<'a> OperatorActions<'a> {
 
     /// Every request, oldest stream id first; only the pending ones if asked.
     pub fn list(&self, pending_only: bool) -> Result<Vec<OpsRequest>, AppError> {
-        let mut out = Vec::new();
-        let mut after = StreamId::parse("ops-").ok();
-        loop {
-            let page = self.store().list_streams(after.as_ref(), 500)?;
-            let Some(last) = page.last().cloned() else {
-                return Ok(out);
-            };
-            for stream in page.iter().filter(|s| s.as_str().starts_with(OPS_PREFIX)) {
-                let Some(id) = stream
-                    .as_str()
-                    .strip_prefix(OPS_PREFIX)
-                    .and_then(|id| ApprovalId::parse(id).ok())
-                else {
-                    continue;
-                };
-                let request = self.load(id)?;
-                if !pending_only || request.status == RequestStatus::Pending {
-                    out.push(request);
-                }
-            }
-            if !last.as_str().starts_with(OPS_PREFIX) {
-                return Ok(out);
-            }
-            after = Some(last);
-        }
+        list_requests(self.store(), pending_only)
     }
 
     /// Every request about one payment, in request order.
     pub fn for_payment(&self, id: PaymentIntentId) -> Result<Vec<OpsRequest>, AppError> {
-        let mut requests: Vec<OpsRequest> = self
-            .list(false)?
-            .into_iter()
-            .filter(|r| r.payment_intent_id == id)
-            .collect();
-        requests.sort_by_key(|r| r.requested_at);
-        Ok(requests)
+        requests_for_payment(self.store(), id)
     }
+}
+
+// The read side needs no policy and no clock: listing and evidence read requests as recorded.
+
+/// A request by id, folded from its stream.
+pub fn load_request(
+    store: &dyn EventStore,
+    request_id: ApprovalId,
+) -> Result<OpsRequest, AppError> {
+    let stream = ops_stream(request_id)?;
+    let recorded = store.read_stream(&stream)?;
+    let mut events = Vec::with_capacity(recorded.len());
+    for r in &recorded {
+        events.push(serde_json::from_str(r.event().payload()).map_err(|e| {
+            AppError::Undecodable {
+                stream: stream.clone(),
+                version: r.version(),
+                why: e.to_string(),
+            }
+        })?);
+    }
+    OpsRequest::fold(events)
+        .ok_or_else(|| AppError::refused("ops/unknown-request", format!("no request {request_id}")))
+}
+
+/// Every request, oldest stream id first; only the pending ones if asked.
+pub fn list_requests(
+    store: &dyn EventStore,
+    pending_only: bool,
+) -> Result<Vec<OpsRequest>, AppError> {
+    let mut out = Vec::new();
+    let mut after = StreamId::parse(OPS_PREFIX).ok();
+    loop {
+        let page = store.list_streams(after.as_ref(), 500)?;
+        let Some(last) = page.last().cloned() else {
+            return Ok(out);
+        };
+        for stream in page.iter().filter(|s| s.as_str().starts_with(OPS_PREFIX)) {
+            let Some(id) = stream
+                .as_str()
+                .strip_prefix(OPS_PREFIX)
+                .and_then(|id| ApprovalId::parse(id).ok())
+            else {
+                continue;
+            };
+            let request = load_request(store, id)?;
+            if !pending_only || request.status == RequestStatus::Pending {
+                out.push(request);
+            }
+        }
+        if !last.as_str().starts_with(OPS_PREFIX) {
+            return Ok(out);
+        }
+        after = Some(last);
+    }
+}
+
+/// Every request about one payment, in request order.
+pub fn requests_for_payment(
+    store: &dyn EventStore,
+    id: PaymentIntentId,
+) -> Result<Vec<OpsRequest>, AppError> {
+    let mut requests: Vec<OpsRequest> = list_requests(store, false)?
+        .into_iter()
+        .filter(|r| r.payment_intent_id == id)
+        .collect();
+    requests.sort_by_key(|r| r.requested_at);
+    Ok(requests)
 }
 
 fn action_event_type(action: OpsAction) -> &'static str {

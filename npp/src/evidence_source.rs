@@ -1,17 +1,11 @@
 //! Gathers a payment's evidence from the store: its lifecycle events, its rail decisions (the
 //! `rail-<payment>` stream) and every operator request about it (the `ops-<request>` streams).
 
-use app_ops::{
-    OperatorActions, OpsEvent, OpsRequest, Payments, RequestStatus, SystemClock, TomlPolicy,
-    decode_payment_event,
-};
+use app_ops::{OpsEvent, OpsRequest, RequestStatus, decode_payment_event};
 use core_npp::{FreeText, PaymentEvent, PaymentIntentId};
 use event_store::{EventStore, StreamId};
 use exports::{ActionKind, ApprovalRecord, Decision, EvidenceInput, OperatorAction, RailDecision};
 use orchestrator::{RailStreamEvent, rail_stream};
-
-/// A policy that grants nothing: reading requests needs none, only a gate to construct.
-const READ_ONLY_POLICY: &str = "version = \"read-only\"\n[operators]\n[roles]\n";
 
 /// Everything the store knows about one payment, as evidence input; `None` if no such payment.
 pub fn evidence_input(
@@ -30,11 +24,7 @@ pub fn evidence_input(
         .collect::<Result<_, _>>()
         .map_err(|e| e.to_string())?;
     let rail_decisions = rail_decisions(store, id)?;
-    let policy = TomlPolicy::parse(READ_ONLY_POLICY).map_err(|e| e.to_string())?;
-    let payments = Payments::new(store, &SystemClock);
-    let requests = OperatorActions::new(&payments, &policy)
-        .for_payment(id)
-        .map_err(|e| e.to_string())?;
+    let requests = app_ops::requests_for_payment(store, id).map_err(|e| e.to_string())?;
     let operator_actions = requests
         .iter()
         .map(|r| operator_action(r, &lifecycle_events))

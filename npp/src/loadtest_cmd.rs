@@ -164,7 +164,8 @@ fn execute(args: &LoadtestArgs) -> Result<Report, String> {
     };
     let terminal = std::io::stderr().is_terminal() && !args.json;
     let workers = args.concurrency.max(1);
-    let mut latencies: Vec<u32> = std::thread::scope(|scope| {
+    // A worker's failure fails the run: figures from a partial run would mislead.
+    let per_worker: Vec<Result<Vec<u32>, String>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| scope.spawn(|| worker(&shared, args)))
             .collect();
@@ -181,13 +182,13 @@ fn execute(args: &LoadtestArgs) -> Result<Report, String> {
         }
         handles
             .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("a worker panicked".into()))
-                    .unwrap_or_default()
-            })
+            .map(|h| h.join().unwrap_or_else(|_| Err("a worker panicked".into())))
             .collect()
     });
+    let mut latencies = Vec::new();
+    for worker in per_worker {
+        latencies.extend(worker?);
+    }
     let seconds = shared.started.elapsed().as_secs_f64();
     if terminal {
         eprintln!("\r{} / {} payments", args.payments, args.payments);

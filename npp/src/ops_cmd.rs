@@ -228,10 +228,7 @@ fn reject(args: &RejectArgs) -> Result<(), Failure> {
 
 fn list(args: &ListArgs) -> Result<(), Failure> {
     let store = open(&args.target)?;
-    let payments = Payments::new(&*store, &SystemClock);
-    // Listing decides nothing, so any policy will do; only the lapse time is read.
-    let policy = TomlPolicy::parse(LIST_POLICY).map_err(Failure::from)?;
-    let requests = OperatorActions::new(&payments, &policy).list(args.pending)?;
+    let requests = app_ops::list_requests(&*store, args.pending)?;
     println!(
         "{:<18} {:<12} {:<20} {:<8} {:<10} {:<32} {:<9} approvals",
         "request", "action", "payment", "attempt", "by", "requested_at", "status"
@@ -246,8 +243,6 @@ fn list(args: &ListArgs) -> Result<(), Failure> {
     );
     Ok(())
 }
-
-const LIST_POLICY: &str = "version = \"list\"\n[operators]\n[roles]\n";
 
 fn print_request(r: &OpsRequest) {
     let approvals: Vec<String> = r.approvals.iter().map(|(who, _)| who.to_string()).collect();
@@ -377,9 +372,7 @@ fn show(args: &ShowArgs) -> Result<(), Failure> {
             recorded.event().event_type()
         );
     }
-    let payments = Payments::new(&*store, &SystemClock);
-    let policy = TomlPolicy::parse(LIST_POLICY).map_err(Failure::from)?;
-    let requests = OperatorActions::new(&payments, &policy).for_payment(id)?;
+    let requests = app_ops::requests_for_payment(&*store, id)?;
     println!("  operator requests: {}", requests.len());
     for r in &requests {
         print_request(r);

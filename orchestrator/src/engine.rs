@@ -132,9 +132,13 @@ pub fn fan_out<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) ->
             .into_iter()
             .map(|chunk| scope.spawn(move || chunk.into_iter().map(work).collect::<Vec<R>>()))
             .collect();
+        // A worker that panicked hit a defect; carry its panic on rather than lose its results.
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     })
 }
@@ -237,9 +241,7 @@ impl<'a> Orchestrator<'a> {
             for recorded in &page {
                 self.fold(recorded)?;
             }
-            if let Ok(mut funds) = self.funds.lock() {
-                funds.catch_up(self.store)?;
-            }
+            // The funds projection is caught up where it is read: inside `authorise`.
             self.position = last;
         }
     }
@@ -301,14 +303,10 @@ impl<'a> Orchestrator<'a> {
             return Ok(());
         };
         if !matches!(event, PaymentEvent::PaymentIntentCreated(_))
-            && live.payment.version() < u32::MAX
+            // A payment loaded whole above already holds this event: the refusal changes nothing.
+            && let Ok(core_npp::Applied::Changed(next)) = live.payment.apply(event)
         {
-            match live.payment.apply(event) {
-                Ok(core_npp::Applied::Changed(next)) => live.payment = next,
-                Ok(core_npp::Applied::Duplicate) => {}
-                // Out of step with the log (it was loaded whole above): the loaded value stands.
-                Err(_) => {}
-            }
+            live.payment = next;
         }
         if matches!(
             event,
@@ -509,7 +507,6 @@ impl<'a> Orchestrator<'a> {
         if reports.is_empty() {
             return Ok(());
         }
-        let handled: Vec<String> = reports.iter().map(|r| r.message_id.clone()).collect();
         let mut by_payment: BTreeMap<PaymentIntentId, Vec<RailReport>> = BTreeMap::new();
         for report in reports {
             by_payment
@@ -521,7 +518,7 @@ impl<'a> Orchestrator<'a> {
         for result in fan_out(groups, |group| self.apply_group(group)) {
             result?;
         }
-        self.rail.handled(&handled)
+        Ok(())
     }
 
     fn apply_group(&self, group: Vec<RailReport>) -> Result<(), OrchestratorError> {

@@ -58,8 +58,6 @@ pub trait Rail: Send + Sync {
         attempt: AttemptId,
         now: Timestamp,
     ) -> Result<(), OrchestratorError>;
-    /// Status reports that have arrived by `now`, oldest first.
+    /// Status reports that have arrived by `now`, oldest first; each is handed over once.
     fn poll(&self, now: Timestamp) -> Result<Vec<RailReport>, OrchestratorError>;
-    /// Acknowledges reports handled (so they are not polled again).
-    fn handled(&self, message_ids: &[String]) -> Result<(), OrchestratorError>;
 }

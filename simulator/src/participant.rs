@@ -384,8 +384,4 @@ impl Rail for Participant<'_> {
         }
         Ok(reports)
     }
-
-    fn handled(&self, _message_ids: &[String]) -> Result<(), OrchestratorError> {
-        Ok(())
-    }
 }

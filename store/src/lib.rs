@@ -8,6 +8,7 @@
 mod group_commit;
 mod memory;
 mod postgres_store;
+mod row;
 mod sqlite;
 
 pub use memory::MemoryStore;

@@ -14,7 +14,7 @@ use r2d2_postgres::PostgresConnectionManager;
 
 use crate::SCHEMA_VERSION;
 use crate::group_commit::{BatchWriter, GroupCommit};
-use crate::sqlite::{RawRow, build_recorded};
+use crate::row::{RawRow, build_recorded, nanos};
 
 /// Serialises appending transactions across every process sharing the database, so that global
 /// positions commit in order and a catching-up reader never skips one (see ARCHITECTURE.md).
@@ -397,13 +397,6 @@ fn stream_version(client: &mut impl GenericClient, stream: &StreamId) -> Result<
 
 fn int(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
-}
-
-fn nanos(t: core_npp::Timestamp, what: &'static str) -> Result<i64, StoreError> {
-    i64::try_from(t.unix_nanos()).map_err(|_| StoreError::Unrepresentable {
-        what,
-        why: format!("{t} is after 2262"),
-    })
 }
 
 fn append_one(

@@ -6,13 +6,14 @@ use std::sync::{Condvar, Mutex};
 
 use core_npp::Timestamp;
 use event_store::{
-    AppendOutcome, AppendRequest, Committed, EventHash, EventStore, NewEvent, OutboxItem,
-    OutboxMessage, PriorResult, RecordedEvent, StoreError, StreamId,
+    AppendOutcome, AppendRequest, Committed, EventHash, EventStore, OutboxItem, OutboxMessage,
+    PriorResult, RecordedEvent, StoreError, StreamId,
 };
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use crate::SCHEMA_VERSION;
 use crate::group_commit::{BatchWriter, GroupCommit};
+use crate::row::{RawRow, build_recorded, nanos};
 
 /// `PRAGMA application_id` of an npp event store ("NPP1"), so a stranger's SQLite file is
 /// recognised and left alone.
@@ -337,13 +338,6 @@ fn fail_all(
         .collect()
 }
 
-fn nanos(t: Timestamp, what: &'static str) -> Result<i64, StoreError> {
-    i64::try_from(t.unix_nanos()).map_err(|_| StoreError::Unrepresentable {
-        what,
-        why: format!("{t} is after 2262"),
-    })
-}
-
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
 }
@@ -597,61 +591,6 @@ fn decode(row: &rusqlite::Row<'_>) -> Result<Result<RecordedEvent, StoreError>, 
         prev_hash,
         hash,
     }))
-}
-
-/// The columns of one stored event, as both SQL adapters read them.
-pub(crate) struct RawRow {
-    pub(crate) stream: String,
-    pub(crate) version: u32,
-    pub(crate) position: i64,
-    pub(crate) event_type: String,
-    pub(crate) schema_version: u16,
-    pub(crate) occurred_at: i64,
-    pub(crate) recorded_at: i64,
-    pub(crate) correlation: Option<String>,
-    pub(crate) causation: Option<String>,
-    pub(crate) payload: String,
-    pub(crate) prev_hash: Vec<u8>,
-    pub(crate) hash: Vec<u8>,
-}
-
-pub(crate) fn build_recorded(raw: RawRow) -> Result<RecordedEvent, StoreError> {
-    let stream = StreamId::parse(&raw.stream)?;
-    let bad = |why: String| StoreError::Corrupt {
-        stream: stream.clone(),
-        version: raw.version,
-        why,
-    };
-    let time =
-        |nanos: i64| Timestamp::from_unix_nanos(i128::from(nanos)).map_err(|e| bad(e.to_string()));
-    let mut event = NewEvent::new(
-        &raw.event_type,
-        raw.schema_version,
-        time(raw.occurred_at)?,
-        raw.payload,
-    )
-    .map_err(|e| bad(e.to_string()))?;
-    if let Some(id) = &raw.correlation {
-        event = event.with_correlation(id).map_err(|e| bad(e.to_string()))?;
-    }
-    if let Some(id) = &raw.causation {
-        event = event.with_causation(id).map_err(|e| bad(e.to_string()))?;
-    }
-    let prev = EventHash::from_slice(&raw.prev_hash)
-        .ok_or_else(|| bad("prev_hash is not 32 bytes".into()))?;
-    let hash =
-        EventHash::from_slice(&raw.hash).ok_or_else(|| bad("hash is not 32 bytes".into()))?;
-    let position =
-        u64::try_from(raw.position).map_err(|_| bad("negative global position".into()))?;
-    Ok(RecordedEvent::from_parts(
-        stream.clone(),
-        raw.version,
-        position,
-        event,
-        time(raw.recorded_at)?,
-        prev,
-        hash,
-    ))
 }
 
 fn query_events(
