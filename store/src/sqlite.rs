@@ -141,7 +141,13 @@ impl SqliteStore {
         inspect(&conn, path)?;
         configure(&conn).map_err(|e| classify_open_error(path, e))?;
         migrate(&conn).map_err(|e| classify_open_error(path, e))?;
-        let writer = GroupCommit::spawn("npp-sqlite-writer", SqliteWriter { conn })?;
+        let writer = GroupCommit::spawn(
+            "npp-sqlite-writer",
+            SqliteWriter {
+                conn,
+                heads: Heads::default(),
+            },
+        )?;
         Ok(Self {
             path: path.to_owned(),
             writer,
@@ -307,52 +313,126 @@ fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
     Ok(())
 }
 
+/// The most stream heads the writer remembers; past it the cache starts over (a shortcut only).
+const MAX_CACHED_HEADS: usize = 16_384;
+
 struct SqliteWriter {
     conn: Connection,
+    heads: Heads,
+}
+
+/// The hash at (stream, version) of recent appends. A stored event never changes, so a
+/// remembered hash stays true; it saves reading the predecessor's hash back on every append.
+/// Heads written by the open transaction stay `pending` until it commits.
+#[derive(Default)]
+struct Heads {
+    committed: std::collections::HashMap<String, (u32, EventHash)>,
+    pending: std::collections::HashMap<String, (u32, EventHash)>,
+}
+
+impl Heads {
+    fn get(&self, stream: &StreamId, version: u32) -> Option<EventHash> {
+        self.pending
+            .get(stream.as_str())
+            .or_else(|| self.committed.get(stream.as_str()))
+            .filter(|(v, _)| *v == version)
+            .map(|(_, hash)| *hash)
+    }
+
+    fn commit(&mut self) {
+        if self.committed.len() + self.pending.len() > MAX_CACHED_HEADS {
+            self.committed.clear();
+        }
+        self.committed.extend(self.pending.drain());
+    }
 }
 
 impl BatchWriter for SqliteWriter {
     fn write_batch(&mut self, batch: &[AppendRequest]) -> Vec<Result<AppendOutcome, StoreError>> {
-        let mut tx = match self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-        {
-            Ok(tx) => tx,
-            Err(e) => return fail_all(batch, &e),
+        // The fast path runs the whole batch in one transaction without savepoints; if any
+        // append is refused, it is rolled back and the batch runs again with a savepoint per
+        // append, so a refusal never takes its neighbours with it.
+        let results = match self.write_fast(batch) {
+            Ok(Some(results)) => Ok(results),
+            Ok(None) => self.write_isolated(batch),
+            Err(e) => Err(e),
         };
-        let mut results = Vec::with_capacity(batch.len());
-        for request in batch {
-            let result = tx.savepoint().map_err(unavailable).and_then(|mut sp| {
-                let outcome = append_one(&sp, request)?;
-                sp.set_drop_behavior(rusqlite::DropBehavior::Commit);
-                drop(sp);
-                Ok(outcome)
-            });
-            results.push(result);
-        }
-        match tx.commit() {
-            Ok(()) => results,
-            Err(e) => fail_all(batch, &e),
+        match results {
+            Ok(results) => {
+                self.heads.commit();
+                results
+            }
+            Err(e) => {
+                self.heads.pending.clear();
+                batch.iter().map(|_| Err(unavailable_text(&e))).collect()
+            }
         }
     }
 }
 
-/// A transaction that could not begin or commit fails every append of its batch: none was written.
-fn fail_all(
-    batch: &[AppendRequest],
-    e: &rusqlite::Error,
-) -> Vec<Result<AppendOutcome, StoreError>> {
-    batch
-        .iter()
-        .map(|_| Err(StoreError::Unavailable(e.to_string())))
-        .collect()
+impl SqliteWriter {
+    fn write_fast(
+        &mut self,
+        batch: &[AppendRequest],
+    ) -> Result<Option<Vec<Result<AppendOutcome, StoreError>>>, rusqlite::Error> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut results = Vec::with_capacity(batch.len());
+        for request in batch {
+            match append_one(&tx, request, &mut self.heads) {
+                Ok(outcome) => results.push(Ok(outcome)),
+                Err(_) => {
+                    self.heads.pending.clear();
+                    tx.rollback()?;
+                    return Ok(None);
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(Some(results))
+    }
+
+    fn write_isolated(
+        &mut self,
+        batch: &[AppendRequest],
+    ) -> Result<Vec<Result<AppendOutcome, StoreError>>, rusqlite::Error> {
+        let mut tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut results = Vec::with_capacity(batch.len());
+        for request in batch {
+            let mut sp = tx.savepoint()?;
+            // A refused append leaves `pending` untouched: heads are noted only on success.
+            match append_one(&sp, request, &mut self.heads) {
+                Ok(outcome) => {
+                    sp.commit()?;
+                    results.push(Ok(outcome));
+                }
+                Err(e) => {
+                    sp.rollback()?;
+                    results.push(Err(e));
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(results)
+    }
+}
+
+fn unavailable_text(e: &rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
 }
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
 }
 
-fn append_one(conn: &Connection, request: &AppendRequest) -> Result<AppendOutcome, StoreError> {
+fn append_one(
+    conn: &Connection,
+    request: &AppendRequest,
+    heads: &mut Heads,
+) -> Result<AppendOutcome, StoreError> {
     let stream = request.stream();
     let final_version = request.final_version();
     let recorded_at = nanos(request.recorded_at(), "recorded_at")?;
@@ -407,13 +487,14 @@ fn append_one(conn: &Connection, request: &AppendRequest) -> Result<AppendOutcom
             return Ok(AppendOutcome::AlreadyApplied(prior));
         }
     }
-    insert_events(conn, request, recorded_at)
+    insert_events(conn, request, recorded_at, heads)
 }
 
 fn insert_events(
     conn: &Connection,
     request: &AppendRequest,
     recorded_at: i64,
+    heads: &mut Heads,
 ) -> Result<AppendOutcome, StoreError> {
     let stream = request.stream();
     let expected = request.expected_version();
@@ -429,6 +510,8 @@ fn insert_events(
     };
     let mut prev = if expected == 0 {
         EventHash::GENESIS
+    } else if let Some(hash) = heads.get(stream, expected) {
+        hash
     } else {
         let stored: Option<Vec<u8>> = conn
             .prepare_cached("SELECT hash FROM events WHERE stream_id = ?1 AND version = ?2")
@@ -473,6 +556,9 @@ fn insert_events(
         }
     }
     insert_outbox(conn, request, recorded_at)?;
+    heads
+        .pending
+        .insert(stream.as_str().to_owned(), (request.final_version(), prev));
     Ok(AppendOutcome::Committed(Committed {
         stream: stream.clone(),
         first_version: expected + 1,
