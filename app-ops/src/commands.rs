@@ -353,32 +353,37 @@ impl<'a> Payments<'a> {
         message_id: &str,
         outcome: &RailOutcome,
     ) -> Result<Outcome, AppError> {
-        if let Some(prior) = self.store.find_rail_message(message_id)? {
-            return self.original(&prior.stream, prior.version);
-        }
-        if let RailOutcome::Acknowledged { attempt_id } = outcome
-            && let Some(loaded) = load_payment(self.store, id)?
-            && loaded
-                .payment
-                .attempts()
-                .iter()
-                .any(|a| a.attempt_id() == *attempt_id && a.outcome().is_some())
-        {
-            // An acknowledgement overtaken by the attempt's final status (settlement before
-            // acknowledgement) is stale, not a conflict: nothing to record, nothing to alarm.
-            return Ok(Outcome {
-                payment: loaded.payment,
-                version: loaded.version,
-                effect: Effect::Duplicate,
-            });
-        }
+        // No read before deciding: the store's claim on `message_id`, taken in the same commit
+        // as the event, catches a repeat; the rail message table is consulted only when the
+        // core finds nothing to record, so a first delivery costs no read at all.
         let result = self.execute(id, Some(message_id), |payment, now| {
+            if let RailOutcome::Acknowledged { attempt_id } = outcome
+                && payment
+                    .attempts()
+                    .iter()
+                    .any(|a| a.attempt_id() == *attempt_id && a.outcome().is_some())
+            {
+                // An acknowledgement overtaken by the attempt's final status (settlement before
+                // acknowledgement) is stale, not a conflict: nothing to record, nothing to alarm.
+                return Ok(None);
+            }
             Ok(Some(rail_event(payment, event_time(payment, now), outcome)))
         });
         match result {
-            Err(AppError::Rule(error)) => {
-                Err(self.record_anomaly(id, message_id, outcome, &error)?)
+            Ok(done) if matches!(done.effect, Effect::Appended | Effect::AlreadyApplied) => {
+                Ok(done)
             }
+            Ok(stale) => match self.store.find_rail_message(message_id)? {
+                Some(prior) => self.original(&prior.stream, prior.version),
+                None => Ok(Outcome {
+                    effect: Effect::Duplicate,
+                    ..stale
+                }),
+            },
+            Err(AppError::Rule(error)) => match self.store.find_rail_message(message_id)? {
+                Some(prior) => self.original(&prior.stream, prior.version),
+                None => Err(self.record_anomaly(id, message_id, outcome, &error)?),
+            },
             other => other,
         }
     }

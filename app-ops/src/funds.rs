@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use core_npp::{AccountId, Money, PaymentEvent, PaymentIntentId};
+use core_npp::{AccountId, EventKind, Money, PaymentEvent, PaymentIntentId};
 use event_store::{EventStore, RecordedEvent};
 
 use crate::codec::decode_payment_event;
@@ -68,6 +68,9 @@ impl FundsProjection {
             for recorded in &page {
                 self.apply(recorded)?;
             }
+            if page.len() < PAGE {
+                return Ok(read);
+            }
         }
     }
 
@@ -89,7 +92,9 @@ impl FundsProjection {
     /// Folds one recorded event; events of other streams only move the position.
     pub fn apply(&mut self, recorded: &RecordedEvent) -> Result<(), AppError> {
         self.position = self.position.max(recorded.global_position());
-        if recorded.stream_id().payment_id().is_none() {
+        if recorded.stream_id().payment_id().is_none()
+            || !moves_funds(recorded.event().event_type())
+        {
             return Ok(());
         }
         let event = decode_payment_event(recorded)?;
@@ -162,5 +167,23 @@ impl FundsProjection {
             self.payments.remove(&id);
         }
         Ok(())
+    }
+}
+
+/// Whether an event of this type can change a funds position; the others are not decoded. An
+/// unknown type is decoded, so its error surfaces.
+fn moves_funds(event_type: &str) -> bool {
+    let Some(kind) = EventKind::from_name(event_type) else {
+        return true;
+    };
+    match kind {
+        EventKind::PaymentSentToRail | EventKind::PaymentAcknowledged => false,
+        EventKind::PaymentIntentCreated
+        | EventKind::PaymentAuthorised
+        | EventKind::PaymentSettled
+        | EventKind::PaymentFailed
+        | EventKind::PaymentExpired
+        | EventKind::PaymentRetryApproved
+        | EventKind::PaymentCancelled => true,
     }
 }
