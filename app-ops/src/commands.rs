@@ -120,7 +120,7 @@ pub struct Payments<'a> {
 }
 
 /// Past this many cached payments the cache starts over.
-const MAX_CACHED_PAYMENTS: usize = 100_000;
+const MAX_CACHED_PAYMENTS: usize = 16_384;
 
 /// The time an event is recorded at: now, but never before the payment's last event, so a clock
 /// that lags another process's cannot make a legal command look like time going backwards.
@@ -146,7 +146,14 @@ impl<'a> Payments<'a> {
     }
 
     fn remember(&self, payment: &Payment, version: u32) {
+        // A payment that can never change again needs no cache entry; dropping it keeps memory
+        // flat however many payments pass (an outcome repeated later reads the store once).
+        let finished = payment.state().is_terminal() && payment.can_retry().is_err();
         if let Ok(mut cache) = self.cache.lock() {
+            if finished {
+                cache.remove(&payment.payment_intent_id());
+                return;
+            }
             if cache.len() >= MAX_CACHED_PAYMENTS {
                 cache.clear();
             }

@@ -21,6 +21,8 @@ use core_npp::{
 };
 use event_store::EventStore;
 use serde::Serialize;
+
+use crate::latency::Histogram;
 use store::{MemoryStore, OpenMode, PostgresConfig, PostgresStore, SqliteStore};
 
 const POLICY: &str = "version = \"loadtest\"\n[operators]\nalice = [\"requester\"]\nbob = [\"approver\"]\n\
@@ -165,7 +167,7 @@ fn execute(args: &LoadtestArgs) -> Result<Report, String> {
     let terminal = std::io::stderr().is_terminal() && !args.json;
     let workers = args.concurrency.max(1);
     // A worker's failure fails the run: figures from a partial run would mislead.
-    let per_worker: Vec<Result<Vec<u32>, String>> = std::thread::scope(|scope| {
+    let per_worker: Vec<Result<Histogram, String>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| scope.spawn(|| worker(&shared, args)))
             .collect();
@@ -185,36 +187,30 @@ fn execute(args: &LoadtestArgs) -> Result<Report, String> {
             .map(|h| h.join().unwrap_or_else(|_| Err("a worker panicked".into())))
             .collect()
     });
-    let mut latencies = Vec::new();
+    let mut latencies = Histogram::default();
     for worker in per_worker {
-        latencies.extend(worker?);
+        latencies.merge(&worker?);
     }
     let seconds = shared.started.elapsed().as_secs_f64();
     if terminal {
         eprintln!("\r{} / {} payments", args.payments, args.payments);
     }
     let (events, hashes_per_sec) = verify(&*store, args.payments)?;
-    latencies.sort_unstable();
-    let pct = |p: f64| {
-        let index = ((latencies.len() as f64) * p) as usize;
-        latencies
-            .get(index.min(latencies.len().saturating_sub(1)))
-            .map_or(0.0, |us| f64::from(*us) / 1000.0)
-    };
+    let pct = |per_mille: u64| f64::from(latencies.quantile(per_mille)) / 1000.0;
     Ok(Report {
         store: args.store.clone(),
         payments: args.payments,
         events,
-        commands: latencies.len() as u64,
+        commands: latencies.len(),
         concurrency: workers,
         rate: args.rate,
         seconds,
         payments_per_sec: args.payments as f64 / seconds,
         events_per_sec: events as f64 / seconds,
         state_hashes_per_sec: hashes_per_sec,
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-        p999_ms: pct(0.999),
+        p50_ms: pct(500),
+        p99_ms: pct(990),
+        p999_ms: pct(999),
         peak_rss_mb: peak_rss_mb(),
     })
 }
@@ -250,8 +246,8 @@ fn id(index: u64) -> Result<PaymentIntentId, String> {
     PaymentIntentId::parse(&format!("lt-{index:08}")).map_err(|e| e.to_string())
 }
 
-fn worker(shared: &Shared<'_>, args: &LoadtestArgs) -> Result<Vec<u32>, String> {
-    let mut latencies = Vec::new();
+fn worker(shared: &Shared<'_>, args: &LoadtestArgs) -> Result<Histogram, String> {
+    let mut latencies = Histogram::default();
     loop {
         let index = shared.next.fetch_add(1, Ordering::Relaxed);
         if index >= args.payments {
@@ -269,12 +265,12 @@ fn worker(shared: &Shared<'_>, args: &LoadtestArgs) -> Result<Vec<u32>, String> 
 }
 
 fn timed<T>(
-    latencies: &mut Vec<u32>,
+    latencies: &mut Histogram,
     command: impl FnOnce() -> Result<T, app_ops::AppError>,
 ) -> Result<T, String> {
     let started = Instant::now();
     let result = command().map_err(|e| e.to_string());
-    latencies.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+    latencies.record(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
     result
 }
 
@@ -283,7 +279,7 @@ fn text(s: &str) -> Result<FreeText, String> {
 }
 
 /// One payment through its part of the mix, every step a production command.
-fn lifecycle(shared: &Shared<'_>, index: u64, latencies: &mut Vec<u32>) -> Result<(), String> {
+fn lifecycle(shared: &Shared<'_>, index: u64, latencies: &mut Histogram) -> Result<(), String> {
     let pid = id(index)?;
     let p = &shared.payments;
     let parse = |e: core_npp::ParseError| e.to_string();
@@ -372,7 +368,7 @@ fn lifecycle(shared: &Shared<'_>, index: u64, latencies: &mut Vec<u32>) -> Resul
 fn retried(
     shared: &Shared<'_>,
     pid: PaymentIntentId,
-    latencies: &mut Vec<u32>,
+    latencies: &mut Histogram,
     timeout: &RailOutcome,
     msg: &dyn Fn(&str) -> String,
     settle: &dyn Fn(AttemptId) -> Result<RailOutcome, String>,

@@ -2,6 +2,7 @@
 
 mod evidence_cmd;
 mod evidence_source;
+mod latency;
 mod loadtest_cmd;
 mod ops_cmd;
 mod replay;

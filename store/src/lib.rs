@@ -7,6 +7,7 @@
 
 mod group_commit;
 mod memory;
+mod postgres_batch;
 mod postgres_store;
 mod row;
 mod sqlite;

@@ -14,6 +14,7 @@ use r2d2_postgres::PostgresConnectionManager;
 
 use crate::SCHEMA_VERSION;
 use crate::group_commit::{BatchWriter, GroupCommit};
+use crate::postgres_batch::{Fallback, SetStatements, write_set};
 use crate::row::{RawRow, build_recorded, nanos};
 
 /// Serialises appending transactions across every process sharing the database, so that global
@@ -137,7 +138,7 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 }
 
 /// `postgres::Error` displays as "db error" alone; the server's message is what an operator needs.
-fn pg(e: postgres::Error) -> StoreError {
+pub(crate) fn pg(e: postgres::Error) -> StoreError {
     match e.as_db_error() {
         Some(db) => {
             StoreError::Unavailable(format!("PostgreSQL {}: {}", db.code().code(), db.message()))
@@ -183,11 +184,13 @@ impl PostgresStore {
             .build(manager)
             .map_err(unavailable)?;
         let insert_event = client.prepare(INSERT_EVENT).map_err(pg)?;
+        let set = SetStatements::prepare(&mut client).map_err(pg)?;
         let writer = GroupCommit::spawn(
             "npp-postgres-writer",
             PgWriter {
                 client,
                 insert_event,
+                set,
                 heads: HashMap::new(),
             },
         )?;
@@ -250,6 +253,7 @@ const MAX_CACHED_HEADS: usize = 200_000;
 struct PgWriter {
     client: Client,
     insert_event: Statement,
+    set: SetStatements,
     /// The hash at (stream, version) of recent appends. A stored event never changes, so a
     /// remembered hash stays true; it saves reading the predecessor's hash back on every append.
     heads: HashMap<String, (u32, EventHash)>,
@@ -276,16 +280,20 @@ impl From<StoreError> for Refusal {
 
 impl BatchWriter for PgWriter {
     fn write_batch(&mut self, batch: &[AppendRequest]) -> Vec<Result<AppendOutcome, StoreError>> {
-        let prepared = Prepared {
-            insert_event: &self.insert_event,
-            heads: &self.heads,
-        };
-        // The fast path runs the whole batch without savepoints; if any append is refused, the
-        // batch is rolled back and run again with a savepoint each, so refusals stay isolated.
-        let results = match write_batch_fast(&mut self.client, batch, &prepared) {
-            Ok(Some(results)) => Ok(results),
-            Ok(None) => write_batch(&mut self.client, batch, &prepared),
-            Err(e) => Err(e),
+        // The set-based path writes the whole batch in a fixed number of round trips; if any
+        // append is refused or unusual, the batch is rolled back and run again with a savepoint
+        // per append, so refusals stay isolated.
+        let results = match self.write_set(batch) {
+            Ok(written) => Ok(written
+                .into_iter()
+                .map(|(outcome, hash)| Ok((outcome, Some(hash))))
+                .collect()),
+            Err(Fallback::PerAppend) => write_batch(
+                &mut self.client,
+                batch,
+                &prepared_for(&self.insert_event, &self.heads),
+            ),
+            Err(Fallback::Store(e)) => Err(e),
         };
         match results {
             Ok(results) => {
@@ -300,7 +308,38 @@ impl BatchWriter for PgWriter {
     }
 }
 
+fn prepared_for<'a>(
+    insert_event: &'a Statement,
+    heads: &'a HashMap<String, (u32, EventHash)>,
+) -> Prepared<'a> {
+    Prepared {
+        insert_event,
+        heads,
+    }
+}
+
 impl PgWriter {
+    fn write_set(
+        &mut self,
+        batch: &[AppendRequest],
+    ) -> Result<Vec<crate::postgres_batch::Written>, Fallback> {
+        let mut tx = self.client.transaction().map_err(pg)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])
+            .map_err(pg)?;
+        match write_set(&mut tx, &self.set, batch, &self.heads) {
+            Ok(written) => {
+                tx.commit().map_err(pg)?;
+                Ok(written)
+            }
+            Err(fallback) => {
+                // An aborted transaction rolls back on drop as well; a failed rollback is
+                // reported by the next transaction's BEGIN.
+                let _ = tx.rollback();
+                Err(fallback)
+            }
+        }
+    }
+
     fn remember(
         &mut self,
         batch: &[AppendRequest],
@@ -321,28 +360,6 @@ impl PgWriter {
 }
 
 type Written = Result<(AppendOutcome, Option<EventHash>), StoreError>;
-
-fn write_batch_fast(
-    client: &mut Client,
-    batch: &[AppendRequest],
-    prepared: &Prepared<'_>,
-) -> Result<Option<Vec<Written>>, StoreError> {
-    let mut tx = client.transaction().map_err(pg)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])
-        .map_err(pg)?;
-    let mut results = Vec::with_capacity(batch.len());
-    for request in batch {
-        match append_one(&mut tx, request, prepared) {
-            Ok(written) => results.push(Ok(written)),
-            Err(_) => {
-                tx.rollback().map_err(pg)?;
-                return Ok(None);
-            }
-        }
-    }
-    tx.commit().map_err(pg)?;
-    Ok(Some(results))
-}
 
 fn write_batch(
     client: &mut Client,
