@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::clock::Clock;
 use crate::codec::encode_payment_event;
 use crate::error::AppError;
-use crate::funds::FundsProjection;
+use crate::funds::LiveFunds;
 use crate::load::{Loaded, load_payment, load_payment_at};
 
 /// How many times a command reloads and decides again after losing a version race.
@@ -230,7 +230,8 @@ impl<'a> Payments<'a> {
     /// Authorises: our policy checks and a funds earmark against `available` funds less what is
     /// already earmarked for the payer (derived from events), or records the failure.
     ///
-    /// The projection is locked only while it catches up and is read, not across the append, so
+    /// The projection is caught up before it is read (one read of the log shared by every
+    /// authorisation waiting at that moment), and is not locked across the append, so
     /// authorisations share the store's group commit. Two authorisations for one payer racing
     /// within one commit can both see the same earmarks; the member's core banking balance
     /// (`available`) stays the authority, as it is for every debit.
@@ -239,15 +240,9 @@ impl<'a> Payments<'a> {
         id: PaymentIntentId,
         policy_checks_passed: bool,
         available: Money,
-        funds: &std::sync::Mutex<FundsProjection>,
+        funds: &LiveFunds,
     ) -> Result<Outcome, AppError> {
-        let outstanding_for = |account| -> Result<Money, AppError> {
-            let mut projection = funds
-                .lock()
-                .map_err(|_| AppError::Overflow("funds projection lock"))?;
-            projection.catch_up(self.store)?;
-            projection.account(account).outstanding()
-        };
+        let outstanding_for = |account| funds.outstanding(self.store, account);
         self.execute(id, None, |payment, now| {
             let at = event_time(payment, now);
             if !policy_checks_passed {

@@ -187,3 +187,79 @@ fn moves_funds(event_type: &str) -> bool {
         | EventKind::PaymentCancelled => true,
     }
 }
+
+/// A funds projection shared by many command threads. Reading an account catches the projection
+/// up first, single-flight: while one thread reads the log, the others wait for that read instead
+/// of each running its own, and nobody holds the lock across the read. Every reader sees at least
+/// every event committed before it asked.
+#[derive(Default)]
+pub struct LiveFunds {
+    state: std::sync::Mutex<Live>,
+    caught_up: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct Live {
+    projection: FundsProjection,
+    /// Completed catch-ups.
+    generation: u64,
+    /// Whether a thread is reading the log now.
+    reading: bool,
+}
+
+impl From<FundsProjection> for LiveFunds {
+    fn from(projection: FundsProjection) -> Self {
+        Self {
+            state: std::sync::Mutex::new(Live {
+                projection,
+                generation: 0,
+                reading: false,
+            }),
+            caught_up: std::sync::Condvar::new(),
+        }
+    }
+}
+
+impl LiveFunds {
+    /// What is still earmarked for `account`, as of a catch-up that began after this call.
+    pub fn outstanding(
+        &self,
+        store: &dyn EventStore,
+        account: AccountId,
+    ) -> Result<Money, AppError> {
+        let poisoned = || AppError::Overflow("funds projection lock");
+        let mut live = self.state.lock().map_err(|_| poisoned())?;
+        // A catch-up already running may have read the log before our caller's last commit.
+        let wanted = live.generation + 1 + u64::from(live.reading);
+        while live.generation < wanted {
+            if live.reading {
+                live = self.caught_up.wait(live).map_err(|_| poisoned())?;
+                continue;
+            }
+            live.reading = true;
+            let mut copy = std::mem::take(&mut live.projection);
+            drop(live);
+            let result = copy.catch_up(store);
+            live = self.state.lock().map_err(|_| poisoned())?;
+            live.projection = copy;
+            live.reading = false;
+            // A failed read completes nothing: a waiter takes its turn to read instead.
+            if result.is_ok() {
+                live.generation += 1;
+            }
+            self.caught_up.notify_all();
+            result?;
+        }
+        live.projection.account(account).outstanding()
+    }
+
+    /// A copy of the projection as it stands (without starting a catch-up).
+    pub fn snapshot(&self) -> Result<FundsProjection, AppError> {
+        let poisoned = || AppError::Overflow("funds projection lock");
+        let mut live = self.state.lock().map_err(|_| poisoned())?;
+        while live.reading {
+            live = self.caught_up.wait(live).map_err(|_| poisoned())?;
+        }
+        Ok(live.projection.clone())
+    }
+}

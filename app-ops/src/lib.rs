@@ -16,7 +16,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::{PAYMENT_EVENT_SCHEMA_VERSION, decode_payment_event, encode_payment_event};
 pub use commands::{Effect, MAX_CONFLICT_RETRIES, NewIntent, Outcome, Payments, RailOutcome};
 pub use error::AppError;
-pub use funds::{FundsPosition, FundsProjection};
+pub use funds::{FundsPosition, FundsProjection, LiveFunds};
 pub use load::{Loaded, load_payment, load_payment_at};
 pub use ops::{
     Approved, OperatorActions, OpsEvent, OpsRequest, RequestStatus, list_requests, load_request,

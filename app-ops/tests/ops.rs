@@ -293,7 +293,7 @@ fn a_large_mark_failed_needs_two_approvers(world: World) {
         .payments()
         .create_intent(&world.intent("big", 2_000_000, "payer"))
         .unwrap();
-    let funds = std::sync::Mutex::new(FundsProjection::default());
+    let funds = LiveFunds::default();
     world
         .payments()
         .authorise(
@@ -374,7 +374,7 @@ fn the_same_intent_twice_is_one_payment_and_a_changed_one_is_refused(world: Worl
 fn authorisation_checks_funds_against_derived_earmarks(world: World) {
     // Given a payer with $1,000 available and two payments of $600
     let available = Money::from_minor_units(100_000);
-    let funds = std::sync::Mutex::new(FundsProjection::default());
+    let funds = LiveFunds::default();
     for id in ["p1", "p2"] {
         world
             .payments()
@@ -396,12 +396,55 @@ fn authorisation_checks_funds_against_derived_earmarks(world: World) {
         second.payment.last_failure().unwrap().reason(),
         FailureReason::InsufficientFunds
     );
-    let mut funds = funds.into_inner().unwrap();
+    let mut funds = funds.snapshot().unwrap();
     funds.catch_up(&*world.store).unwrap();
     let position = funds.account(AccountId::parse("payer").unwrap());
     assert_eq!(
         position.outstanding().unwrap(),
         Money::from_minor_units(60_000)
+    );
+}
+
+fn concurrent_authorisations_share_catch_ups_and_miss_no_commit(world: World) {
+    // Given 200 intents of $1 from one payer, and a payer with $150 available
+    let available = Money::from_minor_units(15_000);
+    let funds = LiveFunds::default();
+    for n in 0..200 {
+        world
+            .payments()
+            .create_intent(&world.intent(&format!("c{n}"), 100, "payer"))
+            .unwrap();
+    }
+    // When 8 threads authorise them at once, sharing one live projection
+    let payments = world.payments();
+    std::thread::scope(|scope| {
+        for t in 0..8 {
+            let (payments, funds) = (&payments, &funds);
+            scope.spawn(move || {
+                for n in (t..200).step_by(8) {
+                    payments
+                        .authorise(pid(&format!("c{n}")), true, available, funds)
+                        .unwrap();
+                }
+            });
+        }
+    });
+    // Then the live projection, caught up once more, equals one rebuilt from the log
+    let outstanding = funds
+        .outstanding(&*world.store, AccountId::parse("payer").unwrap())
+        .unwrap();
+    let rebuilt = FundsProjection::rebuild(&*world.store).unwrap();
+    assert_eq!(funds.snapshot().unwrap(), rebuilt);
+    // And at most one commit's worth of racing authorisations overshot the $150: every thread
+    // saw every earmark committed before it asked, so the overshoot is bounded by the threads
+    let earmarked = rebuilt
+        .account(AccountId::parse("payer").unwrap())
+        .earmarked;
+    assert_eq!(outstanding, earmarked);
+    assert!(earmarked >= Money::from_minor_units(15_000 - 100));
+    assert!(
+        earmarked <= Money::from_minor_units(15_000 + 8 * 100),
+        "earmarked {earmarked}"
     );
 }
 
@@ -584,6 +627,7 @@ scenarios!(
     two_approvers_at_once_execute_it_once,
     the_same_intent_twice_is_one_payment_and_a_changed_one_is_refused,
     authorisation_checks_funds_against_derived_earmarks,
+    concurrent_authorisations_share_catch_ups_and_miss_no_commit,
     unsent_intents_expire_and_sent_ones_never_do,
     a_conflicting_rail_outcome_is_refused_and_recorded_as_an_anomaly,
     a_thousand_callbacks_delivered_up_to_three_times_apply_exactly_once,

@@ -7,12 +7,11 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use app_ops::{
-    FundsProjection, NewIntent, OperatorActions, OpsAction, Payments, RailOutcome, SystemClock,
+    LiveFunds, NewIntent, OperatorActions, OpsAction, Payments, RailOutcome, SystemClock,
     TomlPolicy,
 };
 use core_npp::{
@@ -131,7 +130,7 @@ fn open(args: &LoadtestArgs) -> Result<(Box<dyn EventStore>, Scratch), String> {
 struct Shared<'a> {
     payments: Payments<'a>,
     policy: TomlPolicy,
-    funds: Mutex<FundsProjection>,
+    funds: LiveFunds,
     next: AtomicU64,
     done: AtomicU64,
     started: Instant,
@@ -159,7 +158,7 @@ fn execute(args: &LoadtestArgs) -> Result<Report, String> {
     let shared = Shared {
         payments: Payments::new(&*store, &SystemClock),
         policy: TomlPolicy::parse(POLICY).map_err(|e| e.to_string())?,
-        funds: Mutex::new(FundsProjection::default()),
+        funds: LiveFunds::default(),
         next: AtomicU64::new(0),
         done: AtomicU64::new(0),
         started: Instant::now(),

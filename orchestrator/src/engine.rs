@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
-use app_ops::{AppError, Clock, Effect, FundsProjection, Payments, decode_payment_event};
+use app_ops::{AppError, Clock, Effect, LiveFunds, Payments, decode_payment_event};
 use core_npp::{
     AccountId, AttemptId, FreeText, Money, Payment, PaymentEvent, PaymentIntentId, PaymentState,
     Timestamp,
@@ -104,7 +104,7 @@ pub struct Orchestrator<'a> {
     funds_source: &'a dyn FundsSource,
     router: Router,
     config: Config,
-    funds: Mutex<FundsProjection>,
+    funds: LiveFunds,
     position: u64,
     live: BTreeMap<PaymentIntentId, Live>,
     escalated: BTreeSet<PaymentIntentId>,
@@ -160,7 +160,7 @@ impl<'a> Orchestrator<'a> {
             funds_source,
             router,
             config,
-            funds: Mutex::new(FundsProjection::default()),
+            funds: LiveFunds::default(),
             position: 0,
             live: BTreeMap::new(),
             escalated: BTreeSet::new(),

@@ -83,7 +83,7 @@ impl World {
 
     pub fn authorised(&self, id: &str) -> Outcome {
         self.created(id);
-        let funds = std::sync::Mutex::new(FundsProjection::default());
+        let funds = LiveFunds::default();
         let available = Money::from_minor_units(1_000_000_000);
         self.payments()
             .authorise(pid(id), true, available, &funds)
