@@ -19,6 +19,14 @@ pub trait EventStore: Send + Sync {
     /// is [`StoreError::IdempotencyConflict`].
     fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError>;
 
+    /// Appends independent requests, one result each, in order: each is atomic and checked on
+    /// its own exactly as [`EventStore::append`] would, so one refused append never takes
+    /// another with it. Adapters with group commit take the whole group in one hand-off to the
+    /// writer, which is the point: a caller with many payments to move pays one wait, not many.
+    fn append_batch(&self, requests: Vec<AppendRequest>) -> Vec<Result<AppendOutcome, StoreError>> {
+        requests.into_iter().map(|r| self.append(r)).collect()
+    }
+
     /// Every event of a stream, in version order (empty for an unknown stream).
     fn read_stream(&self, stream: &StreamId) -> Result<Vec<RecordedEvent>, StoreError>;
 

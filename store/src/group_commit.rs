@@ -17,10 +17,12 @@ pub(crate) trait BatchWriter: Send + 'static {
     fn write_batch(&mut self, batch: &[AppendRequest]) -> Vec<Result<AppendOutcome, StoreError>>;
 }
 
-type Reply = mpsc::SyncSender<Result<AppendOutcome, StoreError>>;
+type Results = Vec<Result<AppendOutcome, StoreError>>;
+type Reply = mpsc::SyncSender<Results>;
 
+/// One caller's appends and where their results go.
 struct Job {
-    request: AppendRequest,
+    requests: Vec<AppendRequest>,
     reply: Reply,
 }
 
@@ -46,15 +48,31 @@ impl GroupCommit {
 
     /// Queues one append and waits for its own result.
     pub(crate) fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        let (reply, answer) = mpsc::sync_channel(1);
-        let gone = || StoreError::Unavailable("the writer thread has stopped".into());
-        self.sender
-            .as_ref()
-            .ok_or_else(gone)?
-            .send(Job { request, reply })
-            .map_err(|_| gone())?;
-        answer.recv().map_err(|_| gone())?
+        self.append_batch(vec![request])
+            .pop()
+            .unwrap_or_else(|| Err(gone()))
     }
+
+    /// Queues several appends in one hand-off and waits for their results, in order.
+    pub(crate) fn append_batch(&self, requests: Vec<AppendRequest>) -> Results {
+        let count = requests.len();
+        if count == 0 {
+            return Vec::new();
+        }
+        let (reply, answer) = mpsc::sync_channel(1);
+        let sent = self
+            .sender
+            .as_ref()
+            .is_some_and(|sender| sender.send(Job { requests, reply }).is_ok());
+        match answer.recv() {
+            Ok(results) if sent && results.len() == count => results,
+            Ok(_) | Err(_) => (0..count).map(|_| Err(gone())).collect(),
+        }
+    }
+}
+
+fn gone() -> StoreError {
+    StoreError::Unavailable("the writer thread has stopped".into())
 }
 
 impl Drop for GroupCommit {
@@ -69,24 +87,36 @@ impl Drop for GroupCommit {
 
 fn run<W: BatchWriter>(mut writer: W, receiver: &mpsc::Receiver<Job>) {
     while let Ok(first) = receiver.recv() {
+        let mut appends = first.requests.len();
         let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
+        while appends < MAX_BATCH {
             match receiver.try_recv() {
-                Ok(job) => jobs.push(job),
+                Ok(job) => {
+                    appends += job.requests.len();
+                    jobs.push(job);
+                }
                 Err(_) => break,
             }
         }
-        let (requests, replies): (Vec<AppendRequest>, Vec<Reply>) =
-            jobs.into_iter().map(|job| (job.request, job.reply)).unzip();
+        let mut requests = Vec::with_capacity(appends);
+        let mut replies = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            replies.push((job.reply, job.requests.len()));
+            requests.extend(job.requests);
+        }
         let mut results = writer.write_batch(&requests).into_iter();
-        for reply in replies {
-            let result = results.next().unwrap_or_else(|| {
-                Err(StoreError::Unavailable(
-                    "the writer returned too few results".into(),
-                ))
-            });
+        for (reply, count) in replies {
+            let mine: Results = (0..count)
+                .map(|_| {
+                    results.next().unwrap_or_else(|| {
+                        Err(StoreError::Unavailable(
+                            "the writer returned too few results".into(),
+                        ))
+                    })
+                })
+                .collect();
             // A caller that gave up waiting is not an error for the others.
-            let _ = reply.send(result);
+            let _ = reply.send(mine);
         }
     }
 }

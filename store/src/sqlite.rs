@@ -708,6 +708,10 @@ impl EventStore for SqliteStore {
         self.writer.append(request)
     }
 
+    fn append_batch(&self, requests: Vec<AppendRequest>) -> Vec<Result<AppendOutcome, StoreError>> {
+        self.writer.append_batch(requests)
+    }
+
     fn read_stream(&self, stream: &StreamId) -> Result<Vec<RecordedEvent>, StoreError> {
         let sql = format!("{SELECT_EVENT} WHERE stream_id = ?1 ORDER BY version");
         self.with_reader(|conn| query_events(conn, &sql, [stream.as_str()]))

@@ -458,6 +458,121 @@ fn concurrent_claimers_never_share_a_message(store: Arc<dyn EventStore>) {
     );
 }
 
+fn a_batch_settles_each_append_on_its_own(store: &dyn EventStore) {
+    committed(store.append(request("b-taken", 0, 1)));
+    committed(store.append(request("b-seen", 0, 1).with_rail_message("MSG-B0").unwrap()));
+    let results = store.append_batch(vec![
+        request("b-1", 0, 2),
+        // Stale: the stream is at version 1.
+        request("b-taken", 0, 1),
+        request("b-2", 0, 1).with_rail_message("MSG-B1").unwrap(),
+        // A message already applied.
+        request("b-3", 0, 1).with_rail_message("MSG-B0").unwrap(),
+        // Two appends to one stream, the second chained on the first.
+        request("b-4", 0, 1),
+        request("b-4", 1, 2),
+        request("b-5", 0, 1).with_idempotency(claim("key-b", 7)),
+    ]);
+    assert_eq!(results.len(), 7);
+    let mut results = results.into_iter();
+    let mut next = || results.next().unwrap();
+    let b1 = committed(next());
+    assert!(matches!(
+        next(),
+        Err(StoreError::Conflict {
+            expected: 0,
+            actual: 1,
+            ..
+        })
+    ));
+    let b2 = committed(next());
+    assert_eq!(
+        next(),
+        Ok(AppendOutcome::AlreadyApplied(PriorResult {
+            stream: stream("b-seen"),
+            version: 1
+        }))
+    );
+    assert_eq!(committed(next()).last_version, 1);
+    assert_eq!(committed(next()).last_version, 3);
+    committed(next());
+    assert_eq!((b1.last_version, b2.last_version), (2, 1));
+    // Each committed append is whole and chained, in the batch's order of positions.
+    let b4 = store.read_stream(&stream("b-4")).unwrap();
+    assert_eq!(check_stream_chain(&b4), Ok(()));
+    assert_eq!(b4.len(), 3);
+    let first = store.read_stream(&stream("b-1")).unwrap();
+    let later = store.read_stream(&stream("b-2")).unwrap();
+    assert!(first[1].global_position() < later[0].global_position());
+    assert_eq!(store.read_stream(&stream("b-taken")).unwrap().len(), 1);
+    assert!(store.read_stream(&stream("b-3")).unwrap().is_empty());
+    assert!(store.append_batch(Vec::new()).is_empty());
+}
+
+fn a_refused_append_in_a_batch_spares_its_neighbours(store: &dyn EventStore) {
+    // One append per stream and no repeated claims within the batch: the shape adapters may
+    // write set-wise, so this is the path a refusal must fall back from.
+    committed(
+        store.append(
+            request("r-taken", 0, 1)
+                .with_rail_message("MSG-R0")
+                .unwrap(),
+        ),
+    );
+    for refused in [
+        request("r-taken", 0, 1),
+        request("r-new", 0, 1).with_rail_message("MSG-R0").unwrap(),
+    ] {
+        let results = store.append_batch(vec![
+            request(
+                "r-a",
+                store.read_stream(&stream("r-a")).unwrap().len() as u32,
+                1,
+            ),
+            refused,
+            request(
+                "r-b",
+                store.read_stream(&stream("r-b")).unwrap().len() as u32,
+                1,
+            ),
+        ]);
+        assert!(
+            matches!(results[0], Ok(AppendOutcome::Committed(_))),
+            "{results:?}"
+        );
+        assert!(
+            !matches!(results[1], Ok(AppendOutcome::Committed(_))),
+            "{results:?}"
+        );
+        assert!(
+            matches!(results[2], Ok(AppendOutcome::Committed(_))),
+            "{results:?}"
+        );
+    }
+    assert_eq!(store.read_stream(&stream("r-a")).unwrap().len(), 2);
+    assert_eq!(store.read_stream(&stream("r-b")).unwrap().len(), 2);
+    assert!(store.read_stream(&stream("r-new")).unwrap().is_empty());
+}
+
+fn batches_from_many_threads_all_commit(store: Arc<dyn EventStore>) {
+    std::thread::scope(|scope| {
+        for t in 0..4 {
+            let store = &store;
+            scope.spawn(move || {
+                for round in 0..5 {
+                    let batch = (0..20)
+                        .map(|n| request(&format!("bt-{t}-{round}-{n}"), 0, 2))
+                        .collect();
+                    for result in store.append_batch(batch) {
+                        committed(result);
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(store.read_all(0, 1_000).unwrap().len(), 4 * 5 * 20 * 2);
+}
+
 macro_rules! contract_suite {
     ($adapter:ident) => {
         mod $adapter {
@@ -508,6 +623,9 @@ macro_rules! contract_suite {
             case!(outbox_messages_commit_with_their_events_and_are_leased_once);
             case!(an_outbox_id_is_used_once);
             shared_case!(concurrent_claimers_never_share_a_message);
+            case!(a_batch_settles_each_append_on_its_own);
+            case!(a_refused_append_in_a_batch_spares_its_neighbours);
+            shared_case!(batches_from_many_threads_all_commit);
         }
     };
 }
