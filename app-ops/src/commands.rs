@@ -138,14 +138,14 @@ impl<'a> Payments<'a> {
         }
     }
 
-    fn load(&self, id: PaymentIntentId) -> Result<Option<Loaded>, AppError> {
+    pub(crate) fn load(&self, id: PaymentIntentId) -> Result<Option<Loaded>, AppError> {
         if let Some(cached) = self.cache.lock().ok().and_then(|c| c.get(&id).cloned()) {
             return Ok(Some(cached));
         }
         load_payment(self.store, id)
     }
 
-    fn remember(&self, payment: &Payment, version: u32) {
+    pub(crate) fn remember(&self, payment: &Payment, version: u32) {
         // A payment that can never change again needs no cache entry; dropping it keeps memory
         // flat however many payments pass (an outcome repeated later reads the store once).
         let finished = payment.state().is_terminal() && payment.can_retry().is_err();
@@ -173,19 +173,12 @@ impl<'a> Payments<'a> {
         }
     }
 
-    /// The store these handlers use.
-    pub fn store(&self) -> &'a dyn EventStore {
-        self.store
-    }
-
-    /// The clock these handlers use.
-    pub fn clock(&self) -> &'a dyn Clock {
-        self.clock
-    }
-
-    /// Records a new intent. The same key and request returns the same payment; the same key
-    /// with a different request is `IdempotencyConflict`, and nothing is appended.
-    pub fn create_intent(&self, intent: &NewIntent) -> Result<Outcome, AppError> {
+    /// The first event of a new payment and the append that records it with its idempotency
+    /// claim.
+    pub(crate) fn intent_request(
+        &self,
+        intent: &NewIntent,
+    ) -> Result<(Payment, AppendRequest), AppError> {
         let event = PaymentEvent::PaymentIntentCreated(IntentCreated::new(
             intent.payment_intent_id,
             self.clock.now(),
@@ -206,6 +199,47 @@ impl<'a> Payments<'a> {
             self.clock.now(),
         )?
         .with_idempotency(claim);
+        Ok((payment, request))
+    }
+
+    /// The append recording `event` at `version + 1`, with its rail message claim and outbox.
+    pub(crate) fn event_request(
+        &self,
+        id: PaymentIntentId,
+        version: u32,
+        event: &PaymentEvent,
+        rail_message: Option<&str>,
+        outbox: &[OutboxMessage],
+    ) -> Result<AppendRequest, AppError> {
+        let mut request = AppendRequest::new(
+            StreamId::payment(id),
+            version,
+            vec![encode_payment_event(event)?],
+            self.clock.now(),
+        )?;
+        if let Some(message_id) = rail_message {
+            request = request.with_rail_message(message_id)?;
+        }
+        for message in outbox {
+            request = request.with_outbox(message.clone());
+        }
+        Ok(request)
+    }
+
+    /// The store these handlers use.
+    pub fn store(&self) -> &'a dyn EventStore {
+        self.store
+    }
+
+    /// The clock these handlers use.
+    pub fn clock(&self) -> &'a dyn Clock {
+        self.clock
+    }
+
+    /// Records a new intent. The same key and request returns the same payment; the same key
+    /// with a different request is `IdempotencyConflict`, and nothing is appended.
+    pub fn create_intent(&self, intent: &NewIntent) -> Result<Outcome, AppError> {
+        let (payment, request) = self.intent_request(intent)?;
         match self.store.append(request) {
             Ok(AppendOutcome::Committed(_)) => {
                 self.remember(&payment, 1);
@@ -242,41 +276,11 @@ impl<'a> Payments<'a> {
         available: Money,
         funds: &LiveFunds,
     ) -> Result<Outcome, AppError> {
-        let outstanding_for = |account| funds.outstanding(self.store, account);
         self.execute(id, None, |payment, now| {
-            let at = event_time(payment, now);
-            if !policy_checks_passed {
-                let detail = FreeText::parse("policy checks did not pass").ok();
-                return Ok(Some(failure(
-                    payment,
-                    at,
-                    FailureReason::PolicyDeclined,
-                    detail,
-                )));
-            }
-            let outstanding = outstanding_for(payment.from_account_id())?;
-            let free = available
-                .checked_sub(outstanding)
-                .ok_or(AppError::Overflow("available funds"))?;
-            if free < payment.amount() {
-                let detail = FreeText::parse(&format!(
-                    "available {available}, already earmarked {outstanding}, needed {}",
-                    payment.amount()
-                ))
-                .ok();
-                return Ok(Some(failure(
-                    payment,
-                    at,
-                    FailureReason::InsufficientFunds,
-                    detail,
-                )));
-            }
-            Ok(Some(PaymentEvent::PaymentAuthorised(Authorised::new(
-                payment.payment_intent_id(),
-                at,
-                true,
-                payment.amount(),
-            ))))
+            authorisation(payment, now, policy_checks_passed, available, |account| {
+                funds.outstanding(self.store, account)
+            })
+            .map(Some)
         })
     }
 
@@ -299,11 +303,7 @@ impl<'a> Payments<'a> {
     ) -> Result<Outcome, AppError> {
         let outbox: Vec<OutboxMessage> = submission.into_iter().collect();
         self.execute_with(id, None, &outbox, |payment, now| {
-            Ok(Some(PaymentEvent::PaymentSentToRail(SentToRail::new(
-                payment.payment_intent_id(),
-                event_time(payment, now),
-                attempt_id,
-            ))))
+            Ok(Some(sent(payment, now, attempt_id)))
         })
     }
 
@@ -359,17 +359,7 @@ impl<'a> Payments<'a> {
         // as the event, catches a repeat; the rail message table is consulted only when the
         // core finds nothing to record, so a first delivery costs no read at all.
         let result = self.execute(id, Some(message_id), |payment, now| {
-            if let RailOutcome::Acknowledged { attempt_id } = outcome
-                && payment
-                    .attempts()
-                    .iter()
-                    .any(|a| a.attempt_id() == *attempt_id && a.outcome().is_some())
-            {
-                // An acknowledgement overtaken by the attempt's final status (settlement before
-                // acknowledgement) is stale, not a conflict: nothing to record, nothing to alarm.
-                return Ok(None);
-            }
-            Ok(Some(rail_event(payment, event_time(payment, now), outcome)))
+            Ok(rail_decision(payment, now, outcome))
         });
         match result {
             Ok(done) if matches!(done.effect, Effect::Appended | Effect::AlreadyApplied) => {
@@ -512,19 +502,7 @@ impl<'a> Payments<'a> {
                     });
                 }
             };
-            let now = self.clock.now();
-            let mut request = AppendRequest::new(
-                stream.clone(),
-                version,
-                vec![encode_payment_event(&event)?],
-                now,
-            )?;
-            if let Some(message_id) = rail_message {
-                request = request.with_rail_message(message_id)?;
-            }
-            for message in outbox {
-                request = request.with_outbox(message.clone());
-            }
+            let request = self.event_request(id, version, &event, rail_message, outbox)?;
             match self.store.append(request) {
                 Ok(AppendOutcome::Committed(c)) => {
                     self.remember(&next, c.last_version);
@@ -582,6 +560,73 @@ enum Decided {
         event: PaymentEvent,
         applied: Applied,
     },
+}
+
+/// Authorisation: our policy checks, then the amount against `available` less what is already
+/// earmarked for the payer (`outstanding`, read only if the checks passed).
+pub(crate) fn authorisation(
+    payment: &Payment,
+    now: Timestamp,
+    policy_checks_passed: bool,
+    available: Money,
+    outstanding: impl FnOnce(AccountId) -> Result<Money, AppError>,
+) -> Result<PaymentEvent, AppError> {
+    let at = event_time(payment, now);
+    if !policy_checks_passed {
+        let detail = FreeText::parse("policy checks did not pass").ok();
+        return Ok(failure(payment, at, FailureReason::PolicyDeclined, detail));
+    }
+    let outstanding = outstanding(payment.from_account_id())?;
+    let free = available
+        .checked_sub(outstanding)
+        .ok_or(AppError::Overflow("available funds"))?;
+    if free < payment.amount() {
+        let detail = FreeText::parse(&format!(
+            "available {available}, already earmarked {outstanding}, needed {}",
+            payment.amount()
+        ))
+        .ok();
+        return Ok(failure(
+            payment,
+            at,
+            FailureReason::InsufficientFunds,
+            detail,
+        ));
+    }
+    Ok(PaymentEvent::PaymentAuthorised(Authorised::new(
+        payment.payment_intent_id(),
+        at,
+        true,
+        payment.amount(),
+    )))
+}
+
+/// The hand-over of `attempt_id` to the rail.
+pub(crate) fn sent(payment: &Payment, now: Timestamp, attempt_id: AttemptId) -> PaymentEvent {
+    PaymentEvent::PaymentSentToRail(SentToRail::new(
+        payment.payment_intent_id(),
+        event_time(payment, now),
+        attempt_id,
+    ))
+}
+
+/// The event a rail outcome records, or `None` for an acknowledgement overtaken by the
+/// attempt's final status (settlement before acknowledgement): stale, not a conflict, so
+/// nothing to record and nothing to alarm.
+pub(crate) fn rail_decision(
+    payment: &Payment,
+    now: Timestamp,
+    outcome: &RailOutcome,
+) -> Option<PaymentEvent> {
+    if let RailOutcome::Acknowledged { attempt_id } = outcome
+        && payment
+            .attempts()
+            .iter()
+            .any(|a| a.attempt_id() == *attempt_id && a.outcome().is_some())
+    {
+        return None;
+    }
+    Some(rail_event(payment, event_time(payment, now), outcome))
 }
 
 fn failure(

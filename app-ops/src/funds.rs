@@ -227,6 +227,32 @@ impl LiveFunds {
         store: &dyn EventStore,
         account: AccountId,
     ) -> Result<Money, AppError> {
+        self.caught_up(store, |projection| {
+            projection.account(account).outstanding()
+        })?
+    }
+
+    /// What is still earmarked for each of `accounts`, from one catch-up that began after this
+    /// call (a batch of authorisations reads the log once).
+    pub fn outstanding_many(
+        &self,
+        store: &dyn EventStore,
+        accounts: &[AccountId],
+    ) -> Result<Vec<Money>, AppError> {
+        self.caught_up(store, |projection| {
+            accounts
+                .iter()
+                .map(|account| projection.account(*account).outstanding())
+                .collect()
+        })?
+    }
+
+    /// Runs `read` on the projection once a catch-up that began after this call has completed.
+    fn caught_up<R>(
+        &self,
+        store: &dyn EventStore,
+        read: impl FnOnce(&FundsProjection) -> R,
+    ) -> Result<R, AppError> {
         let poisoned = || AppError::Overflow("funds projection lock");
         let mut live = self.state.lock().map_err(|_| poisoned())?;
         // A catch-up already running may have read the log before our caller's last commit.
@@ -250,7 +276,7 @@ impl LiveFunds {
             self.caught_up.notify_all();
             result?;
         }
-        live.projection.account(account).outstanding()
+        Ok(read(&live.projection))
     }
 
     /// A copy of the projection as it stands (without starting a catch-up).

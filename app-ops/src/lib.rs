@@ -2,6 +2,7 @@
 //! core decide, and append with the expected version; derived funds; store verification; and
 //! operator actions under maker-checker approval.
 
+mod batch;
 mod clock;
 mod codec;
 mod commands;
@@ -12,6 +13,7 @@ mod ops;
 mod policy;
 mod verify;
 
+pub use batch::Command;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::{PAYMENT_EVENT_SCHEMA_VERSION, decode_payment_event, encode_payment_event};
 pub use commands::{Effect, MAX_CONFLICT_RETRIES, NewIntent, Outcome, Payments, RailOutcome};

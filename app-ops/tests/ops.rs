@@ -448,6 +448,166 @@ fn concurrent_authorisations_share_catch_ups_and_miss_no_commit(world: World) {
     );
 }
 
+// ---------------------------------------------------------------- batches
+
+fn a_batch_moves_many_payments_and_counts_its_own_earmarks(world: World) {
+    // Given 8 intents of $500 from one payer with $2,500 available, created in one batch
+    let ids: Vec<String> = (0..8).map(|n| format!("b{n}")).collect();
+    let intents: Vec<NewIntent> = ids
+        .iter()
+        .map(|id| world.intent(id, AMOUNT, "payer"))
+        .collect();
+    let payments = world.payments();
+    let created = payments.run_batch(
+        &intents
+            .iter()
+            .map(Command::CreateIntent)
+            .collect::<Vec<_>>(),
+    );
+    assert!(
+        created
+            .iter()
+            .all(|r| r.as_ref().unwrap().effect == Effect::Appended)
+    );
+    // When all eight are authorised in one batch
+    let funds = LiveFunds::default();
+    let available = Money::from_minor_units(5 * AMOUNT);
+    let authorise: Vec<Command<'_>> = ids
+        .iter()
+        .map(|id| Command::Authorise {
+            id: pid(id),
+            policy_checks_passed: true,
+            available,
+            funds: &funds,
+        })
+        .collect();
+    let states: Vec<PaymentState> = payments
+        .run_batch(&authorise)
+        .into_iter()
+        .map(|r| r.unwrap().payment.state())
+        .collect();
+    // Then exactly five are authorised: the batch saw its own earmarks, not only committed ones
+    assert_eq!(
+        states
+            .iter()
+            .filter(|s| **s == PaymentState::Authorised)
+            .count(),
+        5
+    );
+    assert_eq!(
+        states
+            .iter()
+            .filter(|s| **s == PaymentState::Failed)
+            .count(),
+        3
+    );
+    // And the stored histories are what the single commands would have written
+    for (id, state) in ids.iter().zip(&states) {
+        let kinds: Vec<EventKind> = world.events(id).iter().map(PaymentEvent::kind).collect();
+        let second = if *state == PaymentState::Authorised {
+            EventKind::PaymentAuthorised
+        } else {
+            EventKind::PaymentFailed
+        };
+        assert_eq!(kinds, [EventKind::PaymentIntentCreated, second], "{id}");
+        assert_eq!(world.payment(id).state(), *state);
+    }
+    let outstanding = funds
+        .outstanding(&*world.store, AccountId::parse("payer").unwrap())
+        .unwrap();
+    assert_eq!(outstanding, available);
+}
+
+fn a_batch_applies_commands_for_one_payment_in_order_and_repeats_once(world: World) {
+    // Given two sent payments
+    world.sent("p1");
+    world.sent("p2");
+    let (ack, settle) = (acked(att("att_1")), settled(att("att_1")));
+    // When one batch carries p1's acknowledgement, its settlement, the settlement again, and
+    // p2's rejection
+    let rejected = rejected(att("att_1"), "AC04");
+    let batch = [
+        Command::RailOutcome {
+            id: pid("p1"),
+            message_id: "m-ack",
+            outcome: &ack,
+        },
+        Command::RailOutcome {
+            id: pid("p1"),
+            message_id: "m-acsc",
+            outcome: &settle,
+        },
+        Command::RailOutcome {
+            id: pid("p1"),
+            message_id: "m-acsc",
+            outcome: &settle,
+        },
+        Command::RailOutcome {
+            id: pid("p2"),
+            message_id: "m-rjct",
+            outcome: &rejected,
+        },
+    ];
+    let results: Vec<Outcome> = world
+        .payments()
+        .run_batch(&batch)
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    // Then p1 is acknowledged then settled, the repeat changes nothing, p2 failed
+    let effects: Vec<Effect> = results.iter().map(|o| o.effect).collect();
+    assert_eq!(
+        effects,
+        [
+            Effect::Appended,
+            Effect::Appended,
+            Effect::AlreadyApplied,
+            Effect::Appended
+        ]
+    );
+    assert_eq!(world.payment("p1").state(), PaymentState::Settled);
+    assert_eq!(world.events("p1").len(), 5);
+    assert_eq!(world.payment("p2").state(), PaymentState::Failed);
+}
+
+fn a_batch_decided_on_a_stale_value_retries_alone(world: World) {
+    // Given a handler that cached p1 as authorised, and another process that sent it since
+    let stale = world.payments();
+    world.created("p1");
+    let funds = LiveFunds::default();
+    stale
+        .authorise(
+            pid("p1"),
+            true,
+            Money::from_minor_units(AMOUNT * 10),
+            &funds,
+        )
+        .unwrap();
+    world
+        .payments()
+        .record_sent(pid("p1"), att("att_1"))
+        .unwrap();
+    // When the stale handler sends attempt 2 in a batch, beside a fresh payment
+    world.created("p2");
+    let intent = world.intent("p3", AMOUNT, "payer");
+    let mut results = stale
+        .run_batch(&[
+            Command::RecordSent {
+                id: pid("p1"),
+                attempt_id: att("att_2"),
+                submission: None,
+            },
+            Command::CreateIntent(&intent),
+        ])
+        .into_iter();
+    // Then the version race is lost and p1 is refused on its current value, as a single command
+    // would be; p3 commits
+    let alone = refusal(world.payments().record_sent(pid("p1"), att("att_2")));
+    assert_eq!(refusal(results.next().unwrap()), alone);
+    assert_eq!(results.next().unwrap().unwrap().effect, Effect::Appended);
+    assert_eq!(world.events("p1").len(), 3);
+}
+
 fn unsent_intents_expire_and_sent_ones_never_do(world: World) {
     world.authorised("p1");
     world.sent("p2");
@@ -628,6 +788,9 @@ scenarios!(
     the_same_intent_twice_is_one_payment_and_a_changed_one_is_refused,
     authorisation_checks_funds_against_derived_earmarks,
     concurrent_authorisations_share_catch_ups_and_miss_no_commit,
+    a_batch_moves_many_payments_and_counts_its_own_earmarks,
+    a_batch_applies_commands_for_one_payment_in_order_and_repeats_once,
+    a_batch_decided_on_a_stale_value_retries_alone,
     unsent_intents_expire_and_sent_ones_never_do,
     a_conflicting_rail_outcome_is_refused_and_recorded_as_an_anomaly,
     a_thousand_callbacks_delivered_up_to_three_times_apply_exactly_once,

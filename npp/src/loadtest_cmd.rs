@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use app_ops::{
-    LiveFunds, NewIntent, OperatorActions, OpsAction, Payments, RailOutcome, SystemClock,
+    Command, LiveFunds, NewIntent, OperatorActions, OpsAction, Payments, RailOutcome, SystemClock,
     TomlPolicy,
 };
 use core_npp::{
@@ -38,9 +38,13 @@ pub struct LoadtestArgs {
     /// Open loop: start this many payments per second, whatever the latency (default: closed loop).
     #[arg(long)]
     rate: Option<u64>,
-    /// Worker threads, each driving one payment at a time.
+    /// Worker threads.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// Payments each worker moves together: their next commands go to the store as one batch
+    /// (`Payments::run_batch`), so in-flight payments = concurrency x batch.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=512))]
+    batch: u64,
     /// The SQLite file (kept afterwards); a scratch file by default.
     #[arg(long, value_name = "PATH")]
     db: Option<std::path::PathBuf>,
@@ -60,6 +64,7 @@ struct Report {
     events: u64,
     commands: u64,
     concurrency: usize,
+    batch: u64,
     rate: Option<u64>,
     seconds: f64,
     payments_per_sec: f64,
@@ -202,6 +207,7 @@ fn execute(args: &LoadtestArgs) -> Result<Report, String> {
         events,
         commands: latencies.len(),
         concurrency: workers,
+        batch: args.batch,
         rate: args.rate,
         seconds,
         payments_per_sec: args.payments as f64 / seconds,
@@ -248,19 +254,177 @@ fn id(index: u64) -> Result<PaymentIntentId, String> {
 fn worker(shared: &Shared<'_>, args: &LoadtestArgs) -> Result<Histogram, String> {
     let mut latencies = Histogram::default();
     loop {
-        let index = shared.next.fetch_add(1, Ordering::Relaxed);
-        if index >= args.payments {
+        let first = shared.next.fetch_add(args.batch, Ordering::Relaxed);
+        if first >= args.payments {
             return Ok(latencies);
         }
+        let last = first.saturating_add(args.batch).min(args.payments);
         if let Some(rate) = args.rate {
-            let due = Duration::from_nanos(index.saturating_mul(1_000_000_000) / rate.max(1));
+            let due = Duration::from_nanos(first.saturating_mul(1_000_000_000) / rate.max(1));
             if let Some(wait) = due.checked_sub(shared.started.elapsed()) {
                 std::thread::sleep(wait);
             }
         }
-        lifecycle(shared, index, &mut latencies)?;
-        shared.done.fetch_add(1, Ordering::Relaxed);
+        let mut group = (first..last)
+            .map(Script::for_payment)
+            .collect::<Result<Vec<_>, _>>()?;
+        lockstep(shared, &mut group, &mut latencies)?;
+        shared.done.fetch_add(last - first, Ordering::Relaxed);
     }
+}
+
+fn text(s: &str) -> Result<FreeText, String> {
+    FreeText::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_err(e: core_npp::ParseError) -> String {
+    e.to_string()
+}
+
+/// One step of a payment's part of the mix; every step is a production command.
+enum Step {
+    Create,
+    Authorise,
+    Send(AttemptId),
+    Rail(String, RailOutcome),
+    /// A retry requested by one operator and approved by another.
+    OperatorRetry,
+}
+
+/// A payment and the steps it has left.
+struct Script {
+    intent: NewIntent,
+    steps: std::collections::VecDeque<Step>,
+}
+
+impl Script {
+    /// The seed's mix: 85% settle, 10% rejected, 3% time out and are retried through an
+    /// approved operator request, 2% rejected after acknowledgement.
+    fn for_payment(index: u64) -> Result<Self, String> {
+        let pid = id(index)?;
+        let intent = NewIntent {
+            payment_intent_id: pid,
+            amount: Money::from_minor_units(i64::try_from(100 + index % 50_000).unwrap_or(100)),
+            currency: Currency::AUD,
+            idempotency_key: IdempotencyKey::parse(pid.as_str()).map_err(parse_err)?,
+            from_account_id: AccountId::parse(&format!("802000:{:08}", index % 32_900))
+                .map_err(parse_err)?,
+            to_account_id: AccountId::parse(&format!("802007:{:08}", (index * 7) % 32_900))
+                .map_err(parse_err)?,
+            max_attempts: AttemptLimit::default(),
+        };
+        let att1 = AttemptId::parse("att_1").map_err(parse_err)?;
+        let msg = |n: &str| format!("{pid}-{n}");
+        let settle = |attempt| -> Result<RailOutcome, String> {
+            Ok(RailOutcome::Settled {
+                attempt_id: attempt,
+                settlement_ref: SettlementRef::parse(&format!("S{pid}")).map_err(parse_err)?,
+                funds_transferred: intent.amount,
+            })
+        };
+        let fail = |attempt, reason, code: &str| -> Result<RailOutcome, String> {
+            Ok(RailOutcome::Failed {
+                attempt_id: attempt,
+                reason,
+                detail: Some(text(code)?),
+            })
+        };
+        let ack = |attempt_id| RailOutcome::Acknowledged { attempt_id };
+        let mut steps = vec![Step::Create, Step::Authorise, Step::Send(att1)];
+        match index * 2_654_435_761 % 100 {
+            0..85 => {
+                steps.push(Step::Rail(msg("acsp"), ack(att1)));
+                steps.push(Step::Rail(msg("acsc"), settle(att1)?));
+            }
+            85..95 => {
+                let rejected = fail(att1, FailureReason::RailRejected, "AC04")?;
+                steps.push(Step::Rail(msg("rjct"), rejected));
+            }
+            95..98 => {
+                let att2 = AttemptId::parse("att_2").map_err(parse_err)?;
+                let timeout = fail(att1, FailureReason::RailTimeout, "AB05")?;
+                steps.push(Step::Rail(msg("ab05"), timeout));
+                steps.push(Step::OperatorRetry);
+                steps.push(Step::Send(att2));
+                steps.push(Step::Rail(msg("acsp2"), ack(att2)));
+                steps.push(Step::Rail(msg("acsc2"), settle(att2)?));
+            }
+            _ => {
+                steps.push(Step::Rail(msg("acsp"), ack(att1)));
+                let late = fail(att1, FailureReason::RailRejected, "AC06")?;
+                steps.push(Step::Rail(msg("rjct"), late));
+            }
+        }
+        Ok(Self {
+            intent,
+            steps: steps.into(),
+        })
+    }
+}
+
+/// Moves a group of payments through their scripts together: each round sends every payment's
+/// next command to the store in one batch. Operator retries run as the operators would, alone.
+fn lockstep(
+    shared: &Shared<'_>,
+    group: &mut [Script],
+    latencies: &mut Histogram,
+) -> Result<(), String> {
+    while group.iter().any(|s| !s.steps.is_empty()) {
+        let mut commands = Vec::with_capacity(group.len());
+        for script in group.iter() {
+            let pid = script.intent.payment_intent_id;
+            match script.steps.front() {
+                None => {}
+                Some(Step::OperatorRetry) => operator_retry(shared, pid, latencies)?,
+                Some(Step::Create) => commands.push(Command::CreateIntent(&script.intent)),
+                Some(Step::Authorise) => commands.push(Command::Authorise {
+                    id: pid,
+                    policy_checks_passed: true,
+                    available: Money::from_minor_units(1_000_000_000_000),
+                    funds: &shared.funds,
+                }),
+                Some(Step::Send(attempt_id)) => commands.push(Command::RecordSent {
+                    id: pid,
+                    attempt_id: *attempt_id,
+                    submission: None,
+                }),
+                Some(Step::Rail(message_id, outcome)) => commands.push(Command::RailOutcome {
+                    id: pid,
+                    message_id,
+                    outcome,
+                }),
+            }
+        }
+        let started = Instant::now();
+        let results = shared.payments.run_batch(&commands);
+        let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+        for result in results {
+            latencies.record(micros);
+            result.map_err(|e| e.to_string())?;
+        }
+        for script in group.iter_mut() {
+            script.steps.pop_front();
+        }
+    }
+    Ok(())
+}
+
+fn operator_retry(
+    shared: &Shared<'_>,
+    pid: PaymentIntentId,
+    latencies: &mut Histogram,
+) -> Result<(), String> {
+    let ops = OperatorActions::new(&shared.payments, &shared.policy);
+    let (alice, bob) = (
+        OperatorId::parse("alice").map_err(parse_err)?,
+        OperatorId::parse("bob").map_err(parse_err)?,
+    );
+    let reason = text("rail timed out (AB05); payee bank confirms nothing arrived")?;
+    let request = timed(latencies, || {
+        ops.request(OpsAction::Retry, pid, alice, reason.clone())
+    })?;
+    timed(latencies, || ops.approve(request.request_id, bob))?;
+    Ok(())
 }
 
 fn timed<T>(
@@ -273,136 +437,6 @@ fn timed<T>(
     result
 }
 
-fn text(s: &str) -> Result<FreeText, String> {
-    FreeText::parse(s).map_err(|e| e.to_string())
-}
-
-/// One payment through its part of the mix, every step a production command.
-fn lifecycle(shared: &Shared<'_>, index: u64, latencies: &mut Histogram) -> Result<(), String> {
-    let pid = id(index)?;
-    let p = &shared.payments;
-    let parse = |e: core_npp::ParseError| e.to_string();
-    let intent = NewIntent {
-        payment_intent_id: pid,
-        amount: Money::from_minor_units(i64::try_from(100 + index % 50_000).unwrap_or(100)),
-        currency: Currency::AUD,
-        idempotency_key: IdempotencyKey::parse(pid.as_str()).map_err(parse)?,
-        from_account_id: AccountId::parse(&format!("802000:{:08}", index % 32_900))
-            .map_err(parse)?,
-        to_account_id: AccountId::parse(&format!("802007:{:08}", (index * 7) % 32_900))
-            .map_err(parse)?,
-        max_attempts: AttemptLimit::default(),
-    };
-    let att1 = AttemptId::parse("att_1").map_err(parse)?;
-    timed(latencies, || p.create_intent(&intent))?;
-    timed(latencies, || {
-        p.authorise(
-            pid,
-            true,
-            Money::from_minor_units(1_000_000_000_000),
-            &shared.funds,
-        )
-    })?;
-    timed(latencies, || p.record_sent(pid, att1))?;
-    let msg = |n: &str| format!("{pid}-{n}");
-    let settle = |attempt: AttemptId| -> Result<RailOutcome, String> {
-        Ok(RailOutcome::Settled {
-            attempt_id: attempt,
-            settlement_ref: SettlementRef::parse(&format!("S{pid}")).map_err(parse)?,
-            funds_transferred: intent.amount,
-        })
-    };
-    let fail = |attempt, reason, code: &str| -> Result<RailOutcome, String> {
-        Ok(RailOutcome::Failed {
-            attempt_id: attempt,
-            reason,
-            detail: Some(text(code)?),
-        })
-    };
-    match index * 2_654_435_761 % 100 {
-        0..85 => {
-            let settled = settle(att1)?;
-            timed(latencies, || {
-                p.record_rail_outcome(
-                    pid,
-                    &msg("acsp"),
-                    &RailOutcome::Acknowledged { attempt_id: att1 },
-                )
-            })?;
-            timed(latencies, || {
-                p.record_rail_outcome(pid, &msg("acsc"), &settled)
-            })?;
-        }
-        85..95 => {
-            let rejected = fail(att1, FailureReason::RailRejected, "AC04")?;
-            timed(latencies, || {
-                p.record_rail_outcome(pid, &msg("rjct"), &rejected)
-            })?;
-        }
-        95..98 => retried(
-            shared,
-            pid,
-            latencies,
-            &fail(att1, FailureReason::RailTimeout, "AB05")?,
-            &msg,
-            &settle,
-        )?,
-        _ => {
-            let late = fail(att1, FailureReason::RailRejected, "AC06")?;
-            timed(latencies, || {
-                p.record_rail_outcome(
-                    pid,
-                    &msg("acsp"),
-                    &RailOutcome::Acknowledged { attempt_id: att1 },
-                )
-            })?;
-            timed(latencies, || {
-                p.record_rail_outcome(pid, &msg("rjct"), &late)
-            })?;
-        }
-    }
-    Ok(())
-}
-
-fn retried(
-    shared: &Shared<'_>,
-    pid: PaymentIntentId,
-    latencies: &mut Histogram,
-    timeout: &RailOutcome,
-    msg: &dyn Fn(&str) -> String,
-    settle: &dyn Fn(AttemptId) -> Result<RailOutcome, String>,
-) -> Result<(), String> {
-    let p = &shared.payments;
-    let parse = |e: core_npp::ParseError| e.to_string();
-    timed(latencies, || {
-        p.record_rail_outcome(pid, &msg("ab05"), timeout)
-    })?;
-    let ops = OperatorActions::new(p, &shared.policy);
-    let (alice, bob) = (
-        OperatorId::parse("alice").map_err(parse)?,
-        OperatorId::parse("bob").map_err(parse)?,
-    );
-    let reason = text("rail timed out (AB05); payee bank confirms nothing arrived")?;
-    let request = timed(latencies, || {
-        ops.request(OpsAction::Retry, pid, alice, reason.clone())
-    })?;
-    timed(latencies, || ops.approve(request.request_id, bob))?;
-    let att2 = AttemptId::parse("att_2").map_err(parse)?;
-    timed(latencies, || p.record_sent(pid, att2))?;
-    timed(latencies, || {
-        p.record_rail_outcome(
-            pid,
-            &msg("acsp2"),
-            &RailOutcome::Acknowledged { attempt_id: att2 },
-        )
-    })?;
-    let settled = settle(att2)?;
-    timed(latencies, || {
-        p.record_rail_outcome(pid, &msg("acsc2"), &settled)
-    })?;
-    Ok(())
-}
-
 fn print_report(r: &Report) {
     println!("store                 {}", r.store);
     println!(
@@ -412,8 +446,11 @@ fn print_report(r: &Report) {
     println!(
         "mode                  {}",
         r.rate.map_or_else(
-            || format!("closed loop, {} workers", r.concurrency),
-            |rate| format!("open loop at {rate}/s, {} workers", r.concurrency)
+            || format!("closed loop, {} workers x {} payments", r.concurrency, r.batch),
+            |rate| format!(
+                "open loop at {rate}/s, {} workers x {} payments",
+                r.concurrency, r.batch
+            )
         )
     );
     println!("seconds               {:.2}", r.seconds);
