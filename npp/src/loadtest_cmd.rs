@@ -446,7 +446,10 @@ fn print_report(r: &Report) {
     println!(
         "mode                  {}",
         r.rate.map_or_else(
-            || format!("closed loop, {} workers x {} payments", r.concurrency, r.batch),
+            || format!(
+                "closed loop, {} workers x {} payments",
+                r.concurrency, r.batch
+            ),
             |rate| format!(
                 "open loop at {rate}/s, {} workers x {} payments",
                 r.concurrency, r.batch

@@ -5,6 +5,7 @@
 //! atomic appends guarded by expected versions, hash-chained streams, idempotency keys and rail
 //! message ids claimed in the same commit, and no way to update or delete an event.
 
+mod checkpoint;
 mod group_commit;
 mod memory;
 mod postgres_batch;

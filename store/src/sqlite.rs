@@ -12,6 +12,7 @@ use event_store::{
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use crate::SCHEMA_VERSION;
+use crate::checkpoint::Checkpointer;
 use crate::group_commit::{BatchWriter, GroupCommit};
 use crate::row::{RawRow, build_recorded, nanos};
 
@@ -115,6 +116,7 @@ struct ReaderPool {
 pub struct SqliteStore {
     path: PathBuf,
     writer: GroupCommit,
+    _checkpointer: Checkpointer,
     readers: Mutex<ReaderPool>,
     reader_freed: Condvar,
 }
@@ -141,6 +143,10 @@ impl SqliteStore {
         inspect(&conn, path)?;
         configure(&conn).map_err(|e| classify_open_error(path, e))?;
         migrate(&conn).map_err(|e| classify_open_error(path, e))?;
+        // Checkpoints run on their own thread; the writer's automatic one is only a backstop
+        // for a WAL that grows past 40 MB.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 10000")
+            .map_err(unavailable)?;
         let writer = GroupCommit::spawn(
             "npp-sqlite-writer",
             SqliteWriter {
@@ -148,9 +154,11 @@ impl SqliteStore {
                 heads: Heads::default(),
             },
         )?;
+        let checkpointer = Checkpointer::spawn(open_connection(path, OpenMode::MustExist)?)?;
         Ok(Self {
             path: path.to_owned(),
             writer,
+            _checkpointer: checkpointer,
             readers: Mutex::new(ReaderPool::default()),
             reader_freed: Condvar::new(),
         })
