@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
-use app_ops::{AppError, Clock, Effect, LiveFunds, Payments, decode_payment_event};
+use app_ops::{AppError, Clock, Command, Effect, LiveFunds, Payments, decode_payment_event};
 use core_npp::{
     AccountId, AttemptId, FreeText, Money, Payment, PaymentEvent, PaymentIntentId, PaymentState,
     Timestamp,
@@ -13,7 +13,7 @@ use core_npp::{
 use event_store::{EventStore, OutboxMessage, RecordedEvent};
 
 use crate::error::OrchestratorError;
-use crate::rail::{Delivery, Rail, RailReport};
+use crate::rail::{Delivery, Rail};
 use crate::rail_stream::{RailStreamEvent, record};
 use crate::router::{Route, Router};
 
@@ -105,6 +105,10 @@ pub struct Orchestrator<'a> {
     router: Router,
     config: Config,
     funds: LiveFunds,
+    /// One set of command handlers for the process's life, so their payment cache spares a
+    /// read per command (a stale entry costs a version conflict and a reload, never a wrong
+    /// decision).
+    payments: Payments<'a>,
     position: u64,
     live: BTreeMap<PaymentIntentId, Live>,
     escalated: BTreeSet<PaymentIntentId>,
@@ -161,6 +165,7 @@ impl<'a> Orchestrator<'a> {
             router,
             config,
             funds: LiveFunds::default(),
+            payments: Payments::new(store, clock),
             position: 0,
             live: BTreeMap::new(),
             escalated: BTreeSet::new(),
@@ -330,8 +335,20 @@ impl<'a> Orchestrator<'a> {
     }
 
     fn advance(&self, now: Timestamp) -> Result<(), OrchestratorError> {
-        let ids: Vec<PaymentIntentId> = self.live.keys().copied().collect();
-        for result in fan_out(ids, |id| self.advance_one(id, now)) {
+        // New intents are authorised together, in one batch of commands and one commit; every
+        // other step runs per payment, spread over threads.
+        let (to_authorise, others): (Vec<PaymentIntentId>, Vec<PaymentIntentId>) =
+            self.live.iter().map(|(id, _)| *id).partition(|id| {
+                self.live.get(id).is_some_and(|l| {
+                    l.payment.state() == PaymentState::Created
+                        && !self.due(l.payment.created_at(), self.config.intent_ttl, now)
+                })
+            });
+        let authorised = self.authorise_all(&to_authorise);
+        for result in authorised
+            .into_iter()
+            .chain(fan_out(others, |id| self.advance_one(id, now)))
+        {
             match result {
                 Ok(()) => {}
                 // A refusal means the log moved under us; the next catch-up shows the truth.
@@ -343,12 +360,35 @@ impl<'a> Orchestrator<'a> {
         Ok(())
     }
 
+    fn authorise_all(&self, ids: &[PaymentIntentId]) -> Vec<Result<(), OrchestratorError>> {
+        let commands: Vec<Command<'_>> = ids
+            .iter()
+            .filter_map(|id| self.live.get(id).map(|l| (id, l)))
+            .map(|(id, live)| Command::Authorise {
+                id: *id,
+                policy_checks_passed: true,
+                available: self.funds_source.available(live.payment.from_account_id()),
+                funds: &self.funds,
+            })
+            .collect();
+        self.payments
+            .run_batch(&commands)
+            .into_iter()
+            .map(|result| {
+                if result?.effect == Effect::Appended {
+                    self.bump(|s| s.authorised += 1);
+                }
+                Ok(())
+            })
+            .collect()
+    }
+
     fn advance_one(&self, id: PaymentIntentId, now: Timestamp) -> Result<(), OrchestratorError> {
         let Some(live) = self.live.get(&id) else {
             return Ok(());
         };
         let payment = live.payment.clone();
-        let payments = Payments::new(self.store, self.clock);
+        let payments = &self.payments;
         match payment.state() {
             PaymentState::Created | PaymentState::Authorised
                 if self.due(payment.created_at(), self.config.intent_ttl, now) =>
@@ -363,7 +403,7 @@ impl<'a> Orchestrator<'a> {
                     self.bump(|s| s.authorised += 1);
                 }
             }
-            PaymentState::Authorised => self.send(&payments, &payment, now)?,
+            PaymentState::Authorised => self.send(payments, &payment, now)?,
             PaymentState::Sent | PaymentState::Acknowledged => self.chase(&payment, now)?,
             PaymentState::Settled | PaymentState::Failed | PaymentState::Expired => {}
         }
@@ -500,35 +540,23 @@ impl<'a> Orchestrator<'a> {
         }
     }
 
-    /// Applies reports exactly once each; one payment's reports in arrival order, different
-    /// payments' in parallel.
+    /// Applies reports exactly once each, in one batch of commands: one payment's reports in
+    /// arrival order, the first of each payment's committed together.
     fn apply_reports(&self, now: Timestamp) -> Result<(), OrchestratorError> {
         let reports = self.rail.poll(now)?;
         if reports.is_empty() {
             return Ok(());
         }
-        let mut by_payment: BTreeMap<PaymentIntentId, Vec<RailReport>> = BTreeMap::new();
-        for report in reports {
-            by_payment
-                .entry(report.payment_intent_id)
-                .or_default()
-                .push(report);
-        }
-        let groups: Vec<Vec<RailReport>> = by_payment.into_values().collect();
-        for result in fan_out(groups, |group| self.apply_group(group)) {
-            result?;
-        }
-        Ok(())
-    }
-
-    fn apply_group(&self, group: Vec<RailReport>) -> Result<(), OrchestratorError> {
-        let payments = Payments::new(self.store, self.clock);
-        for report in group {
-            match payments.record_rail_outcome(
-                report.payment_intent_id,
-                &report.message_id,
-                &report.outcome,
-            ) {
+        let commands: Vec<Command<'_>> = reports
+            .iter()
+            .map(|report| Command::RailOutcome {
+                id: report.payment_intent_id,
+                message_id: &report.message_id,
+                outcome: &report.outcome,
+            })
+            .collect();
+        for result in self.payments.run_batch(&commands) {
+            match result {
                 Ok(outcome) => match outcome.effect {
                     Effect::Appended => self.bump(|s| s.reports_applied += 1),
                     Effect::AlreadyApplied | Effect::Duplicate | Effect::Unchanged => {

@@ -248,7 +248,7 @@ fn migrate(client: &mut Client, schema: &str) -> Result<(), StoreError> {
 }
 
 /// The most stream heads remembered; past it the cache starts over (it is only a shortcut).
-const MAX_CACHED_HEADS: usize = 200_000;
+const MAX_CACHED_HEADS: usize = 4_096;
 
 struct PgWriter {
     client: Client,

@@ -154,7 +154,12 @@ impl SqliteStore {
                 heads: Heads::default(),
             },
         )?;
-        let checkpointer = Checkpointer::spawn(open_connection(path, OpenMode::MustExist)?)?;
+        let checkpointing = open_connection(path, OpenMode::MustExist)?;
+        // Checkpoints copy frames straight from the WAL; they need no page cache to speak of.
+        checkpointing
+            .execute_batch("PRAGMA cache_size = -64")
+            .map_err(unavailable)?;
+        let checkpointer = Checkpointer::spawn(checkpointing)?;
         Ok(Self {
             path: path.to_owned(),
             writer,
@@ -322,7 +327,7 @@ fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
 }
 
 /// The most stream heads the writer remembers; past it the cache starts over (a shortcut only).
-const MAX_CACHED_HEADS: usize = 16_384;
+const MAX_CACHED_HEADS: usize = 4_096;
 
 struct SqliteWriter {
     conn: Connection,
