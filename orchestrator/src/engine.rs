@@ -338,7 +338,7 @@ impl<'a> Orchestrator<'a> {
         // New intents are authorised together, in one batch of commands and one commit; every
         // other step runs per payment, spread over threads.
         let (to_authorise, others): (Vec<PaymentIntentId>, Vec<PaymentIntentId>) =
-            self.live.iter().map(|(id, _)| *id).partition(|id| {
+            self.live.keys().partition(|id| {
                 self.live.get(id).is_some_and(|l| {
                     l.payment.state() == PaymentState::Created
                         && !self.due(l.payment.created_at(), self.config.intent_ttl, now)
