@@ -95,6 +95,13 @@ fn bench_adapters(c: &mut Criterion) {
                 b.iter(|| store.append(fresh_append(batch)).unwrap())
             });
         }
+        group.throughput(Throughput::Elements(100));
+        group.bench_function("1 caller, append_batch of 100 one-event appends", |b| {
+            b.iter(|| {
+                let results = store.append_batch((0..100).map(|_| fresh_append(1)).collect());
+                assert!(results.iter().all(Result::is_ok));
+            })
+        });
         for batch in [1usize, 10] {
             group.throughput(Throughput::Elements(8 * batch as u64));
             group.bench_function(format!("8 callers, {batch} events per append"), |b| {
@@ -181,6 +188,24 @@ fn bench_raw(c: &mut Criterion) {
             })
         });
     }
+    // The same 100 rows in one statement, as the adapter's set-wise path writes them.
+    let unnest = format!(
+        "INSERT INTO {table} SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::bytea[])"
+    );
+    group.throughput(Throughput::Elements(100));
+    group.bench_function("100 rows in one INSERT from arrays", |b| {
+        b.iter(|| {
+            let rows = raw_rows(100);
+            let streams: Vec<&str> = rows.iter().map(|(s, _)| s.as_str()).collect();
+            let versions = vec![1i32; rows.len()];
+            let payloads = vec![PAYLOAD; rows.len()];
+            let hashes = vec![&[7u8; 32][..]; rows.len()];
+            let mut tx = pg.transaction().unwrap();
+            tx.execute(&unnest, &[&streams, &versions, &payloads, &hashes])
+                .unwrap();
+            tx.commit().unwrap();
+        })
+    });
     group.finish();
     pg.batch_execute(&format!("DROP TABLE {table}")).unwrap();
 }
