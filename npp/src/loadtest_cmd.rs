@@ -179,11 +179,8 @@ fn execute(args: &LoadtestArgs) -> Result<Report, String> {
             && shared.done.load(Ordering::Relaxed) < args.payments
             && handles.iter().any(|h| !h.is_finished())
         {
-            eprint!(
-                "\r{} / {} payments",
-                shared.done.load(Ordering::Relaxed),
-                args.payments
-            );
+            let done = shared.done.load(Ordering::Relaxed);
+            eprint!("{}", crate::progress::line(done, args.payments, "payments"));
             std::thread::sleep(Duration::from_millis(200));
         }
         handles
@@ -197,9 +194,12 @@ fn execute(args: &LoadtestArgs) -> Result<Report, String> {
     }
     let seconds = shared.started.elapsed().as_secs_f64();
     if terminal {
-        eprintln!("\r{} / {} payments", args.payments, args.payments);
+        eprintln!(
+            "{}",
+            crate::progress::line(args.payments, args.payments, "payments")
+        );
     }
-    let (events, hashes_per_sec) = verify(&*store, args.payments)?;
+    let (events, hashes_per_sec) = verify(&*store, args.payments, workers)?;
     let pct = |per_mille: u64| f64::from(latencies.quantile(per_mille)) / 1000.0;
     Ok(Report {
         store: args.store.clone(),
@@ -220,16 +220,41 @@ fn execute(args: &LoadtestArgs) -> Result<Report, String> {
     })
 }
 
-/// Replays every payment and hashes its state: the figure for "state hashes per second".
-fn verify(store: &dyn EventStore, payments: u64) -> Result<(u64, f64), String> {
+/// Replays every payment from the store and hashes its state, on `workers` threads (reads are
+/// round trips on PostgreSQL): the figure for "state hashes per second".
+fn verify(store: &dyn EventStore, payments: u64, workers: usize) -> Result<(u64, f64), String> {
     let started = Instant::now();
-    let mut events = 0u64;
-    for index in 0..payments {
-        let loaded = app_ops::load_payment(store, id(index)?)
-            .map_err(|e| e.to_string())?
-            .ok_or("a payment is missing")?;
-        events += u64::from(loaded.version);
-        std::hint::black_box(loaded.payment.state_hash());
+    let next = AtomicU64::new(0);
+    let per_worker: Vec<Result<u64, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers.max(1))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut events = 0u64;
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        if index >= payments {
+                            return Ok(events);
+                        }
+                        let loaded = app_ops::load_payment(store, id(index)?)
+                            .map_err(|e| e.to_string())?
+                            .ok_or("a payment is missing")?;
+                        events += u64::from(loaded.version);
+                        std::hint::black_box(loaded.payment.state_hash());
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a verifier panicked".into()))
+            })
+            .collect()
+    });
+    let mut events = 0;
+    for worker in per_worker {
+        events += worker?;
     }
     Ok((
         events,

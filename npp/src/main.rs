@@ -5,6 +5,7 @@ mod evidence_source;
 mod latency;
 mod loadtest_cmd;
 mod ops_cmd;
+mod progress;
 mod replay;
 mod simulate_cmd;
 mod store_cmd;

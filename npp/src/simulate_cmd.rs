@@ -61,16 +61,7 @@ impl Progress for Bar {
     fn update(&self, done: u64, total: u64) {
         let before = self.done.swap(done, Ordering::Relaxed);
         if self.on_terminal && done != before && (done.is_multiple_of(100) || done == total) {
-            let width = 40u64;
-            let filled = (done * width)
-                .checked_div(total)
-                .unwrap_or(width)
-                .min(width);
-            eprint!(
-                "\r[{}{}] {done}/{total} payments final",
-                "#".repeat(usize::try_from(filled).unwrap_or(0)),
-                ".".repeat(usize::try_from(width - filled).unwrap_or(0))
-            );
+            eprint!("{}", crate::progress::line(done, total, "payments final"));
         }
     }
 }

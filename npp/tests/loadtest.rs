@@ -80,3 +80,52 @@ fn postgres_without_a_url_is_a_clear_error() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--database-url"));
 }
+
+fn database_url() -> Option<String> {
+    let url = std::env::var("NPP_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    if postgres::Client::connect(&url, postgres::NoTls).is_ok() {
+        return Some(url);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "PostgreSQL is not reachable at {url}; CI is set, so this fails"
+    );
+    eprintln!(
+        "SKIPPING POSTGRESQL TEST: PostgreSQL is not reachable at {url} (set NPP_TEST_DATABASE_URL)"
+    );
+    None
+}
+
+#[test]
+fn batched_commands_write_the_same_histories_as_single_ones_on_every_store() {
+    let url = database_url();
+    let mut stores = vec![vec!["--store", "memory"], vec!["--store", "sqlite"]];
+    if let Some(url) = &url {
+        stores.push(vec!["--store", "postgres", "--database-url", url]);
+    }
+    for store in stores {
+        let run = |extra: &[&str]| {
+            let mut args = store.clone();
+            args.extend_from_slice(&["--payments", "400"]);
+            args.extend_from_slice(extra);
+            loadtest(&args)
+        };
+        let single = run(&["--concurrency", "4"]);
+        let batched = run(&["--concurrency", "3", "--batch", "50"]);
+        // Every payment's script ran to its end either way: same events, same commands.
+        assert_eq!(single["events"], batched["events"], "{store:?}");
+        assert_eq!(single["commands"], batched["commands"], "{store:?}");
+        assert_eq!(batched["batch"], 50);
+    }
+}
+
+#[test]
+fn a_batch_outside_its_range_is_refused() {
+    let output = Command::new(env!("CARGO_BIN_EXE_npp"))
+        .args(["loadtest", "--store", "memory", "--batch", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--batch"));
+}
