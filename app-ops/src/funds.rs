@@ -92,26 +92,63 @@ impl FundsProjection {
     /// Folds one recorded event; events of other streams only move the position.
     pub fn apply(&mut self, recorded: &RecordedEvent) -> Result<(), AppError> {
         self.position = self.position.max(recorded.global_position());
-        if recorded.stream_id().payment_id().is_none()
-            || !moves_funds(recorded.event().event_type())
-        {
+        let Some(id) = recorded.stream_id().payment_id() else {
             return Ok(());
+        };
+        // Only an intent (payer and amount) and a failure (is it retryable?) carry what the fold
+        // needs in their payload; every other event's effect follows from its type and stream,
+        // so its payload is not decoded here (replay and `verify_store` check every payload).
+        let Some(kind) = EventKind::from_name(recorded.event().event_type()) else {
+            let event = decode_payment_event(recorded)?;
+            return self.fold(&event);
+        };
+        match kind {
+            EventKind::PaymentIntentCreated | EventKind::PaymentFailed => {
+                let event = decode_payment_event(recorded)?;
+                self.fold(&event)
+            }
+            EventKind::PaymentAuthorised
+            | EventKind::PaymentRetryApproved
+            | EventKind::PaymentSettled
+            | EventKind::PaymentExpired
+            | EventKind::PaymentCancelled => self.fold_kind(id, kind, false),
+            EventKind::PaymentSentToRail | EventKind::PaymentAcknowledged => Ok(()),
         }
-        let event = decode_payment_event(recorded)?;
-        self.fold(&event)
     }
 
     fn fold(&mut self, event: &PaymentEvent) -> Result<(), AppError> {
         let id = event.payment_intent_id();
-        if let PaymentEvent::PaymentIntentCreated(intent) = event {
-            let tracked = Tracked {
-                from: *intent.from_account_id(),
-                amount: *intent.amount(),
-                earmarked: false,
-            };
-            self.payments.insert(id, tracked);
-            return Ok(());
+        match event {
+            PaymentEvent::PaymentIntentCreated(intent) => {
+                let tracked = Tracked {
+                    from: *intent.from_account_id(),
+                    amount: *intent.amount(),
+                    earmarked: false,
+                };
+                self.payments.insert(id, tracked);
+                Ok(())
+            }
+            PaymentEvent::PaymentFailed(failed) => {
+                self.fold_kind(id, event.kind(), failed.reason().is_retryable())
+            }
+            PaymentEvent::PaymentAuthorised(_)
+            | PaymentEvent::PaymentRetryApproved(_)
+            | PaymentEvent::PaymentSentToRail(_)
+            | PaymentEvent::PaymentAcknowledged(_)
+            | PaymentEvent::PaymentSettled(_)
+            | PaymentEvent::PaymentExpired(_)
+            | PaymentEvent::PaymentCancelled(_) => self.fold_kind(id, event.kind(), false),
         }
+    }
+
+    /// Folds an event of a tracked payment by its kind; `retryable_failure` says whether a
+    /// failure leaves the payment open to an approved retry.
+    fn fold_kind(
+        &mut self,
+        id: PaymentIntentId,
+        kind: EventKind,
+        retryable_failure: bool,
+    ) -> Result<(), AppError> {
         let Some(tracked) = self.payments.get_mut(&id) else {
             return Ok(());
         };
@@ -121,70 +158,50 @@ impl FundsProjection {
                 .checked_add(amount)
                 .ok_or(AppError::Overflow("funds position"))
         };
-        match event {
-            PaymentEvent::PaymentAuthorised(_) | PaymentEvent::PaymentRetryApproved(_)
+        match kind {
+            EventKind::PaymentAuthorised | EventKind::PaymentRetryApproved
                 if !tracked.earmarked =>
             {
                 account.earmarked = add(account.earmarked, tracked.amount)?;
                 tracked.earmarked = true;
             }
-            PaymentEvent::PaymentSettled(_) if tracked.earmarked => {
+            EventKind::PaymentSettled if tracked.earmarked => {
                 account.settled_out = add(account.settled_out, tracked.amount)?;
                 tracked.earmarked = false;
             }
-            PaymentEvent::PaymentFailed(_)
-            | PaymentEvent::PaymentExpired(_)
-            | PaymentEvent::PaymentCancelled(_)
+            EventKind::PaymentFailed | EventKind::PaymentExpired | EventKind::PaymentCancelled
                 if tracked.earmarked =>
             {
                 account.released = add(account.released, tracked.amount)?;
                 tracked.earmarked = false;
             }
-            PaymentEvent::PaymentIntentCreated(_)
-            | PaymentEvent::PaymentAuthorised(_)
-            | PaymentEvent::PaymentRetryApproved(_)
-            | PaymentEvent::PaymentSentToRail(_)
-            | PaymentEvent::PaymentAcknowledged(_)
-            | PaymentEvent::PaymentSettled(_)
-            | PaymentEvent::PaymentFailed(_)
-            | PaymentEvent::PaymentExpired(_)
-            | PaymentEvent::PaymentCancelled(_) => {}
+            EventKind::PaymentIntentCreated
+            | EventKind::PaymentAuthorised
+            | EventKind::PaymentRetryApproved
+            | EventKind::PaymentSentToRail
+            | EventKind::PaymentAcknowledged
+            | EventKind::PaymentSettled
+            | EventKind::PaymentFailed
+            | EventKind::PaymentExpired
+            | EventKind::PaymentCancelled => {}
         }
         // A payment that can never earmark again needs no tracking: only a retryable failure can
         // (an approved retry earmarks anew), so memory stays flat however many payments pass.
-        let done = match event {
-            PaymentEvent::PaymentSettled(_)
-            | PaymentEvent::PaymentExpired(_)
-            | PaymentEvent::PaymentCancelled(_) => true,
-            PaymentEvent::PaymentFailed(failed) => !failed.reason().is_retryable(),
-            PaymentEvent::PaymentIntentCreated(_)
-            | PaymentEvent::PaymentAuthorised(_)
-            | PaymentEvent::PaymentRetryApproved(_)
-            | PaymentEvent::PaymentSentToRail(_)
-            | PaymentEvent::PaymentAcknowledged(_) => false,
+        let done = match kind {
+            EventKind::PaymentSettled | EventKind::PaymentExpired | EventKind::PaymentCancelled => {
+                true
+            }
+            EventKind::PaymentFailed => !retryable_failure,
+            EventKind::PaymentIntentCreated
+            | EventKind::PaymentAuthorised
+            | EventKind::PaymentRetryApproved
+            | EventKind::PaymentSentToRail
+            | EventKind::PaymentAcknowledged => false,
         };
         if done {
             self.payments.remove(&id);
         }
         Ok(())
-    }
-}
-
-/// Whether an event of this type can change a funds position; the others are not decoded. An
-/// unknown type is decoded, so its error surfaces.
-fn moves_funds(event_type: &str) -> bool {
-    let Some(kind) = EventKind::from_name(event_type) else {
-        return true;
-    };
-    match kind {
-        EventKind::PaymentSentToRail | EventKind::PaymentAcknowledged => false,
-        EventKind::PaymentIntentCreated
-        | EventKind::PaymentAuthorised
-        | EventKind::PaymentSettled
-        | EventKind::PaymentFailed
-        | EventKind::PaymentExpired
-        | EventKind::PaymentRetryApproved
-        | EventKind::PaymentCancelled => true,
     }
 }
 

@@ -405,6 +405,46 @@ fn authorisation_checks_funds_against_derived_earmarks(world: World) {
     );
 }
 
+fn funds_positions_follow_every_kind_of_event(world: World) {
+    // Given one payer's payments of $500 ending every way a payment can
+    let a = Money::from_minor_units(AMOUNT);
+    world.timed_out("retried");
+    let req = request(&world, OpsAction::Retry, "retried", "alice").unwrap();
+    approve_executes(&world, &req, "bob");
+    world
+        .payments()
+        .record_sent(pid("retried"), att("att_2"))
+        .unwrap();
+    world
+        .rail("retried", "retried-acsc", settled(att("att_2")))
+        .unwrap();
+    world.authorised("cancelled");
+    let req = request(&world, OpsAction::Cancel, "cancelled", "alice").unwrap();
+    approve_executes(&world, &req, "carol");
+    world.authorised("expired");
+    world.clock.advance(60 * MINUTE);
+    world
+        .payments()
+        .expire_if_due(pid("expired"), 30 * MINUTE)
+        .unwrap();
+    world.sent("rejected");
+    world
+        .rail("rejected", "rejected-rjct", rejected(att("att_1"), "AC04"))
+        .unwrap();
+    world.sent("in-flight");
+    world.created("unauthorised");
+    // When the projection folds the log
+    let funds = FundsProjection::rebuild(&*world.store).unwrap();
+    let position = funds.account(AccountId::parse("payer").unwrap());
+    // Then earmarks were placed six times (five authorisations and an approved retry), one
+    // settled out, four released (a timeout, a cancel, an expiry, a rejection), one outstanding
+    let times = |n: i64| Money::from_minor_units(n * AMOUNT);
+    assert_eq!(position.earmarked, times(6), "{position:?}");
+    assert_eq!(position.settled_out, times(1), "{position:?}");
+    assert_eq!(position.released, times(4), "{position:?}");
+    assert_eq!(position.outstanding().unwrap(), a);
+}
+
 fn concurrent_authorisations_share_catch_ups_and_miss_no_commit(world: World) {
     // Given 200 intents of $1 from one payer, and a payer with $150 available
     let available = Money::from_minor_units(15_000);
@@ -787,6 +827,7 @@ scenarios!(
     two_approvers_at_once_execute_it_once,
     the_same_intent_twice_is_one_payment_and_a_changed_one_is_refused,
     authorisation_checks_funds_against_derived_earmarks,
+    funds_positions_follow_every_kind_of_event,
     concurrent_authorisations_share_catch_ups_and_miss_no_commit,
     a_batch_moves_many_payments_and_counts_its_own_earmarks,
     a_batch_applies_commands_for_one_payment_in_order_and_repeats_once,
