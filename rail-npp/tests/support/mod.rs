@@ -172,14 +172,14 @@ pub fn arb_report() -> impl Strategy<Value = StatusReport> {
 
 // --- schema validation ---
 
-/// The ISO schema `name`, from the `shared/` directory beside the repository.
+/// The ISO schema `name`, from the copies kept with this crate (`rail-npp/schemas/`).
 pub fn xsd(name: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/iso20022-xsd")
+        .join("schemas")
         .join(name);
     assert!(
         path.is_file(),
-        "the ISO 20022 schema {} is missing; the repository expects shared/iso20022-xsd/ beside it",
+        "the ISO 20022 schema {} is missing from rail-npp/schemas/",
         path.display()
     );
     path
