@@ -11,6 +11,7 @@ use crate::commands::{
 };
 use crate::error::AppError;
 use crate::funds::LiveFunds;
+use crate::load::Loaded;
 
 /// One command of a batch; each names the payment it moves.
 #[derive(Clone, Copy)]
@@ -94,8 +95,9 @@ impl Payments<'_> {
     /// The first command for each payment is decided on the payment's latest known value and
     /// appended with the others in one [`event_store::EventStore::append_batch`]; a command
     /// that did not commit cleanly, and any later command for a payment already in the batch,
-    /// then runs alone, in order. Authorisations in one batch read the funds projection once and
-    /// also count each other's earmarks.
+    /// then runs alone, in order. Authorisations in one batch read the funds projection once;
+    /// a payer's second authorisation in a batch runs alone after the commit, so that it sees
+    /// the first one's earmark exactly as it would one by one.
     pub fn run_batch(&self, commands: &[Command<'_>]) -> Vec<Result<Outcome, AppError>> {
         let mut results: Vec<Option<Result<Outcome, AppError>>> =
             commands.iter().map(|_| None).collect();
@@ -126,42 +128,14 @@ impl Payments<'_> {
         &self,
         commands: &[Command<'_>],
     ) -> Result<(Vec<Planned>, Vec<AppendRequest>), AppError> {
-        let mut seen = std::collections::HashSet::with_capacity(commands.len());
-        let firsts: Vec<bool> = commands
-            .iter()
-            .map(|c| seen.insert(c.payment_id()))
-            .collect();
-        // Authorisations are batched against one funds projection: the first one named.
-        let funds = commands.iter().find_map(|c| match c {
-            Command::Authorise { funds, .. } => Some(*funds),
-            Command::CreateIntent(_) | Command::RecordSent { .. } | Command::RailOutcome { .. } => {
-                None
-            }
-        });
-        let firsts: Vec<bool> = commands
-            .iter()
-            .zip(firsts)
-            .map(|(c, first)| match (c, funds) {
-                (Command::Authorise { funds: mine, .. }, Some(shared)) => {
-                    first && std::ptr::eq(*mine, shared)
-                }
-                (Command::Authorise { .. }, None)
-                | (
-                    Command::CreateIntent(_)
-                    | Command::RecordSent { .. }
-                    | Command::RailOutcome { .. },
-                    _,
-                ) => first,
-            })
-            .collect();
-        let mut earmarks = self.earmarks(commands, &firsts, funds)?;
+        let candidates = self.candidates(commands);
+        let funds = shared_funds(commands);
+        let outstanding = self.outstanding(&candidates, funds)?;
         let mut planned = Vec::with_capacity(commands.len());
         let mut requests = Vec::with_capacity(commands.len());
-        for (index, (command, first)) in commands.iter().zip(firsts).enumerate() {
-            if !first {
-                continue;
-            }
-            if let Some((next, request)) = self.plan_one(command, &mut earmarks) {
+        for (index, (command, loaded)) in commands.iter().zip(candidates).enumerate() {
+            let Some(loaded) = loaded else { continue };
+            if let Some((next, request)) = self.plan_one(command, loaded, &outstanding, funds) {
                 planned.push(Planned { index, next });
                 requests.push(request);
             }
@@ -169,24 +143,49 @@ impl Payments<'_> {
         Ok((planned, requests))
     }
 
+    /// Which commands may join the batch, each with its payment's latest known value (a new
+    /// intent has none yet): the first command for each payment, and of the authorisations,
+    /// the first for each payer. A second authorisation for one payer runs alone after the
+    /// commit, so it sees the first one's earmark exactly as it would one by one.
+    fn candidates(&self, commands: &[Command<'_>]) -> Vec<Option<Candidate>> {
+        let mut payments = std::collections::HashSet::with_capacity(commands.len());
+        let mut payers = std::collections::HashSet::new();
+        commands
+            .iter()
+            .map(|command| {
+                if !payments.insert(command.payment_id()) {
+                    return None;
+                }
+                if let Command::CreateIntent(_) = command {
+                    return Some(Candidate::New);
+                }
+                let loaded = self.load(command.payment_id()).ok().flatten()?;
+                if let Command::Authorise { .. } = command
+                    && !payers.insert(loaded.payment.from_account_id())
+                {
+                    return None;
+                }
+                Some(Candidate::Known(loaded))
+            })
+            .collect()
+    }
+
     /// What is outstanding for every payer the batch authorises, from one catch-up.
-    fn earmarks(
+    fn outstanding(
         &self,
-        commands: &[Command<'_>],
-        firsts: &[bool],
+        candidates: &[Option<Candidate>],
         funds: Option<&LiveFunds>,
     ) -> Result<std::collections::HashMap<AccountId, Money>, AppError> {
         let Some(funds) = funds else {
             return Ok(std::collections::HashMap::new());
         };
-        let mut accounts = Vec::new();
-        for (command, first) in commands.iter().zip(firsts) {
-            if let (Command::Authorise { id, .. }, true) = (command, first)
-                && let Ok(Some(loaded)) = self.load(*id)
-            {
-                accounts.push(loaded.payment.from_account_id());
-            }
-        }
+        let accounts: Vec<AccountId> = candidates
+            .iter()
+            .filter_map(|c| match c {
+                Some(Candidate::Known(loaded)) => Some(loaded.payment.from_account_id()),
+                Some(Candidate::New) | None => None,
+            })
+            .collect();
         let outstanding = funds.outstanding_many(self.store(), &accounts)?;
         Ok(accounts.into_iter().zip(outstanding).collect())
     }
@@ -195,13 +194,17 @@ impl Payments<'_> {
     fn plan_one(
         &self,
         command: &Command<'_>,
-        earmarks: &mut std::collections::HashMap<AccountId, Money>,
+        candidate: Candidate,
+        outstanding: &std::collections::HashMap<AccountId, Money>,
+        funds: Option<&LiveFunds>,
     ) -> Option<(Payment, AppendRequest)> {
-        if let Command::CreateIntent(intent) = command {
-            return self.intent_request(intent).ok();
-        }
-        let id = command.payment_id();
-        let loaded = self.load(id).ok().flatten()?;
+        let loaded = match (command, candidate) {
+            (Command::CreateIntent(intent), Candidate::New) => {
+                return self.intent_request(intent).ok();
+            }
+            (_, Candidate::Known(loaded)) => loaded,
+            (_, Candidate::New) => return None,
+        };
         let payment = &loaded.payment;
         let now = self.clock().now();
         let (event, rail_message, outbox) = match *command {
@@ -209,17 +212,17 @@ impl Payments<'_> {
             Command::Authorise {
                 policy_checks_passed,
                 available,
+                funds: mine,
                 ..
             } => {
-                let account = payment.from_account_id();
-                let outstanding = *earmarks.get(&account)?;
-                let event = authorisation(payment, now, policy_checks_passed, available, |_| {
-                    Ok(outstanding)
-                })
-                .ok()?;
-                if let core_npp::PaymentEvent::PaymentAuthorised(_) = event {
-                    earmarks.insert(account, outstanding.checked_add(payment.amount())?);
+                // Only authorisations against the batch's projection join it.
+                if !funds.is_some_and(|shared| std::ptr::eq(shared, mine)) {
+                    return None;
                 }
+                let payer = *outstanding.get(&payment.from_account_id())?;
+                let event =
+                    authorisation(payment, now, policy_checks_passed, available, |_| Ok(payer))
+                        .ok()?;
                 (event, None, None)
             }
             Command::RecordSent {
@@ -237,13 +240,35 @@ impl Payments<'_> {
                 None,
             ),
         };
-        let Ok(Applied::Changed(next)) = payment.apply(&event) else {
-            return None;
+        let next = match payment.apply(&event) {
+            Ok(Applied::Changed(next)) => next,
+            // A repeat or a refusal is the single-command path's to answer.
+            Ok(Applied::Duplicate) | Err(_) => return None,
         };
         let outbox: Vec<OutboxMessage> = outbox.into_iter().cloned().collect();
         let request = self
-            .event_request(id, loaded.version, &event, rail_message, &outbox)
+            .event_request(
+                payment.payment_intent_id(),
+                loaded.version,
+                &event,
+                rail_message,
+                &outbox,
+            )
             .ok()?;
         Some((next, request))
     }
+}
+
+/// A command admitted to a batch: a new intent, or a command on a payment as last known.
+enum Candidate {
+    New,
+    Known(Loaded),
+}
+
+/// The funds projection the batch's authorisations are decided against: the first one named.
+fn shared_funds<'c>(commands: &[Command<'c>]) -> Option<&'c LiveFunds> {
+    commands.iter().find_map(|c| match c {
+        Command::Authorise { funds, .. } => Some(*funds),
+        Command::CreateIntent(_) | Command::RecordSent { .. } | Command::RailOutcome { .. } => None,
+    })
 }

@@ -91,7 +91,14 @@ impl FundsProjection {
 
     /// Folds one recorded event; events of other streams only move the position.
     pub fn apply(&mut self, recorded: &RecordedEvent) -> Result<(), AppError> {
+        // The position moves only past an event that folded: one that cannot be decoded is
+        // reported on every catch-up, never skipped.
+        self.fold_recorded(recorded)?;
         self.position = self.position.max(recorded.global_position());
+        Ok(())
+    }
+
+    fn fold_recorded(&mut self, recorded: &RecordedEvent) -> Result<(), AppError> {
         let Some(id) = recorded.stream_id().payment_id() else {
             return Ok(());
         };
@@ -274,15 +281,24 @@ impl LiveFunds {
         let mut live = self.state.lock().map_err(|_| poisoned())?;
         // A catch-up already running may have read the log before our caller's last commit.
         let wanted = live.generation + 1 + u64::from(live.reading);
-        while live.generation < wanted {
+        loop {
+            // While a reader has the projection out, what is in its place is empty: nobody
+            // reads it, even one whose catch-up has already completed.
             if live.reading {
                 live = self.caught_up.wait(live).map_err(|_| poisoned())?;
                 continue;
             }
+            if live.generation >= wanted {
+                return Ok(read(&live.projection));
+            }
             live.reading = true;
             let mut copy = std::mem::take(&mut live.projection);
             drop(live);
+            // Should the read panic, the guard ends the reading (the projection starts over
+            // from the log) so that waiters are not left waiting for ever.
+            let guard = Reading(self);
             let result = copy.catch_up(store);
+            std::mem::forget(guard);
             live = self.state.lock().map_err(|_| poisoned())?;
             live.projection = copy;
             live.reading = false;
@@ -293,7 +309,6 @@ impl LiveFunds {
             self.caught_up.notify_all();
             result?;
         }
-        Ok(read(&live.projection))
     }
 
     /// A copy of the projection as it stands (without starting a catch-up).
@@ -304,5 +319,17 @@ impl LiveFunds {
             live = self.caught_up.wait(live).map_err(|_| poisoned())?;
         }
         Ok(live.projection.clone())
+    }
+}
+
+/// Ends a catch-up that unwound: clears `reading` and wakes the waiters.
+struct Reading<'a>(&'a LiveFunds);
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut live) = self.0.state.lock() {
+            live.reading = false;
+        }
+        self.0.caught_up.notify_all();
     }
 }

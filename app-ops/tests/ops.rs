@@ -490,7 +490,7 @@ fn concurrent_authorisations_share_catch_ups_and_miss_no_commit(world: World) {
 
 // ---------------------------------------------------------------- batches
 
-fn a_batch_moves_many_payments_and_counts_its_own_earmarks(world: World) {
+fn a_batch_moves_many_payments_and_earmarks_as_if_one_by_one(world: World) {
     // Given 8 intents of $500 from one payer with $2,500 available, created in one batch
     let ids: Vec<String> = (0..8).map(|n| format!("b{n}")).collect();
     let intents: Vec<NewIntent> = ids
@@ -526,7 +526,8 @@ fn a_batch_moves_many_payments_and_counts_its_own_earmarks(world: World) {
         .into_iter()
         .map(|r| r.unwrap().payment.state())
         .collect();
-    // Then exactly five are authorised: the batch saw its own earmarks, not only committed ones
+    // Then exactly five are authorised, as one by one: the payer's later authorisations ran
+    // after the first one's commit
     assert_eq!(
         states
             .iter()
@@ -556,6 +557,34 @@ fn a_batch_moves_many_payments_and_counts_its_own_earmarks(world: World) {
         .outstanding(&*world.store, AccountId::parse("payer").unwrap())
         .unwrap();
     assert_eq!(outstanding, available);
+}
+
+fn a_refused_authorisation_in_a_batch_earmarks_nothing_for_its_neighbours(world: World) {
+    // Given a payer with room for two payments, one of them already authorised
+    let available = Money::from_minor_units(2 * AMOUNT);
+    let funds = LiveFunds::default();
+    world.created("p1");
+    world.created("p2");
+    let payments = world.payments();
+    payments
+        .authorise(pid("p1"), true, available, &funds)
+        .unwrap();
+    // When one batch authorises p1 again (refused: it is authorised) and p2
+    let authorise = |id: &str| Command::Authorise {
+        id: pid(id),
+        policy_checks_passed: true,
+        available,
+        funds: &funds,
+    };
+    let mut results = payments
+        .run_batch(&[authorise("p1"), authorise("p2")])
+        .into_iter();
+    // Then p1's refusal earmarked nothing, and p2 fits beside p1's one earmark
+    assert!(results.next().unwrap().is_err());
+    assert_eq!(
+        results.next().unwrap().unwrap().payment.state(),
+        PaymentState::Authorised
+    );
 }
 
 fn a_batch_applies_commands_for_one_payment_in_order_and_repeats_once(world: World) {
@@ -829,7 +858,8 @@ scenarios!(
     authorisation_checks_funds_against_derived_earmarks,
     funds_positions_follow_every_kind_of_event,
     concurrent_authorisations_share_catch_ups_and_miss_no_commit,
-    a_batch_moves_many_payments_and_counts_its_own_earmarks,
+    a_batch_moves_many_payments_and_earmarks_as_if_one_by_one,
+    a_refused_authorisation_in_a_batch_earmarks_nothing_for_its_neighbours,
     a_batch_applies_commands_for_one_payment_in_order_and_repeats_once,
     a_batch_decided_on_a_stale_value_retries_alone,
     unsent_intents_expire_and_sent_ones_never_do,
