@@ -260,6 +260,8 @@ impl Payments<'_> {
 }
 
 /// A command admitted to a batch: a new intent, or a command on a payment as last known.
+// Lives for one batch; boxing the payment would add an allocation to every command.
+#[allow(clippy::large_enum_variant)]
 enum Candidate {
     New,
     Known(Loaded),
