@@ -396,13 +396,8 @@ impl<'a> Orchestrator<'a> {
                 payments.expire_if_due(id, self.config.intent_ttl)?;
                 self.bump(|s| s.expired += 1);
             }
-            PaymentState::Created => {
-                let available = self.funds_source.available(payment.from_account_id());
-                let outcome = payments.authorise(id, true, available, &self.funds)?;
-                if outcome.effect == Effect::Appended {
-                    self.bump(|s| s.authorised += 1);
-                }
-            }
+            // New intents not yet due to expire are authorised together, by `authorise_all`.
+            PaymentState::Created => {}
             PaymentState::Authorised => self.send(payments, &payment, now)?,
             PaymentState::Sent | PaymentState::Acknowledged => self.chase(&payment, now)?,
             PaymentState::Settled | PaymentState::Failed | PaymentState::Expired => {}
@@ -555,6 +550,8 @@ impl<'a> Orchestrator<'a> {
                 outcome: &report.outcome,
             })
             .collect();
+        // Every result is counted before the first store error, if any, is reported.
+        let mut failure = None;
         for result in self.payments.run_batch(&commands) {
             match result {
                 Ok(outcome) => match outcome.effect {
@@ -565,9 +562,11 @@ impl<'a> Orchestrator<'a> {
                 },
                 Err(e) if e.is_refusal() => self.bump(|s| s.anomalies += 1),
                 Err(AppError::Contention { .. }) => {}
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
             }
         }
-        Ok(())
+        failure.map_or(Ok(()), |e| Err(e.into()))
     }
 }

@@ -1,6 +1,7 @@
 //! Group commit: appends from many threads queue to one writer thread, which commits whatever
-//! has queued in one transaction, so they share one fsync. Each append is still atomic on its own
-//! (a savepoint each) and each caller gets its own result.
+//! has queued in one transaction, so they share one fsync. Each append is still atomic and
+//! refused on its own (the adapters run a batch again with a savepoint per append when one is
+//! refused) and each caller gets its own results.
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;

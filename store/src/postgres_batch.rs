@@ -69,8 +69,10 @@ pub(crate) enum Fallback {
 
 impl From<postgres::Error> for Fallback {
     fn from(e: postgres::Error) -> Self {
-        // A unique violation means a claim or version was taken: the per-append path reports it.
-        if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
+        // The server refused something in the batch (a taken claim or version, a value it will
+        // not store): the per-append path finds which append and refuses that one alone. Only a
+        // failure to talk to the server fails the batch.
+        if e.as_db_error().is_some() {
             Fallback::PerAppend
         } else {
             Fallback::Store(crate::postgres_store::pg(e))
@@ -79,8 +81,9 @@ impl From<postgres::Error> for Fallback {
 }
 
 impl From<StoreError> for Fallback {
-    fn from(e: StoreError) -> Self {
-        Fallback::Store(e)
+    // An append the batch cannot even encode (a time past 2262) is refused alone, too.
+    fn from(_: StoreError) -> Self {
+        Fallback::PerAppend
     }
 }
 
@@ -93,7 +96,7 @@ fn int(value: u32) -> i32 {
 
 /// Whether the batch has the shape the set-based path takes: every stream, claim and outbox id
 /// at most once. Repeats within one batch are left to the per-append path.
-fn simple_shape(batch: &[AppendRequest]) -> bool {
+pub(crate) fn simple_shape(batch: &[AppendRequest]) -> bool {
     let mut streams = HashSet::with_capacity(batch.len());
     let mut claims = HashSet::new();
     let mut outbox = HashSet::new();
@@ -106,16 +109,14 @@ fn simple_shape(batch: &[AppendRequest]) -> bool {
     })
 }
 
-/// Writes the batch inside `tx` (which holds the append lock); the caller commits.
+/// Writes a batch of `simple_shape` inside `tx` (which holds the append lock); the caller
+/// commits.
 pub(crate) fn write_set(
     tx: &mut Transaction<'_>,
     statements: &SetStatements,
     batch: &[AppendRequest],
     heads: &HashMap<String, (u32, EventHash)>,
 ) -> Result<Vec<Written>, Fallback> {
-    if !simple_shape(batch) {
-        return Err(Fallback::PerAppend);
-    }
     let prevs = predecessors(tx, statements, batch, heads)?;
     claim_rail_messages(tx, statements, batch)?;
     claim_idempotency_keys(tx, statements, batch)?;

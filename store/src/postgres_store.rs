@@ -14,7 +14,7 @@ use r2d2_postgres::PostgresConnectionManager;
 
 use crate::SCHEMA_VERSION;
 use crate::group_commit::{BatchWriter, GroupCommit};
-use crate::postgres_batch::{Fallback, SetStatements, write_set};
+use crate::postgres_batch::{Fallback, SetStatements, simple_shape, write_set};
 use crate::row::{RawRow, build_recorded, nanos};
 
 /// Serialises appending transactions across every process sharing the database, so that global
@@ -323,12 +323,18 @@ impl PgWriter {
         &mut self,
         batch: &[AppendRequest],
     ) -> Result<Vec<crate::postgres_batch::Written>, Fallback> {
-        let mut tx = self.client.transaction().map_err(pg)?;
+        if !simple_shape(batch) {
+            return Err(Fallback::PerAppend);
+        }
+        let mut tx = self
+            .client
+            .transaction()
+            .map_err(|e| Fallback::Store(pg(e)))?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])
-            .map_err(pg)?;
+            .map_err(|e| Fallback::Store(pg(e)))?;
         match write_set(&mut tx, &self.set, batch, &self.heads) {
             Ok(written) => {
-                tx.commit().map_err(pg)?;
+                tx.commit().map_err(|e| Fallback::Store(pg(e)))?;
                 Ok(written)
             }
             Err(fallback) => {

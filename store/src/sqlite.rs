@@ -22,6 +22,9 @@ const APPLICATION_ID: i32 = 0x4E50_5031;
 /// Reader connections per store. More would only contend for two cores; opening one costs a
 /// schema parse and fresh statement caches, so callers wait for a free one instead.
 const MAX_READERS: usize = 8;
+/// WAL pages after which a committing connection checkpoints itself: a backstop only, since the
+/// checkpointer thread copies frames back every few milliseconds (40 MB of 4 KB pages).
+const CHECKPOINT_BACKSTOP_PAGES: u32 = 10_000;
 
 /// Versioned migrations: (version, description, SQL). Never edit a released one; add the next.
 const MIGRATIONS: &[(u32, &str, &str)] = &[
@@ -145,8 +148,10 @@ impl SqliteStore {
         migrate(&conn).map_err(|e| classify_open_error(path, e))?;
         // Checkpoints run on their own thread; the writer's automatic one is only a backstop
         // for a WAL that grows past 40 MB.
-        conn.execute_batch("PRAGMA wal_autocheckpoint = 10000")
-            .map_err(unavailable)?;
+        conn.execute_batch(&format!(
+            "PRAGMA wal_autocheckpoint = {CHECKPOINT_BACKSTOP_PAGES}"
+        ))
+        .map_err(unavailable)?;
         let writer = GroupCommit::spawn(
             "npp-sqlite-writer",
             SqliteWriter {
@@ -156,8 +161,9 @@ impl SqliteStore {
         )?;
         let checkpointing = open_connection(path, OpenMode::MustExist)?;
         // Checkpoints copy frames straight from the WAL; they need no page cache to speak of.
+        // FULL: the database file is fsynced before the WAL may be reused.
         checkpointing
-            .execute_batch("PRAGMA cache_size = -64")
+            .execute_batch("PRAGMA cache_size = -64; PRAGMA synchronous = FULL")
             .map_err(unavailable)?;
         let checkpointer = Checkpointer::spawn(checkpointing)?;
         Ok(Self {
@@ -211,9 +217,12 @@ impl SqliteStore {
         let conn = open_connection(&self.path, OpenMode::MustExist)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(unavailable)?;
-        // A small page cache each: the OS page cache holds the hot pages anyway.
-        conn.execute_batch("PRAGMA cache_size = -256")
-            .map_err(unavailable)?;
+        // A small page cache each: the OS page cache holds the hot pages anyway. Readers also
+        // write (outbox leases), so they get the writer's checkpoint backstop, not SQLite's.
+        conn.execute_batch(&format!(
+            "PRAGMA cache_size = -256; PRAGMA wal_autocheckpoint = {CHECKPOINT_BACKSTOP_PAGES}"
+        ))
+        .map_err(unavailable)?;
         Ok(conn)
     }
 }
@@ -521,23 +530,9 @@ fn insert_events(
             Err(e) => e,
         }
     };
-    let mut prev = if expected == 0 {
-        EventHash::GENESIS
-    } else if let Some(hash) = heads.get(stream, expected) {
-        hash
-    } else {
-        let stored: Option<Vec<u8>> = conn
-            .prepare_cached("SELECT hash FROM events WHERE stream_id = ?1 AND version = ?2")
-            .and_then(|mut s| {
-                s.query_row(params![stream.as_str(), expected], |row| row.get(0))
-                    .optional()
-            })
-            .map_err(unavailable)?;
-        let Some(stored) = stored else {
-            return Err(conflict(conn));
-        };
-        EventHash::from_slice(&stored)
-            .ok_or_else(|| corrupt(stream, expected, "hash is not 32 bytes"))?
+    let mut prev = match predecessor(conn, stream, expected, heads)? {
+        Some(hash) => hash,
+        None => return Err(conflict(conn)),
     };
     let mut insert = conn
         .prepare_cached(
@@ -577,6 +572,35 @@ fn insert_events(
         first_version: expected + 1,
         last_version: request.final_version(),
     }))
+}
+
+/// The hash version `expected` of `stream` ends with (genesis for a new stream), remembered or
+/// read back; `None` when the stream is shorter than that.
+fn predecessor(
+    conn: &Connection,
+    stream: &StreamId,
+    expected: u32,
+    heads: &Heads,
+) -> Result<Option<EventHash>, StoreError> {
+    if expected == 0 {
+        return Ok(Some(EventHash::GENESIS));
+    }
+    if let Some(hash) = heads.get(stream, expected) {
+        return Ok(Some(hash));
+    }
+    let stored: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT hash FROM events WHERE stream_id = ?1 AND version = ?2")
+        .and_then(|mut s| {
+            s.query_row(params![stream.as_str(), expected], |row| row.get(0))
+                .optional()
+        })
+        .map_err(unavailable)?;
+    stored
+        .map(|bytes| {
+            EventHash::from_slice(&bytes)
+                .ok_or_else(|| corrupt(stream, expected, "hash is not 32 bytes"))
+        })
+        .transpose()
 }
 
 fn insert_outbox(

@@ -554,6 +554,48 @@ fn a_refused_append_in_a_batch_spares_its_neighbours(store: &dyn EventStore) {
     assert!(store.read_stream(&stream("r-new")).unwrap().is_empty());
 }
 
+fn refusals_of_every_kind_in_a_batch_spare_their_neighbours(store: &dyn EventStore) {
+    committed(store.append(request("k-seen", 0, 1).with_idempotency(claim("key-k0", 1))));
+    committed(store.append(request("o-seen", 0, 1).with_outbox(outbox("out-0"))));
+    let results = store.append_batch(vec![
+        request("n-1", 0, 1),
+        // The key is taken by another request.
+        request("k-other", 0, 1).with_idempotency(claim("key-k0", 2)),
+        request("n-2", 0, 1).with_outbox(outbox("out-1")),
+        // The outbox id is taken.
+        request("o-other", 0, 1).with_outbox(outbox("out-0")),
+        request("n-3", 0, 1).with_idempotency(claim("key-k1", 1)),
+    ]);
+    assert_eq!(results.len(), 5);
+    assert!(
+        matches!(results[0], Ok(AppendOutcome::Committed(_))),
+        "{results:?}"
+    );
+    assert!(
+        matches!(results[1], Err(StoreError::IdempotencyConflict { .. })),
+        "{results:?}"
+    );
+    assert!(
+        matches!(results[2], Ok(AppendOutcome::Committed(_))),
+        "{results:?}"
+    );
+    assert!(
+        matches!(results[3], Err(StoreError::InvalidAppend(_))),
+        "{results:?}"
+    );
+    assert!(
+        matches!(results[4], Ok(AppendOutcome::Committed(_))),
+        "{results:?}"
+    );
+    for refused in ["k-other", "o-other"] {
+        assert!(
+            store.read_stream(&stream(refused)).unwrap().is_empty(),
+            "{refused}"
+        );
+    }
+    assert_eq!(store.pending_outbox().unwrap(), 2);
+}
+
 fn batches_from_many_threads_all_commit(store: Arc<dyn EventStore>) {
     std::thread::scope(|scope| {
         for t in 0..4 {
@@ -625,6 +667,7 @@ macro_rules! contract_suite {
             shared_case!(concurrent_claimers_never_share_a_message);
             case!(a_batch_settles_each_append_on_its_own);
             case!(a_refused_append_in_a_batch_spares_its_neighbours);
+            case!(refusals_of_every_kind_in_a_batch_spare_their_neighbours);
             shared_case!(batches_from_many_threads_all_commit);
         }
     };

@@ -154,3 +154,20 @@ fn two_writers_on_one_schema_never_let_a_tailing_reader_skip() {
     assert_eq!(all.len(), 6 * 15 * 3);
     assert_eq!(seen, all);
 }
+
+#[test]
+fn a_value_the_server_refuses_fails_only_its_own_append_in_a_batch() {
+    let Some(h) = postgres() else { return };
+    // PostgreSQL will not store a NUL character in text; SQLite would.
+    let nul =
+        event_store::NewEvent::new("PaymentSettled", 1, at(1), "{\"x\":\"\u{0}\"}".into()).unwrap();
+    let refused = event_store::AppendRequest::new(stream("nul"), 0, vec![nul], at(1)).unwrap();
+    let results = h
+        .store
+        .append_batch(vec![request("ok-1", 0, 1), refused, request("ok-2", 0, 2)]);
+    assert!(results[0].is_ok(), "{results:?}");
+    assert!(results[1].is_err(), "{results:?}");
+    assert!(results[2].is_ok(), "{results:?}");
+    assert_eq!(h.store.read_stream(&stream("ok-2")).unwrap().len(), 2);
+    assert!(h.store.read_stream(&stream("nul")).unwrap().is_empty());
+}
