@@ -18,4 +18,4 @@ pub use postgres_store::{PostgresConfig, PostgresStore};
 pub use sqlite::{OpenMode, SqliteStore};
 
 /// The newest schema version this binary knows (both SQL adapters share the numbering).
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;

@@ -30,7 +30,46 @@ const CHECKPOINT_BACKSTOP_PAGES: u32 = 10_000;
 const MIGRATIONS: &[(u32, &str, &str)] = &[
     (1, "events, claims and append-only triggers", V1),
     (2, "transactional outbox", V2),
+    (3, "claims tables without rowid", V3),
 ];
+
+/// One B-tree per claims table instead of two (a rowid table and its key's index): a third fewer
+/// B-tree inserts per payment. Dropping a table drops its triggers, so they are created again.
+const V3: &str = "
+DROP TRIGGER idempotency_no_update;
+DROP TRIGGER idempotency_no_delete;
+CREATE TABLE idempotency_keys_v3 (
+    key         TEXT    PRIMARY KEY,
+    stream_id   TEXT    NOT NULL,
+    version     INTEGER NOT NULL,
+    fingerprint BLOB    NOT NULL CHECK (length(fingerprint) = 32),
+    recorded_at INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO idempotency_keys_v3 (key, stream_id, version, fingerprint, recorded_at)
+    SELECT key, stream_id, version, fingerprint, recorded_at FROM idempotency_keys;
+DROP TABLE idempotency_keys;
+ALTER TABLE idempotency_keys_v3 RENAME TO idempotency_keys;
+CREATE TRIGGER idempotency_no_update BEFORE UPDATE ON idempotency_keys
+    BEGIN SELECT RAISE(ABORT, 'idempotency keys are append-only'); END;
+CREATE TRIGGER idempotency_no_delete BEFORE DELETE ON idempotency_keys
+    BEGIN SELECT RAISE(ABORT, 'idempotency keys are append-only'); END;
+DROP TRIGGER rail_messages_no_update;
+DROP TRIGGER rail_messages_no_delete;
+CREATE TABLE rail_messages_v3 (
+    message_id  TEXT    PRIMARY KEY,
+    stream_id   TEXT    NOT NULL,
+    version     INTEGER NOT NULL,
+    recorded_at INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO rail_messages_v3 (message_id, stream_id, version, recorded_at)
+    SELECT message_id, stream_id, version, recorded_at FROM rail_messages;
+DROP TABLE rail_messages;
+ALTER TABLE rail_messages_v3 RENAME TO rail_messages;
+CREATE TRIGGER rail_messages_no_update BEFORE UPDATE ON rail_messages
+    BEGIN SELECT RAISE(ABORT, 'rail message claims are append-only'); END;
+CREATE TRIGGER rail_messages_no_delete BEFORE DELETE ON rail_messages
+    BEGIN SELECT RAISE(ABORT, 'rail message claims are append-only'); END;
+";
 
 const V2: &str = "
 CREATE TABLE outbox (

@@ -179,6 +179,78 @@ fn a_newer_schema_is_refused_and_left_alone() {
     assert_eq!(file_bytes(&path), before);
 }
 
+/// The claims tables as schema version 2 left them: rowid tables, each with its key's index.
+const V2_CLAIMS: &str = "
+DROP TRIGGER idempotency_no_update; DROP TRIGGER idempotency_no_delete;
+DROP TRIGGER rail_messages_no_update; DROP TRIGGER rail_messages_no_delete;
+ALTER TABLE idempotency_keys RENAME TO old_keys;
+CREATE TABLE idempotency_keys (key TEXT PRIMARY KEY, stream_id TEXT NOT NULL,
+    version INTEGER NOT NULL, fingerprint BLOB NOT NULL CHECK (length(fingerprint) = 32),
+    recorded_at INTEGER NOT NULL);
+INSERT INTO idempotency_keys SELECT * FROM old_keys; DROP TABLE old_keys;
+ALTER TABLE rail_messages RENAME TO old_messages;
+CREATE TABLE rail_messages (message_id TEXT PRIMARY KEY, stream_id TEXT NOT NULL,
+    version INTEGER NOT NULL, recorded_at INTEGER NOT NULL);
+INSERT INTO rail_messages SELECT * FROM old_messages; DROP TABLE old_messages;
+CREATE TRIGGER idempotency_no_update BEFORE UPDATE ON idempotency_keys
+    BEGIN SELECT RAISE(ABORT, 'idempotency keys are append-only'); END;
+CREATE TRIGGER idempotency_no_delete BEFORE DELETE ON idempotency_keys
+    BEGIN SELECT RAISE(ABORT, 'idempotency keys are append-only'); END;
+CREATE TRIGGER rail_messages_no_update BEFORE UPDATE ON rail_messages
+    BEGIN SELECT RAISE(ABORT, 'rail message claims are append-only'); END;
+CREATE TRIGGER rail_messages_no_delete BEFORE DELETE ON rail_messages
+    BEGIN SELECT RAISE(ABORT, 'rail message claims are append-only'); END;
+DELETE FROM schema_migrations WHERE version = 3;
+";
+
+#[test]
+fn a_version_2_database_migrates_keeping_every_claim() {
+    // Given a store at schema version 2 holding an idempotency key and a rail message claim
+    let (_dir, path) = scratch();
+    seeded_store(&path);
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(V2_CLAIMS)
+        .unwrap();
+    // When this binary opens it
+    let store = SqliteStore::open(&path, OpenMode::MustExist).unwrap();
+    // Then both claims answer as before, and a repeat is still recognised
+    assert_eq!(store.find_idempotency("key-1").unwrap().unwrap().1, [1; 32]);
+    assert_eq!(
+        store.find_rail_message("MSG-1").unwrap().unwrap().stream,
+        stream("pay-2")
+    );
+    let repeat = store.append(request("pay-9", 0, 1).with_rail_message("MSG-1").unwrap());
+    assert!(
+        matches!(repeat, Ok(AppendOutcome::AlreadyApplied(_))),
+        "{repeat:?}"
+    );
+    drop(store);
+    // And the claims tables are one B-tree each, still append-only, at version 3
+    let conn = Connection::open(&path).unwrap();
+    for table in ["idempotency_keys", "rail_messages"] {
+        let sql: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [table],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(sql.contains("WITHOUT ROWID"), "{sql}");
+        let message = conn
+            .execute(&format!("DELETE FROM {table}"), [])
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("append-only"), "{table}: {message}");
+    }
+    let version: u32 = conn
+        .query_row("SELECT max(version) FROM schema_migrations", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(version, 3);
+}
+
 #[test]
 fn must_exist_does_not_create_a_file() {
     let (_dir, path) = scratch();
