@@ -8,6 +8,8 @@
     missing_docs
 )]
 
+mod support;
+
 use std::process::Command;
 
 fn loadtest(args: &[&str]) -> serde_json::Value {
@@ -81,25 +83,9 @@ fn postgres_without_a_url_is_a_clear_error() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("--database-url"));
 }
 
-fn database_url() -> Option<String> {
-    let url = std::env::var("NPP_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    if postgres::Client::connect(&url, postgres::NoTls).is_ok() {
-        return Some(url);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "PostgreSQL is not reachable at {url}; CI is set, so this fails"
-    );
-    eprintln!(
-        "SKIPPING POSTGRESQL TEST: PostgreSQL is not reachable at {url} (set NPP_TEST_DATABASE_URL)"
-    );
-    None
-}
-
 #[test]
 fn batched_commands_write_the_same_histories_as_single_ones_on_every_store() {
-    let url = database_url();
+    let url = support::database_url();
     let mut stores = vec![vec!["--store", "memory"], vec!["--store", "sqlite"]];
     if let Some(url) = &url {
         stores.push(vec!["--store", "postgres", "--database-url", url]);

@@ -8,24 +8,10 @@
     missing_docs
 )]
 
+mod support;
+
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn database_url() -> Option<String> {
-    let url = std::env::var("NPP_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    if postgres::Client::connect(&url, postgres::NoTls).is_ok() {
-        return Some(url);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "PostgreSQL is not reachable at {url}; CI is set, so this fails"
-    );
-    eprintln!(
-        "SKIPPING POSTGRESQL TEST: PostgreSQL is not reachable at {url} (set NPP_TEST_DATABASE_URL)"
-    );
-    None
-}
 
 fn simulate(url: &str, schema: &str, extra: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_npp"));
@@ -49,7 +35,9 @@ fn simulate(url: &str, schema: &str, extra: &[&str]) -> Command {
 
 #[test]
 fn two_processes_share_the_work_and_one_dying_loses_nothing() {
-    let Some(url) = database_url() else { return };
+    let Some(url) = support::database_url() else {
+        return;
+    };
     let schema = format!("scale_{}", std::process::id());
     let first = simulate(&url, &schema, &["--worker-id", "first"])
         .stdout(Stdio::piped())

@@ -7,6 +7,7 @@
 
 mod checkpoint;
 mod group_commit;
+mod heads;
 mod memory;
 mod postgres_batch;
 mod postgres_store;

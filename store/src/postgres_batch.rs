@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use event_store::{AppendOutcome, AppendRequest, Committed, EventHash, StoreError};
 use postgres::{Client, Statement, Transaction};
 
+use crate::heads::Heads;
 use crate::row::nanos;
 
 /// The statements of the set-based path, prepared once per writer connection.
@@ -115,7 +116,7 @@ pub(crate) fn write_set(
     tx: &mut Transaction<'_>,
     statements: &SetStatements,
     batch: &[AppendRequest],
-    heads: &HashMap<String, (u32, EventHash)>,
+    heads: &Heads,
 ) -> Result<Vec<Written>, Fallback> {
     let prevs = predecessors(tx, statements, batch, heads)?;
     claim_rail_messages(tx, statements, batch)?;
@@ -130,16 +131,13 @@ fn predecessors(
     tx: &mut Transaction<'_>,
     statements: &SetStatements,
     batch: &[AppendRequest],
-    heads: &HashMap<String, (u32, EventHash)>,
+    heads: &Heads,
 ) -> Result<Vec<EventHash>, Fallback> {
     let remembered = |r: &AppendRequest| -> Option<EventHash> {
         if r.expected_version() == 0 {
             return Some(EventHash::GENESIS);
         }
-        heads
-            .get(r.stream().as_str())
-            .filter(|(v, _)| *v == r.expected_version())
-            .map(|(_, h)| *h)
+        heads.get(r.stream(), r.expected_version())
     };
     let missing: Vec<&AppendRequest> = batch.iter().filter(|r| remembered(r).is_none()).collect();
     let mut found = HashMap::new();

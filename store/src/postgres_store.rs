@@ -7,13 +7,13 @@ use event_store::{
     PriorResult, RecordedEvent, StoreError, StreamId,
 };
 use postgres::error::SqlState;
-use std::collections::HashMap;
 
 use postgres::{Client, GenericClient, NoTls, Row, Statement};
 use r2d2_postgres::PostgresConnectionManager;
 
 use crate::SCHEMA_VERSION;
 use crate::group_commit::{BatchWriter, GroupCommit};
+use crate::heads::Heads;
 use crate::postgres_batch::{Fallback, SetStatements, simple_shape, write_set};
 use crate::row::{RawRow, build_recorded, nanos};
 
@@ -194,7 +194,7 @@ impl PostgresStore {
                 client,
                 insert_event,
                 set,
-                heads: HashMap::new(),
+                heads: Heads::default(),
             },
         )?;
         Ok(Self { writer, readers })
@@ -250,22 +250,17 @@ fn migrate(client: &mut Client, schema: &str) -> Result<(), StoreError> {
     tx.commit().map_err(pg)
 }
 
-/// The most stream heads remembered; past it the cache starts over (it is only a shortcut).
-const MAX_CACHED_HEADS: usize = 4_096;
-
 struct PgWriter {
     client: Client,
     insert_event: Statement,
     set: SetStatements,
-    /// The hash at (stream, version) of recent appends. A stored event never changes, so a
-    /// remembered hash stays true; it saves reading the predecessor's hash back on every append.
-    heads: HashMap<String, (u32, EventHash)>,
+    heads: Heads,
 }
 
 /// What one append needs from the batch: the prepared insert and the remembered heads.
 struct Prepared<'a> {
     insert_event: &'a Statement,
-    heads: &'a HashMap<String, (u32, EventHash)>,
+    heads: &'a Heads,
 }
 
 /// Why one append of a batch did not commit.
@@ -311,10 +306,7 @@ impl BatchWriter for PgWriter {
     }
 }
 
-fn prepared_for<'a>(
-    insert_event: &'a Statement,
-    heads: &'a HashMap<String, (u32, EventHash)>,
-) -> Prepared<'a> {
+fn prepared_for<'a>(insert_event: &'a Statement, heads: &'a Heads) -> Prepared<'a> {
     Prepared {
         insert_event,
         heads,
@@ -354,17 +346,12 @@ impl PgWriter {
         batch: &[AppendRequest],
         results: &[Result<(AppendOutcome, Option<EventHash>), StoreError>],
     ) {
-        if self.heads.len() > MAX_CACHED_HEADS {
-            self.heads.clear();
-        }
         for (request, result) in batch.iter().zip(results) {
             if let Ok((AppendOutcome::Committed(c), Some(hash))) = result {
-                self.heads.insert(
-                    request.stream().as_str().to_owned(),
-                    (c.last_version, *hash),
-                );
+                self.heads.note(request.stream(), c.last_version, *hash);
             }
         }
+        self.heads.commit();
     }
 }
 
@@ -486,14 +473,10 @@ fn insert_events(
 ) -> Result<(AppendOutcome, Option<EventHash>), Refusal> {
     let stream = request.stream();
     let expected = request.expected_version();
-    let cached = prepared
-        .heads
-        .get(stream.as_str())
-        .filter(|(version, _)| *version == expected);
     let mut prev = if expected == 0 {
         EventHash::GENESIS
-    } else if let Some((_, hash)) = cached {
-        *hash
+    } else if let Some(hash) = prepared.heads.get(stream, expected) {
+        hash
     } else {
         let row = client
             .query_opt(

@@ -14,6 +14,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 use crate::SCHEMA_VERSION;
 use crate::checkpoint::Checkpointer;
 use crate::group_commit::{BatchWriter, GroupCommit};
+use crate::heads::Heads;
 use crate::row::{RawRow, build_recorded, nanos};
 
 /// `PRAGMA application_id` of an npp event store ("NPP1"), so a stranger's SQLite file is
@@ -374,38 +375,9 @@ fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
     Ok(())
 }
 
-/// The most stream heads the writer remembers; past it the cache starts over (a shortcut only).
-const MAX_CACHED_HEADS: usize = 4_096;
-
 struct SqliteWriter {
     conn: Connection,
     heads: Heads,
-}
-
-/// The hash at (stream, version) of recent appends. A stored event never changes, so a
-/// remembered hash stays true; it saves reading the predecessor's hash back on every append.
-/// Heads written by the open transaction stay `pending` until it commits.
-#[derive(Default)]
-struct Heads {
-    committed: std::collections::HashMap<String, (u32, EventHash)>,
-    pending: std::collections::HashMap<String, (u32, EventHash)>,
-}
-
-impl Heads {
-    fn get(&self, stream: &StreamId, version: u32) -> Option<EventHash> {
-        self.pending
-            .get(stream.as_str())
-            .or_else(|| self.committed.get(stream.as_str()))
-            .filter(|(v, _)| *v == version)
-            .map(|(_, hash)| *hash)
-    }
-
-    fn commit(&mut self) {
-        if self.committed.len() + self.pending.len() > MAX_CACHED_HEADS {
-            self.committed.clear();
-        }
-        self.committed.extend(self.pending.drain());
-    }
 }
 
 impl BatchWriter for SqliteWriter {
@@ -424,7 +396,7 @@ impl BatchWriter for SqliteWriter {
                 results
             }
             Err(e) => {
-                self.heads.pending.clear();
+                self.heads.roll_back();
                 batch.iter().map(|_| Err(unavailable_text(&e))).collect()
             }
         }
@@ -444,7 +416,7 @@ impl SqliteWriter {
             match append_one(&tx, request, &mut self.heads) {
                 Ok(outcome) => results.push(Ok(outcome)),
                 Err(_) => {
-                    self.heads.pending.clear();
+                    self.heads.roll_back();
                     tx.rollback()?;
                     return Ok(None);
                 }
@@ -603,9 +575,7 @@ fn insert_events(
         }
     }
     insert_outbox(conn, request, recorded_at)?;
-    heads
-        .pending
-        .insert(stream.as_str().to_owned(), (request.final_version(), prev));
+    heads.note(stream, request.final_version(), prev);
     Ok(AppendOutcome::Committed(Committed {
         stream: stream.clone(),
         first_version: expected + 1,

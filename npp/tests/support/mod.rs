@@ -1,0 +1,19 @@
+//! What several of the binary's test files share: the PostgreSQL server the tests may use.
+
+/// The test server's URL (`NPP_TEST_DATABASE_URL`, default the local `test` database), or
+/// `None` with a loud note when it is not reachable; under `CI` that is a failure instead.
+pub fn database_url() -> Option<String> {
+    let url = std::env::var("NPP_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    if postgres::Client::connect(&url, postgres::NoTls).is_ok() {
+        return Some(url);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "PostgreSQL is not reachable at {url}; CI is set, so this fails"
+    );
+    eprintln!(
+        "SKIPPING POSTGRESQL TEST: PostgreSQL is not reachable at {url} (set NPP_TEST_DATABASE_URL)"
+    );
+    None
+}
