@@ -361,22 +361,25 @@ impl<'a> Payments<'a> {
         let result = self.execute(id, Some(message_id), |payment, now| {
             Ok(rail_decision(payment, now, outcome))
         });
-        match result {
+        let unrecorded = match result {
             Ok(done) if matches!(done.effect, Effect::Appended | Effect::AlreadyApplied) => {
-                Ok(done)
+                return Ok(done);
             }
-            Ok(stale) => match self.store.find_rail_message(message_id)? {
-                Some(prior) => self.original(&prior.stream, prior.version),
-                None => Ok(Outcome {
-                    effect: Effect::Duplicate,
-                    ..stale
-                }),
-            },
-            Err(AppError::Rule(error)) => match self.store.find_rail_message(message_id)? {
-                Some(prior) => self.original(&prior.stream, prior.version),
-                None => Err(self.record_anomaly(id, message_id, outcome, &error)?),
-            },
-            other => other,
+            Ok(stale) => Ok(Outcome {
+                effect: Effect::Duplicate,
+                ..stale
+            }),
+            Err(AppError::Rule(error)) => Err(error),
+            other => return other,
+        };
+        // Nothing was recorded now: a message applied (or refused) before keeps its original
+        // result; only a first delivery is a duplicate or an anomaly.
+        if let Some(prior) = self.store.find_rail_message(message_id)? {
+            return self.original(&prior.stream, prior.version);
+        }
+        match unrecorded {
+            Ok(duplicate) => Ok(duplicate),
+            Err(error) => Err(self.record_anomaly(id, message_id, outcome, &error)?),
         }
     }
 

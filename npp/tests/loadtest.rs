@@ -19,13 +19,7 @@ fn loadtest(args: &[&str]) -> serde_json::Value {
         .env_remove("NPP_DATABASE_URL")
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    support::json_of(&output)
 }
 
 #[test]

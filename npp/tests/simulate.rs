@@ -9,6 +9,8 @@
     missing_docs
 )]
 
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -34,14 +36,7 @@ fn simulate(db: &Path, extra: &[&str]) -> Command {
 }
 
 fn summary(db: &Path, extra: &[&str]) -> Value {
-    let output = simulate(db, extra).output().unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    support::json_of(&simulate(db, extra).output().unwrap())
 }
 
 #[test]

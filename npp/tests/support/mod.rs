@@ -1,4 +1,7 @@
-//! What several of the binary's test files share: the PostgreSQL server the tests may use.
+//! What several of the binary's test files share: the PostgreSQL server the tests may use, and
+//! reading a successful run's JSON.
+// Each test file uses what it needs of this.
+#![allow(dead_code)]
 
 /// The test server's URL (`NPP_TEST_DATABASE_URL`, default the local `test` database), or
 /// `None` with a loud note when it is not reachable; under `CI` that is a failure instead.
@@ -16,4 +19,15 @@ pub fn database_url() -> Option<String> {
         "SKIPPING POSTGRESQL TEST: PostgreSQL is not reachable at {url} (set NPP_TEST_DATABASE_URL)"
     );
     None
+}
+
+/// The JSON object a run printed, after checking it exited 0 (else its stderr is the message).
+pub fn json_of(output: &std::process::Output) -> serde_json::Value {
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
 }
