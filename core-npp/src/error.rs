@@ -128,6 +128,17 @@ pub enum DomainError {
         /// The amount given.
         amount: i64,
     },
+    /// Over the largest amount one payment may carry.
+    #[error(
+        "amount {amount} cents is over the largest payment, {max} cents (A$10 billion); \
+         split it or use another rail"
+    )]
+    AmountTooLarge {
+        /// The amount given.
+        amount: i64,
+        /// The limit, `Money::MAX_PAYMENT`.
+        max: i64,
+    },
     /// Not AUD.
     #[error("currency must be AUD on NPP, got {currency}")]
     UnsupportedCurrency {
@@ -242,6 +253,17 @@ pub enum DomainError {
         occurred_at: Timestamp,
     },
 
+    /// Approved before the payment existed.
+    #[error(
+        "approval at {approved_at} is earlier than the payment itself, created at {created_at}"
+    )]
+    ApprovedBeforeIntent {
+        /// When approved.
+        approved_at: Timestamp,
+        /// When the intent was created.
+        created_at: Timestamp,
+    },
+
     // --- attempts and duplicates ---
     /// A second send of one attempt.
     #[error("attempt {attempt_id} was already sent; an attempt is sent at most once")]
@@ -301,6 +323,7 @@ impl DomainError {
             | DomainError::FailureReasonNotAllowed { .. }
             | DomainError::NotRetryable { .. } => C::Lifecycle,
             DomainError::NonPositiveAmount { .. }
+            | DomainError::AmountTooLarge { .. }
             | DomainError::UnsupportedCurrency { .. }
             | DomainError::EarmarkMismatch { .. }
             | DomainError::TransferMismatch { .. }
@@ -316,7 +339,8 @@ impl DomainError {
             | DomainError::ApprovalReused { .. }
             | DomainError::ApprovalMissing { .. }
             | DomainError::UnexpectedApproval { .. }
-            | DomainError::ApprovedAfterEvent { .. } => C::IdentityOrdering,
+            | DomainError::ApprovedAfterEvent { .. }
+            | DomainError::ApprovedBeforeIntent { .. } => C::IdentityOrdering,
             DomainError::AlreadySent { .. }
             | DomainError::AttemptNotSent { .. }
             | DomainError::OutcomeConflict { .. }
@@ -339,6 +363,7 @@ impl DomainError {
             DomainError::FailureReasonNotAllowed { .. } => "lifecycle/failure-reason-fits-state",
             DomainError::NotRetryable { .. } => "lifecycle/retry-only-retryable",
             DomainError::NonPositiveAmount { .. } => "money/positive-amount",
+            DomainError::AmountTooLarge { .. } => "money/amount-within-limit",
             DomainError::UnsupportedCurrency { .. } => "money/currency-aud",
             DomainError::EarmarkMismatch { .. } => "money/earmark-equals-amount",
             DomainError::TransferMismatch { .. } => "money/transfer-equals-amount",
@@ -355,6 +380,7 @@ impl DomainError {
             DomainError::ApprovalMissing { .. } => "identity/approval-required",
             DomainError::UnexpectedApproval { .. } => "identity/approval-only-for-operator-actions",
             DomainError::ApprovedAfterEvent { .. } => "identity/approval-precedes-action",
+            DomainError::ApprovedBeforeIntent { .. } => "identity/approval-after-intent",
             DomainError::AlreadySent { .. } => "attempts/one-send-per-attempt",
             DomainError::AttemptNotSent { .. } => "attempts/outcome-after-send",
             DomainError::OutcomeConflict { .. } => "attempts/one-outcome-per-attempt",
@@ -428,6 +454,16 @@ pub enum ParseError {
         value: String,
         /// What the parser said.
         reason: String,
+    },
+    /// More than nine fractional digits: finer than the nanoseconds the core keeps.
+    #[error(
+        "{value:?} has {digits} fractional digits; times are kept to the nanosecond (at most 9)"
+    )]
+    TimestampTooPrecise {
+        /// The value (first 40 characters).
+        value: String,
+        /// How many fractional digits it has.
+        digits: usize,
     },
     /// Not UTC.
     #[error("{value:?} is not in UTC; write it with Z or +00:00")]

@@ -163,6 +163,14 @@ short_id!(
     "operator_id"
 );
 
+impl OperatorId {
+    /// Whether two ids name the same person: operator ids compare without regard to ASCII case,
+    /// so `Alice` can never approve `alice`'s request.
+    pub fn is_same_operator(&self, other: &OperatorId) -> bool {
+        self.as_bytes().eq_ignore_ascii_case(other.as_bytes())
+    }
+}
+
 /// Free text of 1 to 280 characters without control characters (reasons, details, ISO codes).
 ///
 /// Shared behind an `Arc` so that copying a payment value does not copy its text.

@@ -5,7 +5,7 @@
 //! defect in the core, reported as `DomainError::StateInvariant` rather than a wrong state.
 
 use crate::error::{DomainError, InvariantCategory};
-use crate::money::Currency;
+use crate::money::{Currency, Money};
 use crate::payment::{AttemptOutcome, Payment};
 use crate::state::PaymentState;
 
@@ -76,6 +76,11 @@ impl Payment {
         use InvariantCategory::Money as M;
         let amount = self.amount();
         ensure(amount.is_positive(), M, "amount is positive")?;
+        ensure(
+            amount <= Money::MAX_PAYMENT,
+            M,
+            "amount is within the limit",
+        )?;
         ensure(self.currency() == Currency::AUD, M, "currency is AUD")?;
         ensure(
             self.authorisation
@@ -129,7 +134,9 @@ impl Payment {
         }
         for (i, approval) in self.approvals.iter().enumerate() {
             ensure(
-                approval.approved_by() != approval.requested_by(),
+                !approval
+                    .approved_by()
+                    .is_same_operator(&approval.requested_by()),
                 I,
                 "every approval has two people",
             )?;

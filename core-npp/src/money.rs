@@ -18,6 +18,12 @@ impl Money {
     /// Zero minor units.
     pub const ZERO: Money = Money(0);
 
+    /// The largest amount one payment may carry: 10^12 cents (A$10 billion). Far above any NPP
+    /// payment; below 2^53, so every amount is an exact JSON number in an evidence pack or an API
+    /// response; and 9.2 million payments at the limit still sum within an i64, so a payer's
+    /// derived funds position stays exact.
+    pub const MAX_PAYMENT: Money = Money(1_000_000_000_000);
+
     /// An amount of `minor_units` cents.
     pub const fn from_minor_units(minor_units: i64) -> Self {
         Self(minor_units)

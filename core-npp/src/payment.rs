@@ -187,6 +187,12 @@ impl Payment {
                 amount: cents(*intent.amount()),
             });
         }
+        if *intent.amount() > Money::MAX_PAYMENT {
+            return Err(DomainError::AmountTooLarge {
+                amount: cents(*intent.amount()),
+                max: cents(Money::MAX_PAYMENT),
+            });
+        }
         if *intent.currency() != Currency::AUD {
             return Err(DomainError::UnsupportedCurrency {
                 currency: *intent.currency(),
@@ -357,8 +363,11 @@ impl Payment {
         Ok(())
     }
 
-    /// An exact repeat of an outcome already applied for its attempt: same type, attempt and
-    /// fields; `occurred_at` may differ, because a rail resends with a new timestamp.
+    /// The duplicate rule: an event is a duplicate only when it repeats the outcome the payment
+    /// *currently* stands on for that attempt (same type, attempt and fields; `occurred_at` may
+    /// differ, because a rail resends with a new timestamp). A failure that names no attempt
+    /// repeats only the failure the payment now stands FAILED with. Anything else is a new fact,
+    /// applied or refused by the rules that follow.
     fn is_exact_repeat(&self, event: &PaymentEvent) -> bool {
         match event {
             PaymentEvent::PaymentAcknowledged(e) => self
@@ -368,14 +377,29 @@ impl Payment {
                 matches!(&a.outcome, Some(AttemptOutcome::Settled { settlement_ref, funds_transferred, .. })
                     if settlement_ref == e.settlement_ref() && funds_transferred == e.funds_transferred())
             }),
-            PaymentEvent::PaymentFailed(e) => self.failures.iter().any(|f| {
-                f.attempt_id == *e.attempt_id()
-                    && f.reason == *e.reason()
-                    && f.detail == *e.detail()
-                    && f.cancel_reason.is_none()
-                    && f.approval_id == e.approval().as_ref().map(Approval::approval_id)
-                    && self.approval_matches(e.approval().as_ref())
-            }),
+            PaymentEvent::PaymentFailed(e) => {
+                let standing = match e.attempt_id() {
+                    // The failure recorded for that attempt (there is at most one: an attempt
+                    // has one outcome), whatever happened since.
+                    Some(id) => self
+                        .attempt(*id)
+                        .filter(|a| matches!(a.outcome, Some(AttemptOutcome::Failed { .. })))
+                        .and_then(|_| self.failures.iter().rev().find(|f| f.attempt_id == Some(*id))),
+                    // No attempt: only the failure the payment stands FAILED with right now.
+                    None => self
+                        .failures
+                        .last()
+                        .filter(|_| self.state == PaymentState::Failed),
+                };
+                standing.is_some_and(|f| {
+                    f.attempt_id == *e.attempt_id()
+                        && f.reason == *e.reason()
+                        && f.detail == *e.detail()
+                        && f.cancel_reason.is_none()
+                        && f.approval_id == e.approval().as_ref().map(Approval::approval_id)
+                        && self.approval_matches(e.approval().as_ref())
+                })
+            }
             PaymentEvent::PaymentIntentCreated(_)
             | PaymentEvent::PaymentAuthorised(_)
             | PaymentEvent::PaymentSentToRail(_)
@@ -581,6 +605,9 @@ impl Payment {
             });
         }
         match (self.open_attempt(), *e.attempt_id()) {
+            // An attempt opened by a retry but never sent may fail without naming it (the rail
+            // was down again): nothing reached the rail, so nothing is ambiguous.
+            (Some(open), None) if open.sent_at.is_none() => {}
             (Some(open), None) => {
                 return Err(DomainError::AttemptIdRequired {
                     event: EventKind::PaymentFailed,
@@ -629,7 +656,10 @@ impl Payment {
         approval: &Approval,
         occurred_at: Timestamp,
     ) -> Result<(), DomainError> {
-        if approval.approved_by() == approval.requested_by() {
+        if approval
+            .approved_by()
+            .is_same_operator(&approval.requested_by())
+        {
             return Err(DomainError::SelfApproval {
                 operator: approval.approved_by(),
             });
@@ -647,6 +677,12 @@ impl Payment {
             return Err(DomainError::ApprovedAfterEvent {
                 approved_at: approval.approved_at(),
                 occurred_at,
+            });
+        }
+        if approval.approved_at() < self.created_at() {
+            return Err(DomainError::ApprovedBeforeIntent {
+                approved_at: approval.approved_at(),
+                created_at: self.created_at(),
             });
         }
         Ok(())

@@ -29,6 +29,14 @@ impl Timestamp {
 
     /// Parses an RFC 3339 timestamp whose offset is UTC (`Z` or `+00:00`).
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        if let Some(digits) = fraction_digits(raw)
+            && digits > 9
+        {
+            return Err(ParseError::TimestampTooPrecise {
+                value: raw.chars().take(40).collect(),
+                digits,
+            });
+        }
         let parsed = OffsetDateTime::parse(raw, &Rfc3339).map_err(|e| ParseError::Timestamp {
             value: raw.chars().take(40).collect(),
             reason: e.to_string(),
@@ -83,6 +91,12 @@ impl Timestamp {
     }
 }
 
+/// How many fractional-second digits an RFC 3339 text carries (`None` without a fraction).
+fn fraction_digits(raw: &str) -> Option<usize> {
+    let (_, after_dot) = raw.split_once('.')?;
+    Some(after_dot.bytes().take_while(u8::is_ascii_digit).count())
+}
+
 impl fmt::Debug for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Timestamp({})", self.to_rfc3339())
@@ -133,5 +147,21 @@ mod tests {
             Timestamp::parse("1969-12-31T23:59:59Z"),
             Err(ParseError::TimestampOutOfRange { year: 1969 })
         ));
+    }
+
+    #[test]
+    fn refuses_times_finer_than_a_nanosecond() {
+        // Two texts that would otherwise truncate to one instant, and so to one hash.
+        for raw in [
+            "2025-12-17T09:30:00.1234567891Z",
+            "2025-12-17T09:30:00.1234567899Z",
+        ] {
+            assert!(matches!(
+                Timestamp::parse(raw),
+                Err(ParseError::TimestampTooPrecise { digits: 10, .. })
+            ));
+        }
+        let nanos = Timestamp::parse("2025-12-17T09:30:00.123456789Z").unwrap();
+        assert_eq!(nanos.to_rfc3339(), "2025-12-17T09:30:00.123456789Z");
     }
 }

@@ -203,6 +203,26 @@ fn money_amount_must_be_positive() {
 }
 
 #[test]
+fn money_amount_must_be_within_the_limit() {
+    // Given an intent one cent over the largest payment, and one at it
+    let over = Money::MAX_PAYMENT.minor_units() + 1;
+    for amount in [over, i64::MAX] {
+        // When it is replayed
+        let result = rebuild_from_events(&[intent_with(P, 0, amount, "AUD")]);
+        // Then it is rejected by the amount-within-limit rule
+        let Err(ReplayError::Rejected { error, .. }) = result else {
+            panic!("{result:?}")
+        };
+        assert_eq!(error.rule(), "money/amount-within-limit");
+    }
+    let at_limit =
+        rebuild_from_events(&[intent_with(P, 0, Money::MAX_PAYMENT.minor_units(), "AUD")]);
+    assert!(at_limit.is_ok(), "{at_limit:?}");
+    // And the limit is an exact JSON number (below 2^53)
+    assert!(Money::MAX_PAYMENT.minor_units() < (1i64 << 53));
+}
+
+#[test]
 fn money_currency_must_be_aud() {
     // Given an intent in New Zealand dollars
     let result = rebuild_from_events(&[intent_with(P, 0, AMOUNT, "NZD")]);
@@ -328,6 +348,36 @@ fn identity_nobody_approves_their_own_request() {
 }
 
 #[test]
+fn identity_one_operator_in_two_spellings_is_one_person() {
+    // Given a payment whose att_1 timed out
+    let payment = given(&timed_out(P));
+    // When "Alice" approves alice's retry
+    let result = payment.apply(&retry(
+        P,
+        10,
+        "att_2",
+        approval("apr_1", "alice", "Alice", 9),
+    ));
+    // Then four eyes refuses it: operator ids compare without regard to case
+    assert_eq!(rule_of(result), "identity/four-eyes");
+}
+
+#[test]
+fn identity_an_approval_never_predates_the_payment() {
+    // Given a payment created at t=0 whose att_1 timed out
+    let payment = given(&timed_out(P));
+    // When a retry arrives carrying an approval dated before the payment existed
+    let result = payment.apply(&retry(
+        P,
+        10,
+        "att_2",
+        approval("apr_1", "alice", "bob", -5),
+    ));
+    // Then it is refused
+    assert_eq!(rule_of(result), "identity/approval-after-intent");
+}
+
+#[test]
 fn identity_an_approval_is_single_use() {
     // Given a retried payment whose second attempt also timed out
     let mut history = timed_out(P);
@@ -440,6 +490,94 @@ fn attempts_a_repeated_failure_is_a_duplicate_even_after_a_retry() {
     ));
     // Then it is a duplicate
     assert_eq!(result, Ok(Applied::Duplicate));
+}
+
+#[test]
+fn attempts_a_new_failure_after_an_approved_retry_is_not_a_duplicate() {
+    // Given a payment that failed before any attempt (the rail was down) and was retried
+    let history = vec![
+        intent(P, 0),
+        authorised(P, 1),
+        failed(P, 2, None, FailureReason::RailUnavailable, Some("down")),
+        retry(P, 4, "att_1", approval("apr_1", "alice", "bob", 3)),
+    ];
+    let payment = given(&history);
+    assert_eq!(payment.state(), PaymentState::Authorised);
+    // When the rail is down again and the same failure, word for word, arrives
+    let result = payment.apply(&failed(
+        P,
+        5,
+        None,
+        FailureReason::RailUnavailable,
+        Some("down"),
+    ));
+    // Then it is a new fact: the payment is FAILED again, with two failures on record
+    let failed_again = changed(result);
+    assert_eq!(failed_again.state(), PaymentState::Failed);
+    assert_eq!(failed_again.failures().len(), 2);
+    // And the whole history replays to FAILED with no duplicate ignored
+    let mut whole = history.clone();
+    whole.push(failed(
+        P,
+        5,
+        None,
+        FailureReason::RailUnavailable,
+        Some("down"),
+    ));
+    let replay = rebuild_from_events(&whole).unwrap();
+    assert_eq!(replay.payment().state(), PaymentState::Failed);
+    assert_eq!(replay.duplicates_ignored(), 0);
+}
+
+#[test]
+fn attempts_a_failure_without_attempt_repeats_only_the_standing_failure() {
+    // Given a payment that stands FAILED on a failure that named no attempt
+    let payment = given(&[
+        intent(P, 0),
+        authorised(P, 1),
+        failed(P, 2, None, FailureReason::RailUnavailable, Some("down")),
+    ]);
+    // When the same failure arrives again
+    let result = payment.apply(&failed(
+        P,
+        3,
+        None,
+        FailureReason::RailUnavailable,
+        Some("down"),
+    ));
+    // Then it is a duplicate: it repeats the failure the payment stands on
+    assert_eq!(result, Ok(Applied::Duplicate));
+    // And a different detail is a new fact, refused by the terminal rule
+    let other = payment.apply(&failed(
+        P,
+        3,
+        None,
+        FailureReason::RailUnavailable,
+        Some("down again"),
+    ));
+    assert_eq!(rule_of(other), "lifecycle/failed-is-final");
+}
+
+#[test]
+fn attempts_an_earlier_failure_repeated_while_the_retry_is_sent_is_refused() {
+    // Given a payment that failed with no attempt, was retried and sent on att_1
+    let payment = given(&[
+        intent(P, 0),
+        authorised(P, 1),
+        failed(P, 2, None, FailureReason::RailUnavailable, Some("down")),
+        retry(P, 4, "att_1", approval("apr_1", "alice", "bob", 3)),
+        sent(P, 5, "att_1"),
+    ]);
+    // When the old attempt-less failure arrives again
+    let result = payment.apply(&failed(
+        P,
+        6,
+        None,
+        FailureReason::RailUnavailable,
+        Some("down"),
+    ));
+    // Then it is not a duplicate of the old failure: att_1 is in flight, so it must be named
+    assert_eq!(rule_of(result), "identity/attempt-id-required");
 }
 
 #[test]

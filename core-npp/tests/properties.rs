@@ -168,6 +168,17 @@ fn build_history(choices: &[u8]) -> (Vec<PaymentEvent>, Vec<bool>) {
         ) {
             last_outcome = Some(event.clone());
         }
+        // A failure that named no attempt repeats only while the payment stands on it: once a
+        // retry or a cancellation moves the payment on, the same words are a new fact.
+        if matches!(
+            event.kind(),
+            EventKind::PaymentRetryApproved | EventKind::PaymentCancelled
+        ) && last_outcome
+            .as_ref()
+            .is_some_and(|e| e.attempt_id().is_none())
+        {
+            last_outcome = None;
+        }
         events.push(event);
     }
     (events, duplicate)

@@ -71,7 +71,7 @@ fn rule_field(error: &DomainError) -> &'static [&'static str] {
         | DomainError::AttemptLimitReached { .. } => &["type"],
         DomainError::PolicyChecksNotPassed => &["policy_checks_passed"],
         DomainError::FailureReasonNotAllowed { .. } => &["reason"],
-        DomainError::NonPositiveAmount { .. } => &["amount"],
+        DomainError::NonPositiveAmount { .. } | DomainError::AmountTooLarge { .. } => &["amount"],
         DomainError::UnsupportedCurrency { .. } => &["currency"],
         DomainError::EarmarkMismatch { .. } => &["funds_earmarked"],
         DomainError::TransferMismatch { .. } => &["funds_transferred"],
@@ -90,7 +90,9 @@ fn rule_field(error: &DomainError) -> &'static [&'static str] {
         DomainError::ApprovalMissing { .. } | DomainError::UnexpectedApproval { .. } => {
             &["approval"]
         }
-        DomainError::ApprovedAfterEvent { .. } => &["approval", "approved_at"],
+        DomainError::ApprovedAfterEvent { .. } | DomainError::ApprovedBeforeIntent { .. } => {
+            &["approval", "approved_at"]
+        }
         DomainError::StateInvariant { .. } => &[],
     }
 }

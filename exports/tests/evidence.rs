@@ -643,9 +643,40 @@ fn numbers_beyond_what_json_carries_exactly_are_refused() {
     let mut value = serde_json::to_value(&big[0]).unwrap();
     value["amount"] = json!(9_007_199_254_740_993_i64);
     big[0] = serde_json::from_value(value).unwrap();
+    // The core refuses an amount over `Money::MAX_PAYMENT` (below 2^53) before any pack exists,
+    // so no accepted payment is ever beyond what a pack can carry.
     let error = build_pack(&EvidenceInput::from_event_history(big).unwrap()).unwrap_err();
     assert_eq!(error.path().unwrap().as_str(), "lifecycle_events[0].amount");
-    assert!(matches!(error, ExportError::NumberNotCanonical { .. }));
+    assert!(
+        error.to_string().contains("money/amount-within-limit"),
+        "{error}"
+    );
+    // And a pack whose file carries such a number is refused by the canonical form, too.
+    let mut pack =
+        build_pack(&EvidenceInput::from_event_history(vec![intent("pay_big", 0)]).unwrap())
+            .unwrap()
+            .value()
+            .clone();
+    set(
+        &mut pack,
+        &["lifecycle_events", "0", "amount"],
+        json!(9_007_199_254_740_993_i64),
+    );
+    let bytes = serde_json::to_vec(&pack).unwrap();
+    let error = verify_pack_bytes(&bytes, None).unwrap_err();
+    assert!(
+        matches!(error, ExportError::NumberNotCanonical { .. }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn the_largest_payment_is_exportable() {
+    let mut value = serde_json::to_value(intent("pay_max", 0)).unwrap();
+    value["amount"] = json!(core_npp::Money::MAX_PAYMENT.minor_units());
+    let history = vec![serde_json::from_value(value).unwrap()];
+    let pack = build_pack(&EvidenceInput::from_event_history(history).unwrap()).unwrap();
+    verify_pack_bytes(&pack.to_file_bytes(), None).unwrap();
 }
 
 #[test]

@@ -73,6 +73,7 @@ fn exit_0_for_every_shipped_example() {
         "retried.jsonl",
         "cancelled.jsonl",
         "late-failure-with-duplicate.jsonl",
+        "down-again-after-retry.jsonl",
     ] {
         let output = replay_stdin(&example(name));
         assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
@@ -92,6 +93,15 @@ fn a_duplicate_outcome_line_gives_the_same_hash_as_without_it() {
     assert_eq!(a["state_hash"], b["state_hash"]);
     assert_eq!(a["duplicates_ignored"], 1);
     assert_eq!(b["duplicates_ignored"], 0);
+}
+
+#[test]
+fn a_new_failure_after_a_retry_is_a_fact_not_a_duplicate() {
+    // The rail was down, an operator retried, the rail was down again: word for word the same
+    // failure, but a new fact. The payment ends FAILED and nothing is called a duplicate.
+    let report = json(&replay_stdin(&example("down-again-after-retry.jsonl")));
+    assert_eq!(report["state"], "FAILED");
+    assert_eq!(report["duplicates_ignored"], 0);
 }
 
 #[test]

@@ -110,3 +110,23 @@ fn the_readme_names_both_commands_and_its_replay_example_runs() {
         .unwrap();
     assert_eq!(invalid.status.code(), Some(1));
 }
+
+#[test]
+fn every_domain_rule_id_is_in_the_architecture_invariants_table() {
+    // The rule ids are the `=> "category/rule"` arms of `DomainError::rule`.
+    let source = read("core-npp/src/error.rs");
+    let architecture = read("docs/ARCHITECTURE.md");
+    let ids: Vec<&str> = source
+        .lines()
+        .filter_map(|l| l.split("=> \"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|id| id.contains('/') && *id != "state/invariant")
+        .collect();
+    assert!(ids.len() >= 30, "found only {} rule ids", ids.len());
+    for id in ids {
+        assert!(
+            architecture.contains(&format!("`{id}`")),
+            "docs/ARCHITECTURE.md's invariants table lacks `{id}`"
+        );
+    }
+}
