@@ -52,17 +52,47 @@ pub enum StoreError {
         /// The newest version this binary knows.
         supported: u32,
     },
-    /// A stored row no longer matches its hash chain or cannot be decoded.
-    #[error("stream {stream} version {version} is corrupt: {why}")]
+    /// A stored event no longer matches its hash chain or cannot be decoded.
+    #[error("stream {stream} version {version} is corrupt: {what}")]
     Corrupt {
         /// The stream.
         stream: StreamId,
         /// The version.
         version: u32,
         /// What is wrong.
-        why: String,
+        what: String,
+    },
+    /// A stored row holds a value this software never writes (edited behind the store's back,
+    /// or damaged): reported by table, column and row, never defaulted or clamped.
+    #[error("corrupt row in {table} ({row}): column {column} {what}")]
+    CorruptRow {
+        /// The table.
+        table: &'static str,
+        /// The column.
+        column: &'static str,
+        /// Which row: its key, and the stream and version when the row names them.
+        row: String,
+        /// What the column holds and why that is wrong.
+        what: String,
     },
     /// The database could not be reached or failed; the operation may be retried.
     #[error("event store unavailable: {0}")]
     Unavailable(String),
+}
+
+impl StoreError {
+    /// Whether a stored value is wrong (a corrupt event or row), as opposed to a refusal of
+    /// something asked or a store that cannot be reached.
+    pub fn is_corruption(&self) -> bool {
+        match self {
+            StoreError::Corrupt { .. } | StoreError::CorruptRow { .. } => true,
+            StoreError::Conflict { .. }
+            | StoreError::IdempotencyConflict { .. }
+            | StoreError::InvalidAppend(_)
+            | StoreError::Unrepresentable { .. }
+            | StoreError::NotAnEventStore { .. }
+            | StoreError::SchemaTooNew { .. }
+            | StoreError::Unavailable(_) => false,
+        }
+    }
 }

@@ -12,7 +12,8 @@ mod port;
 pub use error::StoreError;
 pub use hash::{EventHash, chain_hash};
 pub use model::{
-    AppendOutcome, AppendRequest, Committed, IdempotencyClaim, MAX_EVENTS_PER_APPEND,
+    AppendOutcome, AppendRequest, Committed, GroupOutcome, IdempotencyClaim, MAX_EVENTS_PER_APPEND,
     MAX_PAYLOAD_BYTES, NewEvent, OutboxItem, OutboxMessage, PriorResult, RecordedEvent, StreamId,
+    StreamKind,
 };
-pub use port::{ChainBreak, EventStore, check_stream_chain};
+pub use port::{ChainBreak, EventStore, MAX_CONFLICT_RETRIES, append_at_head, check_stream_chain};

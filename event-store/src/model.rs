@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use core_npp::{PaymentIntentId, Timestamp};
+use core_npp::{ApprovalId, PaymentIntentId, Timestamp};
 
 use crate::error::StoreError;
 use crate::hash::{ChainInput, EventHash, chain_hash};
@@ -16,7 +16,59 @@ const MAX_STREAM_ID: usize = 100;
 const MAX_KEY: usize = 128;
 const MAX_EVENT_TYPE: usize = 64;
 
-const PAYMENT_PREFIX: &str = "payment-";
+/// The kinds of stream this system writes, by the prefix of their id. One constructor each
+/// (`StreamId::payment`, `StreamId::rail`, ...), so a stream name is never spelt by hand.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum StreamKind {
+    /// `payment-<payment_intent_id>`: a payment's lifecycle events (the core's).
+    Payment,
+    /// `rail-<payment_intent_id>`: routing decisions, enquiries and escalations.
+    Rail,
+    /// `ops-<request_id>`: one operator request under maker-checker.
+    Ops,
+    /// `anomaly-<payment_intent_id>`: rail messages refused by the core, for operators.
+    Anomaly,
+    /// `sim-<message_id>`: what the simulated NPP participant received.
+    Sim,
+    /// `policy`: the operator policy in force, as loaded.
+    Policy,
+}
+
+impl StreamKind {
+    /// Every kind.
+    pub const ALL: [StreamKind; 6] = [
+        StreamKind::Payment,
+        StreamKind::Rail,
+        StreamKind::Ops,
+        StreamKind::Anomaly,
+        StreamKind::Sim,
+        StreamKind::Policy,
+    ];
+
+    /// The prefix of this kind's stream ids (the whole id for `policy`).
+    pub const fn prefix(self) -> &'static str {
+        match self {
+            StreamKind::Payment => "payment-",
+            StreamKind::Rail => "rail-",
+            StreamKind::Ops => "ops-",
+            StreamKind::Anomaly => "anomaly-",
+            StreamKind::Sim => "sim-",
+            StreamKind::Policy => "policy",
+        }
+    }
+
+    /// The kind's name, for messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            StreamKind::Payment => "payment",
+            StreamKind::Rail => "rail",
+            StreamKind::Ops => "ops",
+            StreamKind::Anomaly => "anomaly",
+            StreamKind::Sim => "sim",
+            StreamKind::Policy => "policy",
+        }
+    }
+}
 
 /// A stream's id: 1 to 100 characters from `[A-Za-z0-9._:-]`.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -34,16 +86,86 @@ impl StreamId {
         Ok(Self(raw.to_owned()))
     }
 
+    /// `kind`'s stream for `key`. Every key this system uses (a payment, request or message id)
+    /// is at most 35 characters of the allowed alphabet, so the id is always valid.
+    fn of(kind: StreamKind, key: &str) -> Self {
+        Self(format!("{}{key}", kind.prefix()))
+    }
+
     /// The stream of a payment's lifecycle events: `payment-<payment_intent_id>`.
     pub fn payment(id: PaymentIntentId) -> Self {
-        Self(format!("{PAYMENT_PREFIX}{id}"))
+        Self::of(StreamKind::Payment, id.as_str())
+    }
+
+    /// The stream of a payment's rail facts: `rail-<payment_intent_id>`.
+    pub fn rail(id: PaymentIntentId) -> Self {
+        Self::of(StreamKind::Rail, id.as_str())
+    }
+
+    /// The stream of one operator request: `ops-<request_id>`.
+    pub fn ops(request_id: ApprovalId) -> Self {
+        Self::of(StreamKind::Ops, request_id.as_str())
+    }
+
+    /// The stream of a payment's refused rail messages: `anomaly-<payment_intent_id>`.
+    pub fn anomaly(id: PaymentIntentId) -> Self {
+        Self::of(StreamKind::Anomaly, id.as_str())
+    }
+
+    /// The stream of what the simulated participant received under one message id.
+    pub fn sim(message_id: &str) -> Result<Self, StoreError> {
+        Self::parse(&format!("{}{message_id}", StreamKind::Sim.prefix()))
+    }
+
+    /// The one stream holding the operator policy in force.
+    pub fn policy() -> Self {
+        Self(StreamKind::Policy.prefix().to_owned())
+    }
+
+    /// The kind of stream this is, if it is one this system writes.
+    pub fn kind(&self) -> Option<StreamKind> {
+        if self.0 == StreamKind::Policy.prefix() {
+            return Some(StreamKind::Policy);
+        }
+        StreamKind::ALL
+            .into_iter()
+            .filter(|k| *k != StreamKind::Policy)
+            .find(|k| self.0.len() > k.prefix().len() && self.0.starts_with(k.prefix()))
+    }
+
+    /// The id after the kind's prefix (`pay_1` of `payment-pay_1`).
+    pub fn key(&self) -> Option<&str> {
+        let kind = self.kind()?;
+        self.0.strip_prefix(kind.prefix())
     }
 
     /// The payment whose lifecycle this stream holds, if it is a payment stream.
     pub fn payment_id(&self) -> Option<PaymentIntentId> {
         self.0
-            .strip_prefix(PAYMENT_PREFIX)
+            .strip_prefix(StreamKind::Payment.prefix())
             .and_then(|id| PaymentIntentId::parse(id).ok())
+    }
+
+    /// The payment a payment, rail or anomaly stream is about.
+    pub fn about_payment(&self) -> Option<PaymentIntentId> {
+        match self.kind()? {
+            StreamKind::Payment | StreamKind::Rail | StreamKind::Anomaly => {
+                PaymentIntentId::parse(self.key()?).ok()
+            }
+            StreamKind::Ops | StreamKind::Sim | StreamKind::Policy => None,
+        }
+    }
+
+    /// The operator request an ops stream holds.
+    pub fn request_id(&self) -> Option<ApprovalId> {
+        match self.kind()? {
+            StreamKind::Ops => ApprovalId::parse(self.key()?).ok(),
+            StreamKind::Payment
+            | StreamKind::Rail
+            | StreamKind::Anomaly
+            | StreamKind::Sim
+            | StreamKind::Policy => None,
+        }
     }
 
     /// The id as text.
@@ -145,15 +267,16 @@ impl NewEvent {
         &self.payload
     }
 
-    /// Seals the event at `version` after `prev`, as the store records it.
-    pub fn seal(
+    /// The hash this event gets as `version` of `stream` after `prev`, recorded at
+    /// `recorded_at`.
+    pub fn chain_hash(
         &self,
         stream: &StreamId,
         version: u32,
         recorded_at: Timestamp,
         prev: &EventHash,
-    ) -> (EventHash, RecordedEvent) {
-        let hash = chain_hash(
+    ) -> EventHash {
+        chain_hash(
             prev,
             &ChainInput {
                 stream_id: stream.as_str(),
@@ -166,7 +289,18 @@ impl NewEvent {
                 causation_id: self.causation_id.as_deref(),
                 payload: &self.payload,
             },
-        );
+        )
+    }
+
+    /// Seals the event at `version` after `prev`, as the store records it.
+    pub fn seal(
+        &self,
+        stream: &StreamId,
+        version: u32,
+        recorded_at: Timestamp,
+        prev: &EventHash,
+    ) -> (EventHash, RecordedEvent) {
+        let hash = self.chain_hash(stream, version, recorded_at, prev);
         let recorded = RecordedEvent {
             stream_id: stream.clone(),
             version,
@@ -339,6 +473,15 @@ pub enum AppendOutcome {
     /// The events were committed.
     Committed(Committed),
     /// The same key or message was applied before; nothing was appended now.
+    AlreadyApplied(PriorResult),
+}
+
+/// The outcome of an atomic group of appends ([`crate::EventStore::append_atomic`]).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum GroupOutcome {
+    /// Every append of the group was committed, in one commit; one entry per append, in order.
+    Committed(Vec<Committed>),
+    /// An append of the group carried a claim applied before; nothing of the group was written.
     AlreadyApplied(PriorResult),
 }
 

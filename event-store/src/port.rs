@@ -5,7 +5,7 @@ use crate::hash::EventHash;
 use core_npp::Timestamp;
 
 use crate::model::{
-    AppendOutcome, AppendRequest, OutboxItem, PriorResult, RecordedEvent, StreamId,
+    AppendOutcome, AppendRequest, GroupOutcome, OutboxItem, PriorResult, RecordedEvent, StreamId,
 };
 
 /// An append-only, hash-chained event store. No method updates or deletes an event.
@@ -26,6 +26,16 @@ pub trait EventStore: Send + Sync {
     fn append_batch(&self, requests: Vec<AppendRequest>) -> Vec<Result<AppendOutcome, StoreError>> {
         requests.into_iter().map(|r| self.append(r)).collect()
     }
+
+    /// Appends to several streams in one commit: every request of the group is committed, or
+    /// none is. Each is checked exactly as [`EventStore::append`] would check it; the first one
+    /// refused refuses the whole group with its error, and the first whose claim was applied
+    /// before makes the group [`GroupOutcome::AlreadyApplied`]. For facts that must never be
+    /// recorded apart (an operator's approval and the payment event it allows).
+    fn append_atomic(&self, requests: Vec<AppendRequest>) -> Result<GroupOutcome, StoreError>;
+
+    /// The stream's current version (0 for an unknown stream), without reading its events.
+    fn stream_version(&self, stream: &StreamId) -> Result<u32, StoreError>;
 
     /// Every event of a stream, in version order (empty for an unknown stream).
     fn read_stream(&self, stream: &StreamId) -> Result<Vec<RecordedEvent>, StoreError>;
@@ -111,4 +121,28 @@ pub fn check_stream_chain(events: &[RecordedEvent]) -> Result<(), ChainBreak> {
         prev = *event.hash();
     }
     Ok(())
+}
+
+/// How many times an append at a stream's head is tried again after another writer took the
+/// version first, before giving up with the last conflict.
+pub const MAX_CONFLICT_RETRIES: u32 = 8;
+
+/// Appends at the stream's current head: reads its version, builds the request for it with
+/// `request`, and tries again on a version conflict, at most [`MAX_CONFLICT_RETRIES`] times. For
+/// streams that many writers add to without deciding anything on their contents (rail facts,
+/// anomalies, what a participant received).
+pub fn append_at_head(
+    store: &dyn EventStore,
+    stream: &StreamId,
+    request: impl Fn(u32) -> Result<AppendRequest, StoreError>,
+) -> Result<AppendOutcome, StoreError> {
+    let mut last = None;
+    for _ in 0..MAX_CONFLICT_RETRIES {
+        let version = store.stream_version(stream)?;
+        match store.append(request(version)?) {
+            Err(conflict @ StoreError::Conflict { .. }) => last = Some(conflict),
+            other => return other,
+        }
+    }
+    Err(last.unwrap_or_else(|| StoreError::Unavailable("no append was tried".into())))
 }

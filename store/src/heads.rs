@@ -1,6 +1,8 @@
-//! The hash at the head of recently written streams, remembered by a writer so that an append
-//! need not read its predecessor's hash back. A stored event never changes, so a remembered
-//! (stream, version, hash) stays true: a stale entry can only miss, never mislead.
+//! The hash at the head of recently committed streams, remembered by a writer so that an append
+//! need not read its predecessor's hash back. A committed event never changes, so a remembered
+//! (stream, version, hash) stays true: a stale entry can only miss, never mislead. Heads written
+//! by an open transaction are tracked by the append algorithm itself and noted here only after
+//! the commit.
 
 use std::collections::HashMap;
 
@@ -8,42 +10,56 @@ use event_store::{EventHash, StreamId};
 
 /// The most stream heads remembered; past it the cache starts over (it is only a shortcut).
 /// A few thousand covers every stream in flight in one group-commit batch and then some.
-const MAX_CACHED_HEADS: usize = 4_096;
+pub(crate) const MAX_CACHED_HEADS: usize = 4_096;
 
-/// Heads written by the open transaction stay `pending` until it commits.
-#[derive(Default)]
+/// Committed heads, by stream.
 pub(crate) struct Heads {
     committed: HashMap<String, (u32, EventHash)>,
-    pending: HashMap<String, (u32, EventHash)>,
+    enabled: bool,
+}
+
+impl Default for Heads {
+    fn default() -> Self {
+        Self {
+            committed: HashMap::new(),
+            enabled: true,
+        }
+    }
 }
 
 impl Heads {
+    /// A cache that remembers nothing, for an engine whose reads cost nothing.
+    pub(crate) fn disabled() -> Self {
+        Self {
+            committed: HashMap::new(),
+            enabled: false,
+        }
+    }
+
     /// The hash version `version` of `stream` ends with, if remembered.
     pub(crate) fn get(&self, stream: &StreamId, version: u32) -> Option<EventHash> {
-        self.pending
+        self.committed
             .get(stream.as_str())
-            .or_else(|| self.committed.get(stream.as_str()))
             .filter(|(v, _)| *v == version)
             .map(|(_, hash)| *hash)
     }
 
-    /// Notes a head the open transaction wrote.
+    /// Notes a committed head.
     pub(crate) fn note(&mut self, stream: &StreamId, version: u32, hash: EventHash) {
-        self.pending
-            .insert(stream.as_str().to_owned(), (version, hash));
-    }
-
-    /// The open transaction committed: its heads are facts now.
-    pub(crate) fn commit(&mut self) {
-        if self.committed.len() + self.pending.len() > MAX_CACHED_HEADS {
+        if !self.enabled {
+            return;
+        }
+        if self.committed.len() >= MAX_CACHED_HEADS && !self.committed.contains_key(stream.as_str())
+        {
             self.committed.clear();
         }
-        self.committed.extend(self.pending.drain());
-    }
-
-    /// The open transaction rolled back: forget what it wrote.
-    pub(crate) fn roll_back(&mut self) {
-        self.pending.clear();
+        match self.committed.get_mut(stream.as_str()) {
+            Some(head) => *head = (version, hash),
+            None => {
+                self.committed
+                    .insert(stream.as_str().to_owned(), (version, hash));
+            }
+        }
     }
 }
 
@@ -57,16 +73,14 @@ mod tests {
     }
 
     #[test]
-    fn a_head_is_known_only_at_its_version_and_only_once_committed_or_pending() {
+    fn a_head_is_known_only_at_its_version() {
         let mut heads = Heads::default();
         let (s, hash) = (stream("s-1"), EventHash::GENESIS);
         heads.note(&s, 3, hash);
         assert_eq!(heads.get(&s, 3), Some(hash));
         assert_eq!(heads.get(&s, 2), None);
-        heads.roll_back();
-        assert_eq!(heads.get(&s, 3), None);
         heads.note(&s, 4, hash);
-        heads.commit();
+        assert_eq!(heads.get(&s, 3), None);
         assert_eq!(heads.get(&s, 4), Some(hash));
         assert_eq!(heads.get(&stream("s-2"), 4), None);
     }
@@ -76,8 +90,14 @@ mod tests {
         let mut heads = Heads::default();
         for n in 0..=MAX_CACHED_HEADS {
             heads.note(&stream(&format!("s-{n}")), 1, EventHash::GENESIS);
-            heads.commit();
         }
         assert!(heads.committed.len() <= MAX_CACHED_HEADS);
+    }
+
+    #[test]
+    fn a_disabled_cache_remembers_nothing() {
+        let mut heads = Heads::disabled();
+        heads.note(&stream("s-1"), 1, EventHash::GENESIS);
+        assert_eq!(heads.get(&stream("s-1"), 1), None);
     }
 }

@@ -5,11 +5,12 @@
 //! atomic appends guarded by expected versions, hash-chained streams, idempotency keys and rail
 //! message ids claimed in the same commit, and no way to update or delete an event.
 
+mod append;
 mod checkpoint;
 mod group_commit;
 mod heads;
 mod memory;
-mod postgres_batch;
+mod postgres_engine;
 mod postgres_store;
 mod row;
 mod sqlite;

@@ -5,9 +5,15 @@ use std::sync::{Mutex, MutexGuard};
 
 use core_npp::Timestamp;
 use event_store::{
-    AppendOutcome, AppendRequest, Committed, EventHash, EventStore, OutboxItem, OutboxMessage,
+    AppendOutcome, AppendRequest, EventHash, EventStore, GroupOutcome, OutboxItem, OutboxMessage,
     PriorResult, RecordedEvent, StoreError, StreamId,
 };
+
+use crate::append::{
+    ClaimRow, Engine, EventRow, OutboxRow as NewOutboxRow, UnitResult, write_batch,
+};
+use crate::group_commit::single;
+use crate::heads::Heads;
 
 #[derive(Default)]
 struct Inner {
@@ -46,99 +52,261 @@ impl MemoryStore {
     }
 }
 
-impl Inner {
-    fn append(&mut self, request: &AppendRequest) -> Result<AppendOutcome, StoreError> {
-        if let Some(prior) = request
-            .rail_message_id()
-            .and_then(|id| self.rail_messages.get(id))
-        {
-            return Ok(AppendOutcome::AlreadyApplied(prior.clone()));
-        }
-        if let Some(claim) = request.idempotency()
-            && let Some((prior, fingerprint)) = self.idempotency.get(claim.key())
-        {
-            if fingerprint != claim.fingerprint() {
-                return Err(StoreError::IdempotencyConflict {
-                    key: claim.key().to_owned(),
-                    stream: prior.stream.clone(),
-                });
+/// What the open transaction changed, to undo on rollback.
+enum Undo {
+    Event(StreamId),
+    RailClaim(String),
+    IdempotencyClaim(String),
+    Outbox(String),
+}
+
+/// The memory store as an [`Engine`]: writes go straight into `Inner` and are undone from a
+/// log on rollback, so the one append algorithm runs here exactly as on the SQL engines.
+struct MemoryEngine<'a> {
+    inner: &'a mut Inner,
+    undo: Vec<Undo>,
+    savepoints: Vec<usize>,
+}
+
+impl MemoryEngine<'_> {
+    fn undo_to(&mut self, mark: usize) {
+        while self.undo.len() > mark {
+            match self.undo.pop() {
+                Some(Undo::Event(stream)) => {
+                    self.inner.log.pop();
+                    if let Some(indices) = self.inner.streams.get_mut(&stream) {
+                        indices.pop();
+                        if indices.is_empty() {
+                            self.inner.streams.remove(&stream);
+                        }
+                    }
+                }
+                Some(Undo::RailClaim(id)) => {
+                    self.inner.rail_messages.remove(&id);
+                }
+                Some(Undo::IdempotencyClaim(key)) => {
+                    self.inner.idempotency.remove(&key);
+                }
+                Some(Undo::Outbox(id)) => {
+                    self.inner.outbox.pop();
+                    self.inner.outbox_ids.remove(&id);
+                }
+                None => {}
             }
-            return Ok(AppendOutcome::AlreadyApplied(prior.clone()));
         }
-        if let Some(dup) = request
-            .outbox()
-            .iter()
-            .find(|m| self.outbox_ids.contains_key(m.id()))
-        {
-            return Err(StoreError::InvalidAppend(format!(
-                "outbox id {} is already used",
-                dup.id()
-            )));
-        }
-        let stream = request.stream();
-        let indices = self
-            .streams
-            .get(stream)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let actual = u32::try_from(indices.len()).unwrap_or(u32::MAX);
-        if actual != request.expected_version() {
-            return Err(StoreError::Conflict {
-                stream: stream.clone(),
-                expected: request.expected_version(),
-                actual,
-            });
-        }
-        let mut prev = indices
-            .last()
-            .and_then(|i| self.log.get(*i))
-            .map_or(EventHash::GENESIS, |e| *e.hash());
-        let mut new_indices = Vec::with_capacity(request.events().len());
-        for (version, event) in (actual + 1..).zip(request.events()) {
-            let (hash, recorded) = event.seal(stream, version, request.recorded_at(), &prev);
-            let position = self.log.len() as u64 + 1;
-            new_indices.push(self.log.len());
-            self.log.push(recorded.at_position(position));
-            prev = hash;
-        }
-        self.streams
-            .entry(stream.clone())
-            .or_default()
-            .extend(new_indices);
-        let prior = PriorResult {
+    }
+
+    fn version_of(&self, stream: &StreamId) -> Result<u32, StoreError> {
+        let count = self.inner.streams.get(stream).map_or(0, Vec::len);
+        u32::try_from(count).map_err(|_| StoreError::Corrupt {
             stream: stream.clone(),
-            version: request.final_version(),
-        };
-        if let Some(claim) = request.idempotency() {
-            self.idempotency.insert(
-                claim.key().to_owned(),
-                (prior.clone(), *claim.fingerprint()),
+            version: u32::MAX,
+            what: format!("{count} events are more than a stream can hold"),
+        })
+    }
+}
+
+impl Engine for MemoryEngine<'_> {
+    fn begin(&mut self) -> Result<(), StoreError> {
+        self.undo.clear();
+        self.savepoints.clear();
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        self.undo.clear();
+        self.savepoints.clear();
+        Ok(())
+    }
+
+    fn rollback(&mut self) -> Result<(), StoreError> {
+        self.undo_to(0);
+        self.savepoints.clear();
+        Ok(())
+    }
+
+    fn savepoint(&mut self) -> Result<(), StoreError> {
+        self.savepoints.push(self.undo.len());
+        Ok(())
+    }
+
+    fn release_savepoint(&mut self) -> Result<(), StoreError> {
+        self.savepoints.pop();
+        Ok(())
+    }
+
+    fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
+        let mark = self.savepoints.last().copied().unwrap_or(0);
+        self.undo_to(mark);
+        Ok(())
+    }
+
+    fn read_heads(
+        &mut self,
+        wanted: &[(&StreamId, u32)],
+    ) -> Result<Vec<Option<EventHash>>, StoreError> {
+        Ok(wanted
+            .iter()
+            .map(|(stream, version)| {
+                let index = usize::try_from(*version).ok()?.checked_sub(1)?;
+                let position = *self.inner.streams.get(*stream)?.get(index)?;
+                self.inner.log.get(position).map(|e| *e.hash())
+            })
+            .collect())
+    }
+
+    fn stream_version(&mut self, stream: &StreamId) -> Result<u32, StoreError> {
+        self.version_of(stream)
+    }
+
+    fn claim_rail_messages(&mut self, claims: &[ClaimRow<'_>]) -> Result<bool, StoreError> {
+        for claim in claims {
+            if self.inner.rail_messages.contains_key(claim.key) {
+                return Ok(false);
+            }
+            let prior = PriorResult {
+                stream: claim.stream.clone(),
+                version: claim.version,
+            };
+            self.inner.rail_messages.insert(claim.key.to_owned(), prior);
+            self.undo.push(Undo::RailClaim(claim.key.to_owned()));
+        }
+        Ok(true)
+    }
+
+    fn find_rail_message(&mut self, message_id: &str) -> Result<Option<PriorResult>, StoreError> {
+        Ok(self.inner.rail_messages.get(message_id).cloned())
+    }
+
+    fn claim_idempotency_keys(&mut self, claims: &[ClaimRow<'_>]) -> Result<bool, StoreError> {
+        for claim in claims {
+            let Some(fingerprint) = claim.fingerprint else {
+                return Err(StoreError::InvalidAppend(
+                    "an idempotency claim without a fingerprint".into(),
+                ));
+            };
+            if self.inner.idempotency.contains_key(claim.key) {
+                return Ok(false);
+            }
+            let prior = PriorResult {
+                stream: claim.stream.clone(),
+                version: claim.version,
+            };
+            self.inner
+                .idempotency
+                .insert(claim.key.to_owned(), (prior, *fingerprint));
+            self.undo.push(Undo::IdempotencyClaim(claim.key.to_owned()));
+        }
+        Ok(true)
+    }
+
+    fn find_idempotency(
+        &mut self,
+        key: &str,
+    ) -> Result<Option<(PriorResult, [u8; 32])>, StoreError> {
+        Ok(self.inner.idempotency.get(key).cloned())
+    }
+
+    fn insert_events(&mut self, rows: &[EventRow<'_>]) -> Result<bool, StoreError> {
+        for row in rows {
+            // The unique (stream, version) key of the SQL engines: the version must be next.
+            if self.version_of(row.stream)? != row.version - 1 {
+                return Ok(false);
+            }
+            let position = self.inner.log.len();
+            let recorded = RecordedEvent::from_parts(
+                row.stream.clone(),
+                row.version,
+                position as u64 + 1,
+                row.event.clone(),
+                row.recorded_at,
+                row.prev,
+                row.hash,
             );
+            self.inner.log.push(recorded);
+            match self.inner.streams.get_mut(row.stream) {
+                Some(indices) => indices.push(position),
+                None => {
+                    self.inner
+                        .streams
+                        .insert(row.stream.clone(), vec![position]);
+                }
+            }
+            self.undo.push(Undo::Event(row.stream.clone()));
         }
-        if let Some(id) = request.rail_message_id() {
-            self.rail_messages.insert(id.to_owned(), prior);
-        }
-        for message in request.outbox() {
-            self.outbox_ids
-                .insert(message.id().to_owned(), self.outbox.len());
-            self.outbox.push(OutboxRow {
-                message: message.clone(),
+        Ok(true)
+    }
+
+    fn insert_outbox(&mut self, rows: &[NewOutboxRow<'_>]) -> Result<bool, StoreError> {
+        for row in rows {
+            let id = row.message.id();
+            if self.inner.outbox_ids.contains_key(id) {
+                return Ok(false);
+            }
+            self.inner
+                .outbox_ids
+                .insert(id.to_owned(), self.inner.outbox.len());
+            self.inner.outbox.push(OutboxRow {
+                message: row.message.clone(),
                 claims: 0,
                 lease: None,
                 delivered: false,
             });
+            self.undo.push(Undo::Outbox(id.to_owned()));
         }
-        Ok(AppendOutcome::Committed(Committed {
-            stream: stream.clone(),
-            first_version: actual + 1,
-            last_version: request.final_version(),
-        }))
+        Ok(true)
+    }
+}
+
+impl MemoryStore {
+    fn write(&self, units: &[Vec<AppendRequest>]) -> Vec<UnitResult> {
+        let mut inner = match self.lock() {
+            Ok(inner) => inner,
+            Err(e) => return units.iter().map(|_| Err(e.clone())).collect(),
+        };
+        let mut engine = MemoryEngine {
+            inner: &mut inner,
+            undo: Vec::new(),
+            savepoints: Vec::new(),
+        };
+        // Reads cost nothing here, so no head is remembered.
+        match write_batch(&mut engine, &mut Heads::disabled(), units) {
+            Ok(results) => results,
+            Err(e) => units.iter().map(|_| Err(e.clone())).collect(),
+        }
     }
 }
 
 impl EventStore for MemoryStore {
     fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        self.lock()?.append(&request)
+        self.write(&[vec![request]])
+            .pop()
+            .map_or_else(|| Err(StoreError::Unavailable("no result".into())), single)
+    }
+
+    fn append_batch(&self, requests: Vec<AppendRequest>) -> Vec<Result<AppendOutcome, StoreError>> {
+        let units: Vec<Vec<AppendRequest>> = requests.into_iter().map(|r| vec![r]).collect();
+        self.write(&units).into_iter().map(single).collect()
+    }
+
+    fn append_atomic(&self, requests: Vec<AppendRequest>) -> Result<GroupOutcome, StoreError> {
+        if requests.is_empty() {
+            return Err(StoreError::InvalidAppend(
+                "an atomic group needs at least one append".into(),
+            ));
+        }
+        self.write(&[requests])
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::Unavailable("no result".into())))
+    }
+
+    fn stream_version(&self, stream: &StreamId) -> Result<u32, StoreError> {
+        let count = self.lock()?.streams.get(stream).map_or(0, Vec::len);
+        u32::try_from(count).map_err(|_| StoreError::Corrupt {
+            stream: stream.clone(),
+            version: u32::MAX,
+            what: format!("{count} events are more than a stream can hold"),
+        })
     }
 
     fn read_stream(&self, stream: &StreamId) -> Result<Vec<RecordedEvent>, StoreError> {

@@ -1,8 +1,13 @@
-//! Stored events as both SQL adapters read and write them: times as i64 nanoseconds, and a raw
-//! row decoded into a `RecordedEvent` (a row that cannot be decoded is reported as corrupt).
+//! Stored rows as both SQL adapters read and write them: times as i64 nanoseconds, integers
+//! converted with checks, and a raw event row decoded into a `RecordedEvent`. A value the store
+//! never writes (a version of 0 or -1, a hash of 31 bytes, a stream id with a space) is
+//! corruption, reported by table, column and row; it is never defaulted or clamped.
 
 use core_npp::Timestamp;
-use event_store::{EventHash, NewEvent, RecordedEvent, StoreError, StreamId};
+use event_store::{
+    EventHash, NewEvent, OutboxItem, OutboxMessage, PriorResult, RecordedEvent, StoreError,
+    StreamId,
+};
 
 /// A time as the SQL adapters store it; times after 2262 do not fit an i64 of nanoseconds.
 pub(crate) fn nanos(t: Timestamp, what: &'static str) -> Result<i64, StoreError> {
@@ -12,13 +17,115 @@ pub(crate) fn nanos(t: Timestamp, what: &'static str) -> Result<i64, StoreError>
     })
 }
 
-/// The columns of one stored event, as both SQL adapters read them.
+/// A stream version as PostgreSQL's INTEGER columns hold it (versions past 2^31 - 1 do not fit).
+pub(crate) fn int(version: u32, what: &'static str) -> Result<i32, StoreError> {
+    i32::try_from(version).map_err(|_| StoreError::Unrepresentable {
+        what,
+        why: format!("version {version} is over PostgreSQL's INTEGER (2147483647)"),
+    })
+}
+
+/// "stream S version V": how messages name an event row.
+pub(crate) fn at(stream: &StreamId, version: u32) -> String {
+    format!("stream {stream} version {version}")
+}
+
+/// A value of `table`.`column` in `row` that this software never writes.
+pub(crate) fn corrupt_row(
+    table: &'static str,
+    column: &'static str,
+    row: impl Into<String>,
+    what: impl Into<String>,
+) -> StoreError {
+    StoreError::CorruptRow {
+        table,
+        column,
+        row: row.into(),
+        what: what.into(),
+    }
+}
+
+/// A stream version read back: 1 or more and at most `u32::MAX` (0 only where `zero_ok`, for an
+/// aggregate over no rows).
+pub(crate) fn version_from_db(
+    raw: i64,
+    zero_ok: bool,
+    table: &'static str,
+    row: &dyn Fn() -> String,
+) -> Result<u32, StoreError> {
+    let lowest = if zero_ok { 0 } else { 1 };
+    match u32::try_from(raw) {
+        Ok(version) if i64::from(version) >= lowest => Ok(version),
+        Ok(_) | Err(_) => Err(corrupt_row(
+            table,
+            "version",
+            row(),
+            format!(
+                "holds {raw}, which is not a stream version ({lowest} to {})",
+                u32::MAX
+            ),
+        )),
+    }
+}
+
+/// A stream id read back from `table`.
+pub(crate) fn stream_from_db(
+    raw: &str,
+    table: &'static str,
+    row: &dyn Fn() -> String,
+) -> Result<StreamId, StoreError> {
+    StreamId::parse(raw).map_err(|_| {
+        corrupt_row(
+            table,
+            "stream_id",
+            row(),
+            format!("holds {raw:?}, which is not a stream id"),
+        )
+    })
+}
+
+/// A claim row's (stream, version): what the append that made it did.
+pub(crate) fn prior_from_db(
+    table: &'static str,
+    key: &str,
+    stream: &str,
+    version: i64,
+) -> Result<PriorResult, StoreError> {
+    let row = || format!("key {key:?}");
+    Ok(PriorResult {
+        stream: stream_from_db(stream, table, &row)?,
+        version: version_from_db(version, false, table, &row)?,
+    })
+}
+
+/// A claim's fingerprint: exactly 32 bytes.
+pub(crate) fn fingerprint_from_db(key: &str, bytes: &[u8]) -> Result<[u8; 32], StoreError> {
+    <[u8; 32]>::try_from(bytes).map_err(|_| {
+        corrupt_row(
+            "idempotency_keys",
+            "fingerprint",
+            format!("key {key:?}"),
+            format!("is {} bytes, not 32", bytes.len()),
+        )
+    })
+}
+
+/// A count read back (never negative).
+pub(crate) fn count_from_db(raw: i64, what: &'static str) -> Result<usize, StoreError> {
+    usize::try_from(raw).map_err(|_| {
+        StoreError::Unavailable(format!(
+            "the database counted {raw} {what}, which is negative"
+        ))
+    })
+}
+
+/// The columns of one stored event, exactly as read.
 pub(crate) struct RawRow {
     pub(crate) stream: String,
-    pub(crate) version: u32,
+    pub(crate) version: i64,
     pub(crate) position: i64,
     pub(crate) event_type: String,
-    pub(crate) schema_version: u16,
+    pub(crate) schema_version: i64,
     pub(crate) occurred_at: i64,
     pub(crate) recorded_at: i64,
     pub(crate) correlation: Option<String>,
@@ -28,19 +135,45 @@ pub(crate) struct RawRow {
     pub(crate) hash: Vec<u8>,
 }
 
+/// How messages name an event row before its stream and version are known to be sound.
+pub(crate) fn event_row(position: i64, stream: &str, version: i64) -> String {
+    format!("global position {position}, stream {stream:?}, version {version}")
+}
+
 pub(crate) fn build_recorded(raw: RawRow) -> Result<RecordedEvent, StoreError> {
-    let stream = StreamId::parse(&raw.stream)?;
-    let bad = |why: String| StoreError::Corrupt {
+    let describe = || event_row(raw.position, &raw.stream, raw.version);
+    let stream = stream_from_db(&raw.stream, "events", &describe)?;
+    let version = version_from_db(raw.version, false, "events", &describe)?;
+    let position = u64::try_from(raw.position)
+        .ok()
+        .filter(|p| *p >= 1)
+        .ok_or_else(|| {
+            corrupt_row(
+                "events",
+                "global_position",
+                describe(),
+                "is not a position (1 or more)",
+            )
+        })?;
+    let bad = |what: String| StoreError::Corrupt {
         stream: stream.clone(),
-        version: raw.version,
-        why,
+        version,
+        what,
     };
-    let time =
-        |nanos: i64| Timestamp::from_unix_nanos(i128::from(nanos)).map_err(|e| bad(e.to_string()));
+    let time = |column: &str, nanos: i64| {
+        Timestamp::from_unix_nanos(i128::from(nanos))
+            .map_err(|e| bad(format!("{column} holds {nanos}: {e}")))
+    };
+    let schema_version = u16::try_from(raw.schema_version).map_err(|_| {
+        bad(format!(
+            "schema_version holds {}, which is not 0 to 65535",
+            raw.schema_version
+        ))
+    })?;
     let mut event = NewEvent::new(
         &raw.event_type,
-        raw.schema_version,
-        time(raw.occurred_at)?,
+        schema_version,
+        time("occurred_at", raw.occurred_at)?,
         raw.payload,
     )
     .map_err(|e| bad(e.to_string()))?;
@@ -50,19 +183,43 @@ pub(crate) fn build_recorded(raw: RawRow) -> Result<RecordedEvent, StoreError> {
     if let Some(id) = &raw.causation {
         event = event.with_causation(id).map_err(|e| bad(e.to_string()))?;
     }
-    let prev = EventHash::from_slice(&raw.prev_hash)
-        .ok_or_else(|| bad("prev_hash is not 32 bytes".into()))?;
-    let hash =
-        EventHash::from_slice(&raw.hash).ok_or_else(|| bad("hash is not 32 bytes".into()))?;
-    let position =
-        u64::try_from(raw.position).map_err(|_| bad("negative global position".into()))?;
+    let hash_of = |column: &str, bytes: &[u8]| {
+        EventHash::from_slice(bytes)
+            .ok_or_else(|| bad(format!("{column} is {} bytes, not 32", bytes.len())))
+    };
+    let prev = hash_of("prev_hash", &raw.prev_hash)?;
+    let hash = hash_of("hash", &raw.hash)?;
     Ok(RecordedEvent::from_parts(
         stream.clone(),
-        raw.version,
+        version,
         position,
         event,
-        time(raw.recorded_at)?,
+        time("recorded_at", raw.recorded_at)?,
         prev,
         hash,
     ))
+}
+
+/// A claimed outbox row read back.
+pub(crate) fn outbox_item(
+    id: &str,
+    destination: &str,
+    payload: String,
+    claims: i64,
+) -> Result<OutboxItem, StoreError> {
+    let row = || format!("id {id:?}");
+    let claims = u32::try_from(claims)
+        .ok()
+        .filter(|c| *c >= 1)
+        .ok_or_else(|| {
+            corrupt_row(
+                "outbox",
+                "claims",
+                row(),
+                format!("holds {claims}, not a claim count"),
+            )
+        })?;
+    let message = OutboxMessage::new(id, destination, payload)
+        .map_err(|e| corrupt_row("outbox", "payload", row(), e.to_string()))?;
+    Ok(OutboxItem { message, claims })
 }

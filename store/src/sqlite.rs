@@ -6,16 +6,20 @@ use std::sync::{Condvar, Mutex};
 
 use core_npp::Timestamp;
 use event_store::{
-    AppendOutcome, AppendRequest, Committed, EventHash, EventStore, OutboxItem, OutboxMessage,
-    PriorResult, RecordedEvent, StoreError, StreamId,
+    AppendOutcome, AppendRequest, EventHash, EventStore, GroupOutcome, OutboxItem, PriorResult,
+    RecordedEvent, StoreError, StreamId,
 };
-use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 
 use crate::SCHEMA_VERSION;
+use crate::append::{ClaimRow, Engine, EventRow, OutboxRow, UnitResult, write_batch};
 use crate::checkpoint::Checkpointer;
 use crate::group_commit::{BatchWriter, GroupCommit};
 use crate::heads::Heads;
-use crate::row::{RawRow, build_recorded, nanos};
+use crate::row::{
+    RawRow, at, build_recorded, corrupt_row, count_from_db, event_row, fingerprint_from_db, nanos,
+    outbox_item, prior_from_db, stream_from_db, version_from_db,
+};
 
 /// `PRAGMA application_id` of an npp event store ("NPP1"), so a stranger's SQLite file is
 /// recognised and left alone.
@@ -381,358 +385,360 @@ struct SqliteWriter {
 }
 
 impl BatchWriter for SqliteWriter {
-    fn write_batch(&mut self, batch: &[AppendRequest]) -> Vec<Result<AppendOutcome, StoreError>> {
-        // The fast path runs the whole batch in one transaction without savepoints; if any
-        // append is refused, it is rolled back and the batch runs again with a savepoint per
-        // append, so a refusal never takes its neighbours with it.
-        let results = match self.write_fast(batch) {
-            Ok(Some(results)) => Ok(results),
-            Ok(None) => self.write_isolated(batch),
-            Err(e) => Err(e),
-        };
-        match results {
-            Ok(results) => {
-                self.heads.commit();
-                results
-            }
+    fn write_batch(&mut self, units: &[Vec<AppendRequest>]) -> Vec<UnitResult> {
+        let mut engine = SqliteEngine { conn: &self.conn };
+        match write_batch(&mut engine, &mut self.heads, units) {
+            Ok(results) => results,
             Err(e) => {
-                self.heads.roll_back();
-                batch.iter().map(|_| Err(unavailable_text(&e))).collect()
+                // Whatever failed, leave no transaction open for the next batch.
+                let _ = self.conn.execute_batch("ROLLBACK");
+                units.iter().map(|_| Err(e.clone())).collect()
             }
         }
     }
 }
 
-impl SqliteWriter {
-    fn write_fast(
-        &mut self,
-        batch: &[AppendRequest],
-    ) -> Result<Option<Vec<Result<AppendOutcome, StoreError>>>, rusqlite::Error> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut results = Vec::with_capacity(batch.len());
-        for request in batch {
-            match append_one(&tx, request, &mut self.heads) {
-                Ok(outcome) => results.push(Ok(outcome)),
-                Err(_) => {
-                    self.heads.roll_back();
-                    tx.rollback()?;
-                    return Ok(None);
-                }
-            }
-        }
-        tx.commit()?;
-        Ok(Some(results))
+/// SQLite as an append [`Engine`]: one connection, `BEGIN IMMEDIATE`, one savepoint level.
+struct SqliteEngine<'a> {
+    conn: &'a Connection,
+}
+
+impl SqliteEngine<'_> {
+    fn run(&self, sql: &str) -> Result<(), StoreError> {
+        self.conn.execute_batch(sql).map_err(unavailable)
     }
 
-    fn write_isolated(
-        &mut self,
-        batch: &[AppendRequest],
-    ) -> Result<Vec<Result<AppendOutcome, StoreError>>, rusqlite::Error> {
-        let mut tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut results = Vec::with_capacity(batch.len());
-        for request in batch {
-            let mut sp = tx.savepoint()?;
-            // A refused append leaves `pending` untouched: heads are noted only on success.
-            match append_one(&sp, request, &mut self.heads) {
-                Ok(outcome) => {
-                    sp.commit()?;
-                    results.push(Ok(outcome));
-                }
-                Err(e) => {
-                    sp.rollback()?;
-                    results.push(Err(e));
-                }
+    /// Runs `insert` for each row; `false` at the first unique-key violation.
+    fn insert_each<R>(
+        &self,
+        sql: &str,
+        rows: &[R],
+        insert: impl Fn(&mut rusqlite::CachedStatement<'_>, &R) -> rusqlite::Result<usize>,
+    ) -> Result<bool, StoreError> {
+        let mut statement = self.conn.prepare_cached(sql).map_err(unavailable)?;
+        for row in rows {
+            match insert(&mut statement, row) {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => return Ok(false),
+                Err(e) => return Err(unavailable(e)),
             }
         }
-        tx.commit()?;
-        Ok(results)
+        Ok(true)
+    }
+
+    /// Runs `insert ... ON CONFLICT DO NOTHING` for each claim; `false` if any was there.
+    fn claim_each(
+        &self,
+        sql: &str,
+        claims: &[ClaimRow<'_>],
+        values: impl Fn(&ClaimRow<'_>, i64) -> Vec<rusqlite::types::Value>,
+    ) -> Result<bool, StoreError> {
+        let mut statement = self.conn.prepare_cached(sql).map_err(unavailable)?;
+        for claim in claims {
+            let at = nanos(claim.recorded_at, "recorded_at")?;
+            let inserted = statement
+                .execute(rusqlite::params_from_iter(values(claim, at)))
+                .map_err(unavailable)?;
+            if inserted == 0 {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 }
 
-fn unavailable_text(e: &rusqlite::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+fn text(value: &str) -> rusqlite::types::Value {
+    rusqlite::types::Value::Text(value.to_owned())
+}
+
+impl Engine for SqliteEngine<'_> {
+    fn begin(&mut self) -> Result<(), StoreError> {
+        self.run("BEGIN IMMEDIATE")
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        self.run("COMMIT")
+    }
+
+    fn rollback(&mut self) -> Result<(), StoreError> {
+        self.run("ROLLBACK")
+    }
+
+    fn savepoint(&mut self) -> Result<(), StoreError> {
+        self.run("SAVEPOINT npp_unit")
+    }
+
+    fn release_savepoint(&mut self) -> Result<(), StoreError> {
+        self.run("RELEASE npp_unit")
+    }
+
+    fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
+        self.run("ROLLBACK TO npp_unit")
+    }
+
+    fn read_heads(
+        &mut self,
+        wanted: &[(&StreamId, u32)],
+    ) -> Result<Vec<Option<EventHash>>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT hash FROM events WHERE stream_id = ?1 AND version = ?2")
+            .map_err(unavailable)?;
+        wanted
+            .iter()
+            .map(|(stream, version)| {
+                let stored: Option<Vec<u8>> = statement
+                    .query_row(params![stream.as_str(), version], |row| row.get(0))
+                    .optional()
+                    .map_err(|e| read_failure(e, "events", "hash", &|| at(stream, *version)))?;
+                stored
+                    .map(|bytes| {
+                        EventHash::from_slice(&bytes).ok_or_else(|| StoreError::Corrupt {
+                            stream: (*stream).clone(),
+                            version: *version,
+                            what: format!("hash is {} bytes, not 32", bytes.len()),
+                        })
+                    })
+                    .transpose()
+            })
+            .collect()
+    }
+
+    fn stream_version(&mut self, stream: &StreamId) -> Result<u32, StoreError> {
+        stream_version(self.conn, stream)
+    }
+
+    fn claim_rail_messages(&mut self, claims: &[ClaimRow<'_>]) -> Result<bool, StoreError> {
+        self.claim_each(
+            "INSERT INTO rail_messages (message_id, stream_id, version, recorded_at)
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (message_id) DO NOTHING",
+            claims,
+            |c, at| {
+                vec![
+                    text(c.key),
+                    text(c.stream.as_str()),
+                    rusqlite::types::Value::Integer(i64::from(c.version)),
+                    rusqlite::types::Value::Integer(at),
+                ]
+            },
+        )
+    }
+
+    fn find_rail_message(&mut self, message_id: &str) -> Result<Option<PriorResult>, StoreError> {
+        find_rail_message(self.conn, message_id)
+    }
+
+    fn claim_idempotency_keys(&mut self, claims: &[ClaimRow<'_>]) -> Result<bool, StoreError> {
+        if claims.iter().any(|c| c.fingerprint.is_none()) {
+            return Err(StoreError::InvalidAppend(
+                "an idempotency claim without a fingerprint".into(),
+            ));
+        }
+        self.claim_each(
+            "INSERT INTO idempotency_keys (key, stream_id, version, fingerprint, recorded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (key) DO NOTHING",
+            claims,
+            |c, at| {
+                vec![
+                    text(c.key),
+                    text(c.stream.as_str()),
+                    rusqlite::types::Value::Integer(i64::from(c.version)),
+                    rusqlite::types::Value::Blob(
+                        c.fingerprint.map(|f| f.to_vec()).unwrap_or_default(),
+                    ),
+                    rusqlite::types::Value::Integer(at),
+                ]
+            },
+        )
+    }
+
+    fn find_idempotency(
+        &mut self,
+        key: &str,
+    ) -> Result<Option<(PriorResult, [u8; 32])>, StoreError> {
+        find_idempotency(self.conn, key)
+    }
+
+    fn insert_events(&mut self, rows: &[EventRow<'_>]) -> Result<bool, StoreError> {
+        let mut encoded = Vec::with_capacity(rows.len());
+        for row in rows {
+            encoded.push((
+                nanos(row.event.occurred_at(), "occurred_at")?,
+                nanos(row.recorded_at, "recorded_at")?,
+            ));
+        }
+        self.insert_each(
+            "INSERT INTO events (stream_id, version, event_type, schema_version, occurred_at,
+                recorded_at, correlation_id, causation_id, payload, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            &rows.iter().zip(encoded).collect::<Vec<_>>(),
+            |statement, (row, (occurred_at, recorded_at))| {
+                statement.execute(params![
+                    row.stream.as_str(),
+                    row.version,
+                    row.event.event_type(),
+                    row.event.schema_version(),
+                    occurred_at,
+                    recorded_at,
+                    row.event.correlation_id(),
+                    row.event.causation_id(),
+                    row.event.payload(),
+                    &row.prev.as_bytes()[..],
+                    &row.hash.as_bytes()[..],
+                ])
+            },
+        )
+    }
+
+    fn insert_outbox(&mut self, rows: &[OutboxRow<'_>]) -> Result<bool, StoreError> {
+        let mut encoded = Vec::with_capacity(rows.len());
+        for row in rows {
+            encoded.push((row, nanos(row.recorded_at, "recorded_at")?));
+        }
+        self.insert_each(
+            "INSERT INTO outbox (id, destination, payload, stream_id, version, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            &encoded,
+            |statement, (row, at)| {
+                statement.execute(params![
+                    row.message.id(),
+                    row.message.destination(),
+                    row.message.payload(),
+                    row.stream.as_str(),
+                    row.version,
+                    at
+                ])
+            },
+        )
+    }
 }
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
 }
 
-fn append_one(
-    conn: &Connection,
-    request: &AppendRequest,
-    heads: &mut Heads,
-) -> Result<AppendOutcome, StoreError> {
-    let stream = request.stream();
-    let final_version = request.final_version();
-    let recorded_at = nanos(request.recorded_at(), "recorded_at")?;
-    if let Some(message_id) = request.rail_message_id() {
-        let inserted = conn
-            .prepare_cached(
-                "INSERT INTO rail_messages (message_id, stream_id, version, recorded_at)
-                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (message_id) DO NOTHING",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    message_id,
-                    stream.as_str(),
-                    final_version,
-                    recorded_at
-                ])
-            })
-            .map_err(unavailable)?;
-        if inserted == 0 {
-            let prior = find_rail_message(conn, message_id)?;
-            return prior
-                .map(AppendOutcome::AlreadyApplied)
-                .ok_or_else(|| StoreError::Unavailable("rail message claim vanished".into()));
-        }
+/// A read that failed on a value of the wrong type is corruption of that row; any other failure
+/// is the database's.
+fn read_failure(
+    e: rusqlite::Error,
+    table: &'static str,
+    column: &'static str,
+    row: &dyn Fn() -> String,
+) -> StoreError {
+    match e {
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..)
+        | rusqlite::Error::Utf8Error(..) => corrupt_row(
+            table,
+            column,
+            row(),
+            format!("holds a value this store never writes ({e})"),
+        ),
+        other => unavailable(other),
     }
-    if let Some(claim) = request.idempotency() {
-        let inserted = conn
-            .prepare_cached(
-                "INSERT INTO idempotency_keys (key, stream_id, version, fingerprint, recorded_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (key) DO NOTHING",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    claim.key(),
-                    stream.as_str(),
-                    final_version,
-                    &claim.fingerprint()[..],
-                    recorded_at
-                ])
-            })
-            .map_err(unavailable)?;
-        if inserted == 0 {
-            let Some((prior, fingerprint)) = find_idempotency(conn, claim.key())? else {
-                return Err(StoreError::Unavailable("idempotency claim vanished".into()));
-            };
-            if fingerprint != *claim.fingerprint() {
-                return Err(StoreError::IdempotencyConflict {
-                    key: claim.key().to_owned(),
-                    stream: prior.stream,
-                });
-            }
-            return Ok(AppendOutcome::AlreadyApplied(prior));
-        }
-    }
-    insert_events(conn, request, recorded_at, heads)
 }
 
-fn insert_events(
-    conn: &Connection,
-    request: &AppendRequest,
-    recorded_at: i64,
-    heads: &mut Heads,
-) -> Result<AppendOutcome, StoreError> {
-    let stream = request.stream();
-    let expected = request.expected_version();
-    let conflict = |conn: &Connection| -> StoreError {
-        match stream_version(conn, stream) {
-            Ok(actual) => StoreError::Conflict {
-                stream: stream.clone(),
-                expected,
-                actual,
-            },
-            Err(e) => e,
-        }
-    };
-    let mut prev = match predecessor(conn, stream, expected, heads)? {
-        Some(hash) => hash,
-        None => return Err(conflict(conn)),
-    };
-    let mut insert = conn
-        .prepare_cached(
-            "INSERT INTO events (stream_id, version, event_type, schema_version, occurred_at,
-                recorded_at, correlation_id, causation_id, payload, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )
-        .map_err(unavailable)?;
-    for (version, event) in (expected + 1..).zip(request.events()) {
-        let (hash, _) = event.seal(stream, version, request.recorded_at(), &prev);
-        let inserted = insert.execute(params![
-            stream.as_str(),
-            version,
-            event.event_type(),
-            event.schema_version(),
-            nanos(event.occurred_at(), "occurred_at")?,
-            recorded_at,
-            event.correlation_id(),
-            event.causation_id(),
-            event.payload(),
-            &prev.as_bytes()[..],
-            &hash.as_bytes()[..],
-        ]);
-        match inserted {
-            Ok(_) => prev = hash,
-            // The unique (stream_id, version) constraint is what detects a concurrent writer.
-            Err(e) if is_unique_violation(&e) => return Err(conflict(conn)),
-            Err(e) => return Err(unavailable(e)),
-        }
-    }
-    insert_outbox(conn, request, recorded_at)?;
-    heads.note(stream, request.final_version(), prev);
-    Ok(AppendOutcome::Committed(Committed {
-        stream: stream.clone(),
-        first_version: expected + 1,
-        last_version: request.final_version(),
-    }))
-}
-
-/// The hash version `expected` of `stream` ends with (genesis for a new stream), remembered or
-/// read back; `None` when the stream is shorter than that.
-fn predecessor(
-    conn: &Connection,
-    stream: &StreamId,
-    expected: u32,
-    heads: &Heads,
-) -> Result<Option<EventHash>, StoreError> {
-    if expected == 0 {
-        return Ok(Some(EventHash::GENESIS));
-    }
-    if let Some(hash) = heads.get(stream, expected) {
-        return Ok(Some(hash));
-    }
-    let stored: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT hash FROM events WHERE stream_id = ?1 AND version = ?2")
-        .and_then(|mut s| {
-            s.query_row(params![stream.as_str(), expected], |row| row.get(0))
-                .optional()
-        })
-        .map_err(unavailable)?;
-    stored
-        .map(|bytes| {
-            EventHash::from_slice(&bytes)
-                .ok_or_else(|| corrupt(stream, expected, "hash is not 32 bytes"))
-        })
-        .transpose()
-}
-
-fn insert_outbox(
-    conn: &Connection,
-    request: &AppendRequest,
-    recorded_at: i64,
-) -> Result<(), StoreError> {
-    for message in request.outbox() {
-        let inserted = conn
-            .prepare_cached(
-                "INSERT INTO outbox (id, destination, payload, stream_id, version, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    message.id(),
-                    message.destination(),
-                    message.payload(),
-                    request.stream().as_str(),
-                    request.final_version(),
-                    recorded_at
-                ])
-            });
-        match inserted {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::InvalidAppend(format!(
-                    "outbox id {} is already used",
-                    message.id()
-                )));
-            }
-            Err(e) => return Err(unavailable(e)),
-        }
-    }
-    Ok(())
-}
-
-fn corrupt(stream: &StreamId, version: u32, why: &str) -> StoreError {
-    StoreError::Corrupt {
-        stream: stream.clone(),
-        version,
-        why: why.to_owned(),
-    }
+/// One column of `row`, of the type this store writes there.
+fn column<T: rusqlite::types::FromSql>(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+    table: &'static str,
+    name: &'static str,
+    describe: &dyn Fn() -> String,
+) -> Result<T, StoreError> {
+    row.get::<_, T>(index)
+        .map_err(|e| read_failure(e, table, name, describe))
 }
 
 fn stream_version(conn: &Connection, stream: &StreamId) -> Result<u32, StoreError> {
-    conn.prepare_cached("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?1")
+    let describe = || format!("stream {stream}");
+    let raw: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?1")
         .and_then(|mut s| s.query_row([stream.as_str()], |row| row.get(0)))
-        .map_err(unavailable)
-}
-
-fn prior(stream: String, version: u32) -> Result<PriorResult, StoreError> {
-    Ok(PriorResult {
-        stream: StreamId::parse(&stream)?,
-        version,
-    })
+        .map_err(|e| read_failure(e, "events", "version", &describe))?;
+    version_from_db(raw, true, "events", &describe)
 }
 
 fn find_rail_message(
     conn: &Connection,
     message_id: &str,
 ) -> Result<Option<PriorResult>, StoreError> {
-    let row: Option<(String, u32)> = conn
+    let describe = || format!("key {message_id:?}");
+    let mut statement = conn
         .prepare_cached("SELECT stream_id, version FROM rail_messages WHERE message_id = ?1")
-        .and_then(|mut s| {
-            s.query_row([message_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-        })
         .map_err(unavailable)?;
-    row.map(|(stream, version)| prior(stream, version))
-        .transpose()
+    let mut rows = statement.query([message_id]).map_err(unavailable)?;
+    let Some(row) = rows.next().map_err(unavailable)? else {
+        return Ok(None);
+    };
+    let stream: String = column(row, 0, "rail_messages", "stream_id", &describe)?;
+    let version: i64 = column(row, 1, "rail_messages", "version", &describe)?;
+    prior_from_db("rail_messages", message_id, &stream, version).map(Some)
 }
 
 fn find_idempotency(
     conn: &Connection,
     key: &str,
 ) -> Result<Option<(PriorResult, [u8; 32])>, StoreError> {
-    let row: Option<(String, u32, Vec<u8>)> = conn
+    let describe = || format!("key {key:?}");
+    let table = "idempotency_keys";
+    let mut statement = conn
         .prepare_cached(
             "SELECT stream_id, version, fingerprint FROM idempotency_keys WHERE key = ?1",
         )
-        .and_then(|mut s| {
-            s.query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()
-        })
         .map_err(unavailable)?;
-    let Some((stream, version, fingerprint)) = row else {
+    let mut rows = statement.query([key]).map_err(unavailable)?;
+    let Some(row) = rows.next().map_err(unavailable)? else {
         return Ok(None);
     };
-    let fingerprint = <[u8; 32]>::try_from(fingerprint.as_slice()).map_err(|_| {
-        StoreError::Unavailable(format!("idempotency key {key:?} has a damaged fingerprint"))
-    })?;
-    Ok(Some((prior(stream, version)?, fingerprint)))
+    let stream: String = column(row, 0, table, "stream_id", &describe)?;
+    let version: i64 = column(row, 1, table, "version", &describe)?;
+    let fingerprint: Vec<u8> = column(row, 2, table, "fingerprint", &describe)?;
+    Ok(Some((
+        prior_from_db(table, key, &stream, version)?,
+        fingerprint_from_db(key, &fingerprint)?,
+    )))
 }
 
-/// One stored row, decoded. A row that cannot be decoded is reported as corrupt, naming it.
-fn decode(row: &rusqlite::Row<'_>) -> Result<Result<RecordedEvent, StoreError>, rusqlite::Error> {
-    let stream: String = row.get(0)?;
-    let version: u32 = row.get(1)?;
-    let position: i64 = row.get(2)?;
-    let event_type: String = row.get(3)?;
-    let schema_version: u16 = row.get(4)?;
-    let occurred_at: i64 = row.get(5)?;
-    let recorded_at: i64 = row.get(6)?;
-    let correlation: Option<String> = row.get(7)?;
-    let causation: Option<String> = row.get(8)?;
-    let payload: String = row.get(9)?;
-    let prev_hash: Vec<u8> = row.get(10)?;
-    let hash: Vec<u8> = row.get(11)?;
-    Ok(build_recorded(RawRow {
+/// One stored event row, decoded; a value this store never writes is reported as corrupt,
+/// naming the row.
+fn decode(row: &rusqlite::Row<'_>) -> Result<RecordedEvent, StoreError> {
+    let position: i64 = column(row, 2, "events", "global_position", &|| {
+        "an event row".to_owned()
+    })?;
+    let at_position = || format!("global position {position}");
+    let stream: String = column(row, 0, "events", "stream_id", &at_position)?;
+    let version: i64 = column(row, 1, "events", "version", &|| {
+        format!("global position {position}, stream {stream:?}")
+    })?;
+    let describe = || event_row(position, &stream, version);
+    let col =
+        |index, name| -> Result<i64, StoreError> { column(row, index, "events", name, &describe) };
+    let text = |index, name| -> Result<String, StoreError> {
+        column(row, index, "events", name, &describe)
+    };
+    let optional = |index, name| -> Result<Option<String>, StoreError> {
+        column(row, index, "events", name, &describe)
+    };
+    let blob = |index, name| -> Result<Vec<u8>, StoreError> {
+        column(row, index, "events", name, &describe)
+    };
+    let raw = RawRow {
+        event_type: text(3, "event_type")?,
+        schema_version: col(4, "schema_version")?,
+        occurred_at: col(5, "occurred_at")?,
+        recorded_at: col(6, "recorded_at")?,
+        correlation: optional(7, "correlation_id")?,
+        causation: optional(8, "causation_id")?,
+        payload: text(9, "payload")?,
+        prev_hash: blob(10, "prev_hash")?,
+        hash: blob(11, "hash")?,
         stream,
         version,
         position,
-        event_type,
-        schema_version,
-        occurred_at,
-        recorded_at,
-        correlation,
-        causation,
-        payload,
-        prev_hash,
-        hash,
-    }))
+    };
+    build_recorded(raw)
 }
 
 fn query_events(
@@ -741,12 +747,29 @@ fn query_events(
     params: impl rusqlite::Params,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
     let mut statement = conn.prepare_cached(sql).map_err(unavailable)?;
-    let rows = statement.query_map(params, decode).map_err(unavailable)?;
+    let mut rows = statement.query(params).map_err(unavailable)?;
     let mut events = Vec::new();
-    for row in rows {
-        events.push(row.map_err(unavailable)??);
+    while let Some(row) = rows.next().map_err(unavailable)? {
+        events.push(decode(row)?);
     }
     Ok(events)
+}
+
+/// An integer argument for SQLite (which takes i64); a position or limit past i64 is asked of
+/// nobody, so it is refused rather than clamped.
+fn sql_int(value: u64, what: &'static str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Unrepresentable {
+        what,
+        why: format!("{value} is over i64"),
+    })
+}
+
+impl SqliteStore {
+    /// Hand-offs waiting for the writer thread right now: the group-commit queue's depth
+    /// (bounded; callers wait when it is full).
+    pub fn writer_queue_depth(&self) -> usize {
+        self.writer.depth()
+    }
 }
 
 impl EventStore for SqliteStore {
@@ -758,6 +781,14 @@ impl EventStore for SqliteStore {
         self.writer.append_batch(requests)
     }
 
+    fn append_atomic(&self, requests: Vec<AppendRequest>) -> Result<GroupOutcome, StoreError> {
+        self.writer.append_atomic(requests)
+    }
+
+    fn stream_version(&self, stream: &StreamId) -> Result<u32, StoreError> {
+        self.with_reader(|conn| stream_version(conn, stream))
+    }
+
     fn read_stream(&self, stream: &StreamId) -> Result<Vec<RecordedEvent>, StoreError> {
         let sql = format!("{SELECT_EVENT} WHERE stream_id = ?1 ORDER BY version");
         self.with_reader(|conn| query_events(conn, &sql, [stream.as_str()]))
@@ -766,8 +797,8 @@ impl EventStore for SqliteStore {
     fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
         let sql =
             format!("{SELECT_EVENT} WHERE global_position > ?1 ORDER BY global_position LIMIT ?2");
-        let after = i64::try_from(after).unwrap_or(i64::MAX);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let after = sql_int(after, "position")?;
+        let limit = sql_int(limit as u64, "limit")?;
         self.with_reader(|conn| query_events(conn, &sql, params![after, limit]))
     }
 
@@ -777,17 +808,19 @@ impl EventStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<StreamId>, StoreError> {
         let after = after.map_or("", StreamId::as_str).to_owned();
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let limit = sql_int(limit as u64, "limit")?;
         self.with_reader(|conn| {
             let mut statement = conn
                 .prepare_cached(
                     "SELECT DISTINCT stream_id FROM events WHERE stream_id > ?1 ORDER BY stream_id LIMIT ?2",
                 )
                 .map_err(unavailable)?;
-            let rows = statement.query_map(params![after, limit], |row| row.get::<_, String>(0)).map_err(unavailable)?;
+            let mut rows = statement.query(params![after, limit]).map_err(unavailable)?;
             let mut streams = Vec::new();
-            for row in rows {
-                streams.push(StreamId::parse(&row.map_err(unavailable)?)?);
+            while let Some(row) = rows.next().map_err(unavailable)? {
+                let describe = || "a stream listed in events".to_owned();
+                let raw: String = column(row, 0, "events", "stream_id", &describe)?;
+                streams.push(stream_from_db(&raw, "events", &|| format!("stream_id {raw:?}"))?);
             }
             Ok(streams)
         })
@@ -810,7 +843,7 @@ impl EventStore for SqliteStore {
     ) -> Result<Vec<OutboxItem>, StoreError> {
         let now_nanos = nanos(now, "now")?;
         let until = now_nanos.saturating_add(lease_nanos);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let limit = sql_int(limit as u64, "limit")?;
         self.with_reader(|conn| {
             let mut statement = conn
                 .prepare_cached(
@@ -821,15 +854,18 @@ impl EventStore for SqliteStore {
                      RETURNING id, destination, payload, claims",
                 )
                 .map_err(unavailable)?;
-            let rows = statement
-                .query_map(params![owner, until, now_nanos, limit], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?, row.get::<_, u32>(3)?))
-                })
+            let mut rows = statement
+                .query(params![owner, until, now_nanos, limit])
                 .map_err(unavailable)?;
             let mut items = Vec::new();
-            for row in rows {
-                let (id, destination, payload, claims) = row.map_err(unavailable)?;
-                items.push(OutboxItem { message: OutboxMessage::new(&id, &destination, payload)?, claims });
+            while let Some(row) = rows.next().map_err(unavailable)? {
+                let describe = || "a claimed outbox row".to_owned();
+                let id: String = column(row, 0, "outbox", "id", &describe)?;
+                let describe = || format!("id {id:?}");
+                let destination: String = column(row, 1, "outbox", "destination", &describe)?;
+                let payload: String = column(row, 2, "outbox", "payload", &describe)?;
+                let claims: i64 = column(row, 3, "outbox", "claims", &describe)?;
+                items.push(outbox_item(&id, &destination, payload, claims)?);
             }
             Ok(items)
         })
@@ -849,13 +885,14 @@ impl EventStore for SqliteStore {
 
     fn pending_outbox(&self) -> Result<usize, StoreError> {
         self.with_reader(|conn| {
-            conn.query_row(
-                "SELECT count(*) FROM outbox WHERE delivered_at IS NULL",
-                [],
-                |row| row.get::<_, i64>(0),
-            )
-            .map(|n| usize::try_from(n).unwrap_or(0))
-            .map_err(unavailable)
+            let count = conn
+                .query_row(
+                    "SELECT count(*) FROM outbox WHERE delivered_at IS NULL",
+                    [],
+                    |row| row.get::<_, i64>(0),
+                )
+                .map_err(unavailable)?;
+            count_from_db(count, "outbox messages")
         })
     }
 }

@@ -14,8 +14,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use event_store::{
-    AppendOutcome, AppendRequest, Committed, EventHash, EventStore, NewEvent, PriorResult,
-    StoreError, check_stream_chain,
+    AppendOutcome, AppendRequest, Committed, EventHash, EventStore, GroupOutcome, NewEvent,
+    PriorResult, StoreError, check_stream_chain,
 };
 use support::*;
 
@@ -615,6 +615,117 @@ fn batches_from_many_threads_all_commit(store: Arc<dyn EventStore>) {
     assert_eq!(store.read_all(0, 1_000).unwrap().len(), 4 * 5 * 20 * 2);
 }
 
+fn an_atomic_group_commits_every_append_or_none(store: &dyn EventStore) {
+    committed(store.append(request("g-taken", 0, 1)));
+    // Two streams in one commit.
+    let outcome = store
+        .append_atomic(vec![request("g-a", 0, 2), request("g-b", 0, 1)])
+        .unwrap();
+    let GroupOutcome::Committed(both) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(
+        both.iter()
+            .map(|c| (c.stream.as_str().to_owned(), c.last_version))
+            .collect::<Vec<_>>(),
+        [("g-a".to_owned(), 2), ("g-b".to_owned(), 1)]
+    );
+    // A stale member refuses the whole group with its conflict; nothing of it is written.
+    let refused = store.append_atomic(vec![request("g-c", 0, 1), request("g-taken", 0, 1)]);
+    assert!(
+        matches!(
+            refused,
+            Err(StoreError::Conflict {
+                expected: 0,
+                actual: 1,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    assert!(store.read_stream(&stream("g-c")).unwrap().is_empty());
+    // A member whose claim was applied before makes the group a repeat; nothing is written.
+    committed(store.append(request("g-seen", 0, 1).with_rail_message("MSG-G0").unwrap()));
+    let repeat = store.append_atomic(vec![
+        request("g-d", 0, 1),
+        request("g-e", 0, 1).with_rail_message("MSG-G0").unwrap(),
+    ]);
+    assert_eq!(
+        repeat,
+        Ok(GroupOutcome::AlreadyApplied(PriorResult {
+            stream: stream("g-seen"),
+            version: 1
+        }))
+    );
+    assert!(store.read_stream(&stream("g-d")).unwrap().is_empty());
+    // A group beside single appends in one batch (other threads) keeps both apart.
+    assert!(store.append_atomic(Vec::new()).is_err());
+    assert_eq!(
+        check_stream_chain(&store.read_stream(&stream("g-a")).unwrap()),
+        Ok(())
+    );
+}
+
+fn an_atomic_group_and_its_neighbours_settle_apart(store: Arc<dyn EventStore>) {
+    // Groups and single appends from many threads at once share batches; a refused group never
+    // takes a neighbour with it and a committed one is always whole.
+    committed(store.append(request("gn-taken", 0, 1)));
+    std::thread::scope(|scope| {
+        for t in 0..4 {
+            let store = &store;
+            scope.spawn(move || {
+                for n in 0..25 {
+                    let ok = store
+                        .append_atomic(vec![
+                            request(&format!("gn-{t}-{n}-a"), 0, 1),
+                            request(&format!("gn-{t}-{n}-b"), 0, 2),
+                        ])
+                        .unwrap();
+                    assert!(matches!(ok, GroupOutcome::Committed(ref c) if c.len() == 2));
+                    let refused = store.append_atomic(vec![
+                        request(&format!("gn-{t}-{n}-c"), 0, 1),
+                        request("gn-taken", 0, 1),
+                    ]);
+                    assert!(matches!(refused, Err(StoreError::Conflict { .. })));
+                    committed(store.append(request(&format!("gn-{t}-{n}-d"), 0, 1)));
+                }
+            });
+        }
+    });
+    let all = store.read_all(0, 10_000).unwrap();
+    assert_eq!(all.len(), 1 + 4 * 25 * 4);
+    assert!(all.iter().all(|e| !e.stream_id().as_str().ends_with("-c")));
+}
+
+fn stream_version_is_the_head_without_reading_the_stream(store: &dyn EventStore) {
+    assert_eq!(store.stream_version(&stream("v-1")).unwrap(), 0);
+    committed(store.append(request("v-1", 0, 3)));
+    assert_eq!(store.stream_version(&stream("v-1")).unwrap(), 3);
+    committed(store.append(request("v-1", 3, 1)));
+    assert_eq!(store.stream_version(&stream("v-1")).unwrap(), 4);
+}
+
+fn append_at_head_finds_the_head_and_retries_a_lost_race(store: &dyn EventStore) {
+    committed(store.append(request("h-1", 0, 2)));
+    let outcome = event_store::append_at_head(store, &stream("h-1"), |version| {
+        Ok(request("h-1", version, 1))
+    })
+    .unwrap();
+    assert_eq!(committed(Ok(outcome)).last_version, 3);
+    // A writer that always loses the race gives up with the conflict, after a bounded number of
+    // tries.
+    let tries = std::sync::atomic::AtomicU32::new(0);
+    let lost = event_store::append_at_head(store, &stream("h-1"), |_| {
+        tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(request("h-1", 0, 1))
+    });
+    assert!(matches!(lost, Err(StoreError::Conflict { .. })), "{lost:?}");
+    assert_eq!(
+        tries.load(std::sync::atomic::Ordering::SeqCst),
+        event_store::MAX_CONFLICT_RETRIES
+    );
+}
+
 macro_rules! contract_suite {
     ($adapter:ident) => {
         mod $adapter {
@@ -669,6 +780,10 @@ macro_rules! contract_suite {
             case!(a_refused_append_in_a_batch_spares_its_neighbours);
             case!(refusals_of_every_kind_in_a_batch_spare_their_neighbours);
             shared_case!(batches_from_many_threads_all_commit);
+            case!(an_atomic_group_commits_every_append_or_none);
+            shared_case!(an_atomic_group_and_its_neighbours_settle_apart);
+            case!(stream_version_is_the_head_without_reading_the_stream);
+            case!(append_at_head_finds_the_head_and_retries_a_lost_race);
         }
     };
 }

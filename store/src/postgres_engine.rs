@@ -1,0 +1,385 @@
+//! PostgreSQL as an append [`Engine`]: every step of a batch in one round trip, however many
+//! appends it holds (claims, events and outbox rows each as one `INSERT ... SELECT FROM
+//! unnest(...)`, every missing head in one `SELECT ... JOIN unnest(...)`). Each transaction first
+//! takes the append lock, so positions commit in order across processes (ARCHITECTURE.md).
+
+use std::collections::HashMap;
+
+use event_store::{EventHash, PriorResult, StoreError, StreamId};
+use postgres::error::SqlState;
+use postgres::{Client, Row, Statement};
+
+use crate::append::{ClaimRow, Engine, EventRow, OutboxRow};
+use crate::row::{corrupt_row, fingerprint_from_db, int, nanos, prior_from_db, version_from_db};
+
+/// Serialises appending transactions across every process sharing the database, so that global
+/// positions commit in order and a catching-up reader never skips one (see ARCHITECTURE.md).
+pub(crate) const APPEND_LOCK: i64 = 0x4E50_5031;
+
+const HEADS: &str = "SELECT e.stream_id, e.version, e.hash FROM events e
+    JOIN unnest($1::text[], $2::int[]) AS w(stream_id, version)
+      ON e.stream_id = w.stream_id AND e.version = w.version";
+
+const RAIL_CLAIMS: &str = "INSERT INTO rail_messages (message_id, stream_id, version, recorded_at)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[])
+    ON CONFLICT (message_id) DO NOTHING";
+
+const IDEMPOTENCY_CLAIMS: &str =
+    "INSERT INTO idempotency_keys (key, stream_id, version, fingerprint, recorded_at)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bytea[], $5::bigint[])
+    ON CONFLICT (key) DO NOTHING";
+
+// WITH ORDINALITY and ORDER BY: global positions are assigned in the batch's order.
+const EVENTS: &str = "INSERT INTO events (stream_id, version, event_type, schema_version,
+        occurred_at, recorded_at, correlation_id, causation_id, payload, prev_hash, hash)
+    SELECT s, v, t, sv, o, r, c, ca, p, ph, h
+    FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::bigint[], $6::bigint[],
+                $7::text[], $8::text[], $9::text[], $10::bytea[], $11::bytea[])
+         WITH ORDINALITY AS u(s, v, t, sv, o, r, c, ca, p, ph, h, n)
+    ORDER BY n";
+
+const OUTBOX: &str = "INSERT INTO outbox (id, destination, payload, stream_id, version, created_at)
+    SELECT i, d, p, s, v, c
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[])
+         WITH ORDINALITY AS u(i, d, p, s, v, c, n)
+    ORDER BY n";
+
+const STREAM_VERSION: &str = "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = $1";
+
+const FIND_RAIL_MESSAGE: &str =
+    "SELECT stream_id, version FROM rail_messages WHERE message_id = $1";
+
+const FIND_IDEMPOTENCY: &str =
+    "SELECT stream_id, version, fingerprint FROM idempotency_keys WHERE key = $1";
+
+/// The writer's statements, prepared once per connection.
+pub(crate) struct Statements {
+    heads: Statement,
+    rail_claims: Statement,
+    idempotency_claims: Statement,
+    events: Statement,
+    outbox: Statement,
+}
+
+impl Statements {
+    pub(crate) fn prepare(client: &mut Client) -> Result<Self, postgres::Error> {
+        Ok(Self {
+            heads: client.prepare(HEADS)?,
+            rail_claims: client.prepare(RAIL_CLAIMS)?,
+            idempotency_claims: client.prepare(IDEMPOTENCY_CLAIMS)?,
+            events: client.prepare(EVENTS)?,
+            outbox: client.prepare(OUTBOX)?,
+        })
+    }
+}
+
+/// `postgres::Error` displays as "db error" alone; the server's message is what an operator needs.
+pub(crate) fn pg(e: postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        Some(db) => {
+            StoreError::Unavailable(format!("PostgreSQL {}: {}", db.code().code(), db.message()))
+        }
+        None => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+fn is_unique_violation(e: &postgres::Error) -> bool {
+    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+/// One column of `row`, of the type this store writes there; anything else is corruption.
+pub(crate) fn column<'r, T: postgres::types::FromSql<'r>>(
+    row: &'r Row,
+    index: usize,
+    table: &'static str,
+    name: &'static str,
+    describe: &dyn Fn() -> String,
+) -> Result<T, StoreError> {
+    row.try_get::<_, T>(index)
+        .map_err(|e| corrupt_row(table, name, describe(), format!("cannot be read: {e}")))
+}
+
+pub(crate) fn stream_version(client: &mut Client, stream: &StreamId) -> Result<u32, StoreError> {
+    let describe = || format!("stream {stream}");
+    let row = client
+        .query_one(STREAM_VERSION, &[&stream.as_str()])
+        .map_err(pg)?;
+    let raw: i32 = column(&row, 0, "events", "version", &describe)?;
+    version_from_db(i64::from(raw), true, "events", &describe)
+}
+
+pub(crate) fn find_rail_message(
+    client: &mut Client,
+    message_id: &str,
+) -> Result<Option<PriorResult>, StoreError> {
+    let Some(row) = client
+        .query_opt(FIND_RAIL_MESSAGE, &[&message_id])
+        .map_err(pg)?
+    else {
+        return Ok(None);
+    };
+    let describe = || format!("key {message_id:?}");
+    let stream: String = column(&row, 0, "rail_messages", "stream_id", &describe)?;
+    let version: i32 = column(&row, 1, "rail_messages", "version", &describe)?;
+    prior_from_db("rail_messages", message_id, &stream, i64::from(version)).map(Some)
+}
+
+pub(crate) fn find_idempotency(
+    client: &mut Client,
+    key: &str,
+) -> Result<Option<(PriorResult, [u8; 32])>, StoreError> {
+    let Some(row) = client.query_opt(FIND_IDEMPOTENCY, &[&key]).map_err(pg)? else {
+        return Ok(None);
+    };
+    let describe = || format!("key {key:?}");
+    let table = "idempotency_keys";
+    let stream: String = column(&row, 0, table, "stream_id", &describe)?;
+    let version: i32 = column(&row, 1, table, "version", &describe)?;
+    let fingerprint: Vec<u8> = column(&row, 2, table, "fingerprint", &describe)?;
+    Ok(Some((
+        prior_from_db(table, key, &stream, i64::from(version))?,
+        fingerprint_from_db(key, &fingerprint)?,
+    )))
+}
+
+/// The writer connection inside one batch's transaction.
+pub(crate) struct PgEngine<'a> {
+    pub(crate) client: &'a mut Client,
+    pub(crate) statements: &'a Statements,
+}
+
+impl PgEngine<'_> {
+    fn run(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.client.batch_execute(sql).map_err(pg)
+    }
+
+    /// Runs an insert; `false` when a unique key was taken.
+    fn insert(
+        &mut self,
+        statement: &Statement,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+        expected: usize,
+    ) -> Result<bool, StoreError> {
+        match self.client.execute(statement, params) {
+            Ok(inserted) if inserted == expected as u64 => Ok(true),
+            Ok(inserted) => Err(StoreError::Unavailable(format!(
+                "inserted {inserted} of {expected} rows"
+            ))),
+            Err(e) if is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(pg(e)),
+        }
+    }
+
+    /// Runs an `ON CONFLICT DO NOTHING` claim insert; `false` when any key was there.
+    fn claim(
+        &mut self,
+        statement: &Statement,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+        expected: usize,
+    ) -> Result<bool, StoreError> {
+        let inserted = self.client.execute(statement, params).map_err(pg)?;
+        Ok(inserted == expected as u64)
+    }
+}
+
+/// The columns of claims, one vector per column: keys, streams, versions, times.
+type ClaimColumns<'a> = (Vec<&'a str>, Vec<&'a str>, Vec<i32>, Vec<i64>);
+
+fn claim_columns<'a>(claims: &[ClaimRow<'a>]) -> Result<ClaimColumns<'a>, StoreError> {
+    let (mut keys, mut streams, mut versions, mut times) = (vec![], vec![], vec![], vec![]);
+    for claim in claims {
+        keys.push(claim.key);
+        streams.push(claim.stream.as_str());
+        versions.push(int(claim.version, "claim version")?);
+        times.push(nanos(claim.recorded_at, "recorded_at")?);
+    }
+    Ok((keys, streams, versions, times))
+}
+
+impl Engine for PgEngine<'_> {
+    fn begin(&mut self) -> Result<(), StoreError> {
+        self.run("BEGIN")?;
+        self.client
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])
+            .map_err(pg)?;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        self.run("COMMIT")
+    }
+
+    fn rollback(&mut self) -> Result<(), StoreError> {
+        self.run("ROLLBACK")
+    }
+
+    fn savepoint(&mut self) -> Result<(), StoreError> {
+        self.run("SAVEPOINT npp_unit")
+    }
+
+    fn release_savepoint(&mut self) -> Result<(), StoreError> {
+        self.run("RELEASE SAVEPOINT npp_unit")
+    }
+
+    fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
+        self.run("ROLLBACK TO SAVEPOINT npp_unit")
+    }
+
+    fn read_heads(
+        &mut self,
+        wanted: &[(&StreamId, u32)],
+    ) -> Result<Vec<Option<EventHash>>, StoreError> {
+        let streams: Vec<&str> = wanted.iter().map(|(s, _)| s.as_str()).collect();
+        let versions = wanted
+            .iter()
+            .map(|(_, v)| int(*v, "version"))
+            .collect::<Result<Vec<i32>, _>>()?;
+        let rows = self
+            .client
+            .query(&self.statements.heads.clone(), &[&streams, &versions])
+            .map_err(pg)?;
+        let mut found: HashMap<(String, i32), Vec<u8>> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let describe = || "a head read back".to_owned();
+            let stream: String = column(row, 0, "events", "stream_id", &describe)?;
+            let version: i32 = column(row, 1, "events", "version", &describe)?;
+            let hash: Vec<u8> = column(row, 2, "events", "hash", &describe)?;
+            found.insert((stream, version), hash);
+        }
+        wanted
+            .iter()
+            .zip(&versions)
+            .map(|((stream, version), as_int)| {
+                found
+                    .get(&(stream.as_str().to_owned(), *as_int))
+                    .map(|bytes| {
+                        EventHash::from_slice(bytes).ok_or_else(|| StoreError::Corrupt {
+                            stream: (*stream).clone(),
+                            version: *version,
+                            what: format!("hash is {} bytes, not 32", bytes.len()),
+                        })
+                    })
+                    .transpose()
+            })
+            .collect()
+    }
+
+    fn stream_version(&mut self, stream: &StreamId) -> Result<u32, StoreError> {
+        stream_version(self.client, stream)
+    }
+
+    fn claim_rail_messages(&mut self, claims: &[ClaimRow<'_>]) -> Result<bool, StoreError> {
+        let (ids, streams, versions, times) = claim_columns(claims)?;
+        let statements = self.statements;
+        let statement = &statements.rail_claims;
+        self.claim(
+            statement,
+            &[&ids, &streams, &versions, &times],
+            claims.len(),
+        )
+    }
+
+    fn find_rail_message(&mut self, message_id: &str) -> Result<Option<PriorResult>, StoreError> {
+        find_rail_message(self.client, message_id)
+    }
+
+    fn claim_idempotency_keys(&mut self, claims: &[ClaimRow<'_>]) -> Result<bool, StoreError> {
+        let (keys, streams, versions, times) = claim_columns(claims)?;
+        let prints = claims
+            .iter()
+            .map(|c| {
+                c.fingerprint.map(|f| &f[..]).ok_or_else(|| {
+                    StoreError::InvalidAppend("an idempotency claim without a fingerprint".into())
+                })
+            })
+            .collect::<Result<Vec<&[u8]>, _>>()?;
+        let statements = self.statements;
+        let statement = &statements.idempotency_claims;
+        self.claim(
+            statement,
+            &[&keys, &streams, &versions, &prints, &times],
+            claims.len(),
+        )
+    }
+
+    fn find_idempotency(
+        &mut self,
+        key: &str,
+    ) -> Result<Option<(PriorResult, [u8; 32])>, StoreError> {
+        find_idempotency(self.client, key)
+    }
+
+    fn insert_events(&mut self, rows: &[EventRow<'_>]) -> Result<bool, StoreError> {
+        let mut c = EventColumns::default();
+        for row in rows {
+            c.streams.push(row.stream.as_str());
+            c.versions.push(int(row.version, "version")?);
+            c.types.push(row.event.event_type());
+            c.schema_versions
+                .push(i32::from(row.event.schema_version()));
+            c.occurred
+                .push(nanos(row.event.occurred_at(), "occurred_at")?);
+            c.recorded.push(nanos(row.recorded_at, "recorded_at")?);
+            c.correlations.push(row.event.correlation_id());
+            c.causations.push(row.event.causation_id());
+            c.payloads.push(row.event.payload());
+            c.prev_hashes.push(&row.prev.as_bytes()[..]);
+            c.hashes.push(&row.hash.as_bytes()[..]);
+        }
+        let statements = self.statements;
+        let statement = &statements.events;
+        self.insert(
+            statement,
+            &[
+                &c.streams,
+                &c.versions,
+                &c.types,
+                &c.schema_versions,
+                &c.occurred,
+                &c.recorded,
+                &c.correlations,
+                &c.causations,
+                &c.payloads,
+                &c.prev_hashes,
+                &c.hashes,
+            ],
+            rows.len(),
+        )
+    }
+
+    fn insert_outbox(&mut self, rows: &[OutboxRow<'_>]) -> Result<bool, StoreError> {
+        let (mut ids, mut destinations, mut payloads, mut streams, mut versions, mut times) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for row in rows {
+            ids.push(row.message.id());
+            destinations.push(row.message.destination());
+            payloads.push(row.message.payload());
+            streams.push(row.stream.as_str());
+            versions.push(int(row.version, "version")?);
+            times.push(nanos(row.recorded_at, "recorded_at")?);
+        }
+        let statements = self.statements;
+        let statement = &statements.outbox;
+        self.insert(
+            statement,
+            &[&ids, &destinations, &payloads, &streams, &versions, &times],
+            rows.len(),
+        )
+    }
+}
+
+/// The columns of every event of a batch, one vector per column.
+#[derive(Default)]
+struct EventColumns<'a> {
+    streams: Vec<&'a str>,
+    versions: Vec<i32>,
+    types: Vec<&'a str>,
+    schema_versions: Vec<i32>,
+    occurred: Vec<i64>,
+    recorded: Vec<i64>,
+    correlations: Vec<Option<&'a str>>,
+    causations: Vec<Option<&'a str>>,
+    payloads: Vec<&'a str>,
+    prev_hashes: Vec<&'a [u8]>,
+    hashes: Vec<&'a [u8]>,
+}
