@@ -8,7 +8,7 @@ use core_npp::{
 };
 use event_store::{
     AppendOutcome, AppendRequest, EventStore, IdempotencyClaim, NewEvent, OutboxMessage,
-    StoreError, StreamId,
+    StoreError, StreamId, append_at_head,
 };
 use sha2::{Digest, Sha256};
 
@@ -18,8 +18,9 @@ use crate::error::AppError;
 use crate::funds::LiveFunds;
 use crate::load::{Loaded, load_payment, load_payment_at};
 
-/// How many times a command reloads and decides again after losing a version race.
-pub const MAX_CONFLICT_RETRIES: u32 = 8;
+/// How many times a command reloads and decides again after losing a version race (the port's
+/// bound, shared by every append that retries).
+pub use event_store::MAX_CONFLICT_RETRIES;
 
 /// What a command did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -416,7 +417,7 @@ impl<'a> Payments<'a> {
         outcome: &RailOutcome,
         error: &core_npp::DomainError,
     ) -> Result<AppError, AppError> {
-        let stream = StreamId::parse(&format!("anomaly-{id}"))?;
+        let stream = StreamId::anomaly(id);
         let why = format!(
             "rail message {message_id} ({outcome:?}) refused by {}: {error}",
             error.rule()
@@ -428,28 +429,23 @@ impl<'a> Payments<'a> {
             "why": why,
         })
         .to_string();
-        for _ in 0..MAX_CONFLICT_RETRIES {
-            let version = u32::try_from(self.store.read_stream(&stream)?.len()).unwrap_or(u32::MAX);
+        let appended = append_at_head(self.store, &stream, |version| {
             let event = NewEvent::new("RailOutcomeRefused", 1, self.clock.now(), payload.clone())?
                 .with_causation(message_id)?;
-            let request =
-                AppendRequest::new(stream.clone(), version, vec![event], self.clock.now())?
-                    .with_rail_message(message_id)?;
-            match self.store.append(request) {
-                Ok(_) => {
-                    return Ok(AppError::refused(
-                        "rail/outcome-refused",
-                        format!("{why}; recorded as an anomaly for operators"),
-                    ));
-                }
-                Err(StoreError::Conflict { .. }) => self.forget(id),
-                Err(e) => return Err(e.into()),
-            }
+            AppendRequest::new(stream.clone(), version, vec![event], self.clock.now())?
+                .with_rail_message(message_id)
+        });
+        match appended {
+            Ok(_) => Ok(AppError::refused(
+                "rail/outcome-refused",
+                format!("{why}; recorded as an anomaly for operators"),
+            )),
+            Err(StoreError::Conflict { .. }) => Err(AppError::Contention {
+                stream,
+                attempts: MAX_CONFLICT_RETRIES,
+            }),
+            Err(e) => Err(e.into()),
         }
-        Err(AppError::Contention {
-            stream,
-            attempts: MAX_CONFLICT_RETRIES,
-        })
     }
 
     /// Load, decide, append with the expected version; on a version conflict, start again.

@@ -9,7 +9,10 @@ use core_npp::{
     Approval, ApprovalId, AttemptId, Cancelled, Failed, FailureReason, FreeText, OperatorId,
     Payment, PaymentEvent, PaymentIntentId, RetryApproved, Timestamp,
 };
-use event_store::{AppendOutcome, AppendRequest, EventStore, NewEvent, StoreError, StreamId};
+use event_store::{
+    AppendOutcome, AppendRequest, EventStore, NewEvent, StoreError, StreamId, StreamKind,
+    streams_of,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -18,7 +21,6 @@ use crate::error::AppError;
 use crate::load::load_payment;
 use crate::policy::{OpsAction, PolicyGate};
 
-const OPS_PREFIX: &str = "ops-";
 const OPS_SCHEMA_VERSION: u16 = 1;
 
 /// The events of an operator request's stream.
@@ -275,7 +277,7 @@ pub struct OperatorActions<'a> {
 }
 
 fn ops_stream(request_id: ApprovalId) -> Result<StreamId, AppError> {
-    Ok(StreamId::parse(&format!("{OPS_PREFIX}{request_id}"))?)
+    Ok(StreamId::ops(request_id))
 }
 
 /// The attempt an action is bound to: the failed attempt for a retry, the open one otherwise.
@@ -625,30 +627,20 @@ pub fn list_requests(
     pending_only: bool,
 ) -> Result<Vec<OpsRequest>, AppError> {
     let mut out = Vec::new();
-    let mut after = StreamId::parse(OPS_PREFIX).ok();
-    loop {
-        let page = store.list_streams(after.as_ref(), 500)?;
-        let Some(last) = page.last().cloned() else {
-            return Ok(out);
+    for stream in streams_of(store, StreamKind::Ops)? {
+        let Some(id) = stream.request_id() else {
+            return Err(AppError::Undecodable {
+                stream,
+                version: 0,
+                why: "an ops stream whose id is not a request id".into(),
+            });
         };
-        for stream in page.iter().filter(|s| s.as_str().starts_with(OPS_PREFIX)) {
-            let Some(id) = stream
-                .as_str()
-                .strip_prefix(OPS_PREFIX)
-                .and_then(|id| ApprovalId::parse(id).ok())
-            else {
-                continue;
-            };
-            let request = load_request(store, id)?;
-            if !pending_only || request.status == RequestStatus::Pending {
-                out.push(request);
-            }
+        let request = load_request(store, id)?;
+        if !pending_only || request.status == RequestStatus::Pending {
+            out.push(request);
         }
-        if !last.as_str().starts_with(OPS_PREFIX) {
-            return Ok(out);
-        }
-        after = Some(last);
     }
+    Ok(out)
 }
 
 /// Every request about one payment, in request order.

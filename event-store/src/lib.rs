@@ -16,4 +16,6 @@ pub use model::{
     MAX_PAYLOAD_BYTES, NewEvent, OutboxItem, OutboxMessage, PriorResult, RecordedEvent, StreamId,
     StreamKind,
 };
-pub use port::{ChainBreak, EventStore, MAX_CONFLICT_RETRIES, append_at_head, check_stream_chain};
+pub use port::{
+    ChainBreak, EventStore, MAX_CONFLICT_RETRIES, append_at_head, check_stream_chain, streams_of,
+};

@@ -6,6 +6,7 @@ use core_npp::Timestamp;
 
 use crate::model::{
     AppendOutcome, AppendRequest, GroupOutcome, OutboxItem, PriorResult, RecordedEvent, StreamId,
+    StreamKind,
 };
 
 /// An append-only, hash-chained event store. No method updates or deletes an event.
@@ -145,4 +146,30 @@ pub fn append_at_head(
         }
     }
     Err(last.unwrap_or_else(|| StoreError::Unavailable("no append was tried".into())))
+}
+
+/// How many stream ids [`streams_of`] asks for per page.
+const STREAM_PAGE: usize = 1_000;
+
+/// Every stream of `kind`, in id order.
+pub fn streams_of(store: &dyn EventStore, kind: StreamKind) -> Result<Vec<StreamId>, StoreError> {
+    let mut out = Vec::new();
+    // Ids of a kind share its prefix, so they sort together: start just before the prefix.
+    let mut after: Option<StreamId> = StreamId::parse(kind.prefix()).ok();
+    if kind == StreamKind::Policy {
+        let policy = StreamId::policy();
+        let exists = store.stream_version(&policy)? > 0;
+        return Ok(if exists { vec![policy] } else { Vec::new() });
+    }
+    loop {
+        let page = store.list_streams(after.as_ref(), STREAM_PAGE)?;
+        let Some(last) = page.last().cloned() else {
+            return Ok(out);
+        };
+        out.extend(page.into_iter().filter(|s| s.kind() == Some(kind)));
+        if !last.as_str().starts_with(kind.prefix()) {
+            return Ok(out);
+        }
+        after = Some(last);
+    }
 }

@@ -69,6 +69,15 @@ impl fmt::Display for JsonPath {
 /// variant about a pack's content carries the [`JsonPath`] of the first bad element.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
 pub enum ExportError {
+    // --- building a pack from a store ---
+    /// The store could not give the payment's evidence (unreadable, corrupt, or a value a pack
+    /// cannot carry).
+    #[error("cannot gather the evidence: {reason}")]
+    Source {
+        /// What went wrong, naming the stream, version or field.
+        reason: String,
+    },
+
     // --- the file is not a pack this software reads ---
     /// The bytes are not JSON.
     #[error("the file is not JSON: {reason}")]
@@ -360,7 +369,8 @@ impl ExportError {
     /// The first bad element, for errors about a pack's content.
     pub fn path(&self) -> Option<&JsonPath> {
         match self {
-            ExportError::NotJson { .. }
+            ExportError::Source { .. }
+            | ExportError::NotJson { .. }
             | ExportError::NotAnEvidencePack { .. }
             | ExportError::UnsupportedSchemaVersion { .. }
             | ExportError::BadKey { .. } => None,

@@ -32,6 +32,7 @@ mod error;
 mod model;
 mod pack;
 mod signing;
+mod source;
 mod verify;
 mod views;
 
@@ -47,6 +48,7 @@ pub use pack::{
     SignatureAlgorithm, build_pack,
 };
 pub use signing::{PackPublicKey, PackSigningKey};
+pub use source::evidence_from_store;
 pub use verify::{SignatureStatus, VerifiedPack, verify_pack, verify_pack_bytes};
 
 /// This software's version, recorded in each pack's `producer.version` (outside the proof).

@@ -106,13 +106,13 @@ fn export_input(args: &ExportArgs) -> Result<(EvidenceInput, String), (u8, Strin
             format!("cannot open {}: {e}", args.target.describe()),
         )
     })?;
-    match crate::evidence_source::evidence_input(&*store, id) {
+    match exports::evidence_from_store(&*store, id) {
         Ok(Some(input)) => Ok((input, format!("payment {id}"))),
         Ok(None) => Err((
             EXIT_INVALID,
             format!("no payment {id} in {}", args.target.describe()),
         )),
-        Err(e) => Err((EXIT_UNREADABLE, e)),
+        Err(e) => Err((EXIT_UNREADABLE, e.to_string())),
     }
 }
 

@@ -1,7 +1,6 @@
 //! `npp`: the command line of the NPP payment orchestrator.
 
 mod evidence_cmd;
-mod evidence_source;
 mod latency;
 mod loadtest_cmd;
 mod ops_cmd;

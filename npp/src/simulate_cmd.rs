@@ -178,7 +178,8 @@ fn write_evidence(
     let mut written = 0;
     for index in 0..args.payments {
         let id = simulator::scenario_payment_id(args.seed, index).map_err(|e| e.to_string())?;
-        let Some(input) = crate::evidence_source::evidence_input(store, id)? else {
+        let Some(input) = exports::evidence_from_store(store, id).map_err(|e| e.to_string())?
+        else {
             continue;
         };
         let pack = exports::build_pack(&input).map_err(|e| format!("payment {id}: {e}"))?;

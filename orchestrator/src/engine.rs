@@ -10,7 +10,7 @@ use core_npp::{
     AccountId, AttemptId, FreeText, Money, Payment, PaymentEvent, PaymentIntentId, PaymentState,
     Timestamp,
 };
-use event_store::{EventStore, OutboxMessage, RecordedEvent};
+use event_store::{EventStore, OutboxMessage, RecordedEvent, StreamKind};
 
 use crate::error::OrchestratorError;
 use crate::rail::{Delivery, Rail};
@@ -252,38 +252,46 @@ impl<'a> Orchestrator<'a> {
     }
 
     fn fold(&mut self, recorded: &RecordedEvent) -> Result<(), OrchestratorError> {
-        let stream = recorded.stream_id().as_str();
-        if recorded.stream_id().payment_id().is_some() {
-            let event = decode_payment_event(recorded)?;
-            return self.fold_payment(&event);
+        match recorded.stream_id().kind() {
+            Some(StreamKind::Payment) => {
+                let event = decode_payment_event(recorded)?;
+                self.fold_payment(&event)
+            }
+            // A rail fact that cannot be read stops the orchestrator with the stream and
+            // version: timers and the operator queue are derived from these facts.
+            Some(StreamKind::Rail) => {
+                self.fold_rail(RailStreamEvent::decode(recorded)?);
+                Ok(())
+            }
+            Some(StreamKind::Ops | StreamKind::Anomaly | StreamKind::Sim | StreamKind::Policy)
+            | None => Ok(()),
         }
-        if stream.starts_with("rail-") {
-            match RailStreamEvent::decode(recorded.event().payload()) {
-                Some(RailStreamEvent::RailDecisionRecorded {
-                    payment_intent_id,
-                    attempt_id,
-                    ..
-                }) => {
-                    if let Some(live) = self.live.get_mut(&payment_intent_id) {
-                        live.decided = attempt_id;
-                    }
+    }
+
+    fn fold_rail(&mut self, event: RailStreamEvent) {
+        match event {
+            RailStreamEvent::RailDecisionRecorded {
+                payment_intent_id,
+                attempt_id,
+                ..
+            } => {
+                if let Some(live) = self.live.get_mut(&payment_intent_id) {
+                    live.decided = attempt_id;
                 }
-                Some(RailStreamEvent::RailEnquirySent {
-                    payment_intent_id, ..
-                }) => {
-                    if let Some(live) = self.live.get_mut(&payment_intent_id) {
-                        live.enquiries = live.enquiries.saturating_add(1);
-                    }
+            }
+            RailStreamEvent::RailEnquirySent {
+                payment_intent_id, ..
+            } => {
+                if let Some(live) = self.live.get_mut(&payment_intent_id) {
+                    live.enquiries = live.enquiries.saturating_add(1);
                 }
-                Some(RailStreamEvent::RailEscalatedToOperator {
-                    payment_intent_id, ..
-                }) => {
-                    self.escalated.insert(payment_intent_id);
-                }
-                None => {}
+            }
+            RailStreamEvent::RailEscalatedToOperator {
+                payment_intent_id, ..
+            } => {
+                self.escalated.insert(payment_intent_id);
             }
         }
-        Ok(())
     }
 
     fn fold_payment(&mut self, event: &PaymentEvent) -> Result<(), OrchestratorError> {

@@ -2,7 +2,9 @@
 //! escalations, so evidence can show which rail was chosen and why, and timers survive restarts.
 
 use core_npp::{AttemptId, PaymentIntentId, Timestamp};
-use event_store::{AppendRequest, EventStore, NewEvent, StoreError, StreamId};
+use event_store::{
+    AppendRequest, EventStore, NewEvent, RecordedEvent, StoreError, StreamId, append_at_head,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::OrchestratorError;
@@ -63,15 +65,50 @@ impl RailStreamEvent {
         }
     }
 
-    /// Decodes a stored payload.
-    pub fn decode(payload: &str) -> Option<Self> {
-        serde_json::from_str(payload).ok()
+    /// Decodes a stored rail fact; an event this software did not write is an error naming
+    /// its stream and version, never skipped.
+    pub fn decode(recorded: &RecordedEvent) -> Result<Self, StoreError> {
+        let corrupt = |what: String| StoreError::Corrupt {
+            stream: recorded.stream_id().clone(),
+            version: recorded.version(),
+            what,
+        };
+        let event: Self = serde_json::from_str(recorded.event().payload())
+            .map_err(|e| corrupt(format!("not a rail fact: {e}")))?;
+        if event.type_name() != recorded.event().event_type() {
+            return Err(corrupt(format!(
+                "the envelope says {} but the payload is {}",
+                recorded.event().event_type(),
+                event.type_name()
+            )));
+        }
+        if Some(event.payment_intent_id()) != recorded.stream_id().about_payment() {
+            return Err(corrupt(
+                "the fact is about another payment than its stream".into(),
+            ));
+        }
+        Ok(event)
+    }
+
+    /// The payment the fact is about.
+    pub fn payment_intent_id(&self) -> PaymentIntentId {
+        match self {
+            RailStreamEvent::RailDecisionRecorded {
+                payment_intent_id, ..
+            }
+            | RailStreamEvent::RailEnquirySent {
+                payment_intent_id, ..
+            }
+            | RailStreamEvent::RailEscalatedToOperator {
+                payment_intent_id, ..
+            } => *payment_intent_id,
+        }
     }
 }
 
 /// The stream of a payment's rail facts.
-pub fn rail_stream(id: PaymentIntentId) -> Result<StreamId, StoreError> {
-    StreamId::parse(&format!("rail-{id}"))
+pub fn rail_stream(id: PaymentIntentId) -> StreamId {
+    StreamId::rail(id)
 }
 
 /// Appends a rail fact at the stream's current version, retrying on conflicts.
@@ -81,25 +118,13 @@ pub(crate) fn record(
     event: &RailStreamEvent,
     now: Timestamp,
 ) -> Result<(), OrchestratorError> {
-    let stream = rail_stream(id)?;
+    let stream = rail_stream(id);
     let payload =
         serde_json::to_string(event).map_err(|e| OrchestratorError::Rail(e.to_string()))?;
-    for _ in 0..8 {
-        let version = u32::try_from(store.read_stream(&stream)?.len()).unwrap_or(u32::MAX);
+    append_at_head(store, &stream, |version| {
         let envelope = NewEvent::new(event.type_name(), 1, event.at(), payload.clone())?
             .with_correlation(id.as_str())?;
-        match store.append(AppendRequest::new(
-            stream.clone(),
-            version,
-            vec![envelope],
-            now,
-        )?) {
-            Ok(_) => return Ok(()),
-            Err(StoreError::Conflict { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(OrchestratorError::Rail(format!(
-        "could not record on {stream}: too many conflicts"
-    )))
+        AppendRequest::new(stream.clone(), version, vec![envelope], now)
+    })?;
+    Ok(())
 }

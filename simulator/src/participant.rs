@@ -8,7 +8,9 @@ use std::sync::Mutex;
 
 use app_ops::RailOutcome;
 use core_npp::{AttemptId, Money, Payment, PaymentIntentId, SettlementRef, Timestamp};
-use event_store::{AppendRequest, EventStore, NewEvent, OutboxItem, StoreError, StreamId};
+use event_store::{
+    AppendRequest, EventStore, NewEvent, OutboxItem, StoreError, StreamId, StreamKind, streams_of,
+};
 use orchestrator::{Delivery, OrchestratorError, Rail, RailReport, Submission, parse_account};
 use rail_npp::{
     AccountNumber, Bsb, CreditTransfer, CreditTransferParts, MessageId, Party, ReasonCode,
@@ -107,22 +109,12 @@ impl<'a> Participant<'a> {
     /// Deliveries per pacs.008 message id, from the participant's own durable record.
     pub fn deliveries(store: &dyn EventStore) -> Result<BTreeMap<String, u32>, StoreError> {
         let mut counts = BTreeMap::new();
-        let mut after = StreamId::parse("sim-").ok();
-        loop {
-            let page = store.list_streams(after.as_ref(), 1_000)?;
-            let Some(last) = page.last().cloned() else {
-                return Ok(counts);
-            };
-            for stream in page.iter().filter(|s| s.as_str().starts_with("sim-")) {
-                let events = store.read_stream(stream)?;
-                let id = stream.as_str().trim_start_matches("sim-").to_owned();
-                counts.insert(id, u32::try_from(events.len()).unwrap_or(u32::MAX));
-            }
-            if !last.as_str().starts_with("sim-") {
-                return Ok(counts);
-            }
-            after = Some(last);
+        for stream in streams_of(store, StreamKind::Sim)? {
+            let deliveries = store.stream_version(&stream)?;
+            let id = stream.key().unwrap_or_default().to_owned();
+            counts.insert(id, deliveries);
         }
+        Ok(counts)
     }
 
     fn catch_up(&self, state: &mut State) -> Result<(), OrchestratorError> {
@@ -280,7 +272,7 @@ impl Rail for Participant<'_> {
     fn deliver(&self, item: &OutboxItem, now: Timestamp) -> Result<Delivery, OrchestratorError> {
         let transfer = rail_npp::decode_pacs008(item.message.payload()).map_err(rail_error)?;
         let msg_id = transfer.msg_id().as_str().to_owned();
-        let stream = StreamId::parse(&format!("sim-{msg_id}"))?;
+        let stream = StreamId::sim(&msg_id)?;
         let existing = self.store.read_stream(&stream)?;
         if item.claims > 1 && !existing.is_empty() {
             // Asked before re-sending: the earlier delivery got through, so nothing is sent.

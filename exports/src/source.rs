@@ -1,20 +1,34 @@
 //! Gathers a payment's evidence from the store: its lifecycle events, its rail decisions (the
-//! `rail-<payment>` stream) and every operator request about it (the `ops-<request>` streams).
+//! `rail-<payment>` stream) and every operator request about it (the `ops-<request>` streams),
+//! so `npp evidence export` and any embedding application build the same pack from a store.
 
-use app_ops::{OpsEvent, OpsRequest, RequestStatus, decode_payment_event};
+use app_ops::{OpsAction, OpsEvent, OpsRequest, RequestStatus, decode_payment_event};
 use core_npp::{FreeText, PaymentEvent, PaymentIntentId};
 use event_store::{EventStore, StreamId};
-use exports::{ActionKind, ApprovalRecord, Decision, EvidenceInput, OperatorAction, RailDecision};
 use orchestrator::{RailStreamEvent, rail_stream};
 
+use crate::error::ExportError;
+use crate::model::{
+    ActionKind, ApprovalRecord, Decision, EvidenceInput, OperatorAction, RailDecision,
+};
+
+impl From<OpsAction> for ActionKind {
+    /// The one mapping between an operator request's action and the pack's action kind.
+    fn from(action: OpsAction) -> Self {
+        match action {
+            OpsAction::Retry => ActionKind::Retry,
+            OpsAction::Cancel => ActionKind::Cancel,
+            OpsAction::MarkFailed => ActionKind::MarkFailed,
+        }
+    }
+}
+
 /// Everything the store knows about one payment, as evidence input; `None` if no such payment.
-pub fn evidence_input(
+pub fn evidence_from_store(
     store: &dyn EventStore,
     id: PaymentIntentId,
-) -> Result<Option<EvidenceInput>, String> {
-    let recorded = store
-        .read_stream(&StreamId::payment(id))
-        .map_err(|e| e.to_string())?;
+) -> Result<Option<EvidenceInput>, ExportError> {
+    let recorded = store.read_stream(&StreamId::payment(id)).map_err(source)?;
     if recorded.is_empty() {
         return Ok(None);
     }
@@ -22,9 +36,9 @@ pub fn evidence_input(
         .iter()
         .map(decode_payment_event)
         .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
+        .map_err(source)?;
     let rail_decisions = rail_decisions(store, id)?;
-    let requests = app_ops::requests_for_payment(store, id).map_err(|e| e.to_string())?;
+    let requests = app_ops::requests_for_payment(store, id).map_err(source)?;
     let operator_actions = requests
         .iter()
         .map(|r| operator_action(r, &lifecycle_events))
@@ -33,34 +47,41 @@ pub fn evidence_input(
         lifecycle_events,
         rail_decisions,
         operator_actions,
-        software_version: exports::SOFTWARE_VERSION.to_owned(),
+        software_version: crate::SOFTWARE_VERSION.to_owned(),
     }))
 }
 
-fn text(raw: &str) -> Result<FreeText, String> {
-    let clipped: String = raw.chars().take(core_npp::MAX_TEXT_CHARS).collect();
-    FreeText::parse(&clipped).map_err(|e| e.to_string())
+fn source(e: impl std::fmt::Display) -> ExportError {
+    ExportError::Source {
+        reason: e.to_string(),
+    }
+}
+
+/// Text for a pack field: recorded whole, or refused naming the field; never clipped.
+fn text(field: &str, raw: &str) -> Result<FreeText, ExportError> {
+    FreeText::parse(raw).map_err(|e| ExportError::Source {
+        reason: format!("{field} {raw:?} cannot be recorded in a pack: {e}"),
+    })
 }
 
 fn rail_decisions(
     store: &dyn EventStore,
     id: PaymentIntentId,
-) -> Result<Vec<RailDecision>, String> {
-    let stream = rail_stream(id).map_err(|e| e.to_string())?;
+) -> Result<Vec<RailDecision>, ExportError> {
     let mut decisions = Vec::new();
-    for recorded in store.read_stream(&stream).map_err(|e| e.to_string())? {
-        if let Some(RailStreamEvent::RailDecisionRecorded {
+    for recorded in store.read_stream(&rail_stream(id)).map_err(source)? {
+        if let RailStreamEvent::RailDecisionRecorded {
             attempt_id,
             rail,
             reason,
             decided_at,
             ..
-        }) = RailStreamEvent::decode(recorded.event().payload())
+        } = RailStreamEvent::decode(&recorded).map_err(source)?
         {
             decisions.push(RailDecision {
-                rail: text(&rail)?,
+                rail: text("rail", &rail)?,
                 decided_at,
-                reason: text(&reason)?,
+                reason: text("rail decision reason", &reason)?,
                 attempt_id,
             });
         }
@@ -71,7 +92,7 @@ fn rail_decisions(
 fn operator_action(
     request: &OpsRequest,
     events: &[PaymentEvent],
-) -> Result<OperatorAction, String> {
+) -> Result<OperatorAction, ExportError> {
     let produced = events.iter().find(|e| {
         e.approval()
             .is_some_and(|a| a.approval_id() == request.request_id)
@@ -101,17 +122,13 @@ fn operator_action(
     };
     Ok(OperatorAction {
         request_id: request.request_id,
-        action: match request.action {
-            app_ops::OpsAction::Retry => ActionKind::Retry,
-            app_ops::OpsAction::Cancel => ActionKind::Cancel,
-            app_ops::OpsAction::MarkFailed => ActionKind::MarkFailed,
-        },
+        action: ActionKind::from(request.action),
         payment_intent_id: request.payment_intent_id,
         attempt_id: produced.map_or(request.attempt_id, PaymentEvent::attempt_id),
         requested_by: request.requested_by,
         requested_at: Some(request.requested_at),
         reason: request.reason.clone(),
-        policy_version: text(&request.policy_version)?,
+        policy_version: text("policy version", &request.policy_version)?,
         decision,
     })
 }
@@ -130,7 +147,7 @@ fn closing_time(request: &OpsRequest) -> core_npp::Timestamp {
         })
 }
 
-fn rejection(request: &OpsRequest) -> Result<Decision, String> {
+fn rejection(request: &OpsRequest) -> Result<Decision, ExportError> {
     request
         .events
         .iter()
@@ -151,21 +168,21 @@ fn rejection(request: &OpsRequest) -> Result<Decision, String> {
             })
         })
         .ok_or_else(|| {
-            format!(
+            source(format!(
                 "request {} is rejected but has no rejection",
                 request.request_id
-            )
+            ))
         })
 }
 
 /// An approved request the payment had moved past: no event was produced, which the pack
 /// records as a rejection by the rule that refused it.
-fn failure(request: &OpsRequest) -> Result<Decision, String> {
+fn failure(request: &OpsRequest) -> Result<Decision, ExportError> {
     let (by, at) = request
         .approvals
         .last()
         .copied()
-        .ok_or("a failed request has no approval")?;
+        .ok_or_else(|| source("a failed request has no approval"))?;
     let why = request.events.iter().find_map(|e| {
         let OpsEvent::OperatorActionFailed { rule, why, .. } = e else {
             return None;
@@ -175,6 +192,6 @@ fn failure(request: &OpsRequest) -> Result<Decision, String> {
     Ok(Decision::Rejected {
         rejected_by: by,
         rejected_at: at,
-        reason: text(&why.unwrap_or_else(|| "refused when run".into()))?,
+        reason: text("refusal", &why.unwrap_or_else(|| "refused when run".into()))?,
     })
 }
