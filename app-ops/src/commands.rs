@@ -109,6 +109,45 @@ pub enum RailOutcome {
     },
 }
 
+/// A rail message the core refused, as the `anomaly-<payment>` stream records it for operators.
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RailOutcomeRefused {
+    /// The payment the message was about.
+    pub payment_intent_id: PaymentIntentId,
+    /// The rail's message id.
+    pub message_id: String,
+    /// The rule that refused it.
+    pub rule: String,
+    /// What the message said and why it was refused.
+    pub why: String,
+}
+
+/// Decodes an anomaly event as this software writes it.
+pub fn decode_anomaly(
+    recorded: &event_store::RecordedEvent,
+) -> Result<RailOutcomeRefused, AppError> {
+    let undecodable = |why: String| AppError::Undecodable {
+        stream: recorded.stream_id().clone(),
+        version: recorded.version(),
+        why,
+    };
+    if recorded.event().event_type() != "RailOutcomeRefused" {
+        return Err(undecodable(format!(
+            "an anomaly stream holds only RailOutcomeRefused, not {}",
+            recorded.event().event_type()
+        )));
+    }
+    let anomaly: RailOutcomeRefused = serde_json::from_str(recorded.event().payload())
+        .map_err(|e| undecodable(format!("not an anomaly: {e}")))?;
+    if Some(anomaly.payment_intent_id) != recorded.stream_id().about_payment() {
+        return Err(undecodable(
+            "the anomaly is about another payment than its stream".into(),
+        ));
+    }
+    Ok(anomaly)
+}
+
 /// The command handlers over one store and one clock.
 pub struct Payments<'a> {
     store: &'a dyn EventStore,
@@ -166,6 +205,10 @@ impl<'a> Payments<'a> {
                 },
             );
         }
+    }
+
+    pub(crate) fn forget_payment(&self, id: PaymentIntentId) {
+        self.forget(id);
     }
 
     fn forget(&self, id: PaymentIntentId) {
@@ -422,13 +465,13 @@ impl<'a> Payments<'a> {
             "rail message {message_id} ({outcome:?}) refused by {}: {error}",
             error.rule()
         );
-        let payload = serde_json::json!({
-            "payment_intent_id": id.as_str(),
-            "message_id": message_id,
-            "rule": error.rule(),
-            "why": why,
+        let payload = serde_json::to_string(&RailOutcomeRefused {
+            payment_intent_id: id,
+            message_id: message_id.to_owned(),
+            rule: error.rule().to_owned(),
+            why: why.clone(),
         })
-        .to_string();
+        .map_err(|e| AppError::Unencodable(e.to_string()))?;
         let appended = append_at_head(self.store, &stream, |version| {
             let event = NewEvent::new("RailOutcomeRefused", 1, self.clock.now(), payload.clone())?
                 .with_causation(message_id)?;

@@ -11,18 +11,26 @@ mod funds;
 mod load;
 mod ops;
 mod policy;
+mod stored_policy;
 mod verify;
 
 pub use batch::Command;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::{PAYMENT_EVENT_SCHEMA_VERSION, decode_payment_event, encode_payment_event};
-pub use commands::{Effect, MAX_CONFLICT_RETRIES, NewIntent, Outcome, Payments, RailOutcome};
+pub use commands::{
+    Effect, MAX_CONFLICT_RETRIES, NewIntent, Outcome, Payments, RailOutcome, RailOutcomeRefused,
+    decode_anomaly,
+};
 pub use error::AppError;
 pub use funds::{FundsPosition, FundsProjection, LiveFunds};
 pub use load::{Loaded, load_payment, load_payment_at};
 pub use ops::{
-    Approved, OperatorActions, OpsEvent, OpsRequest, RequestStatus, list_requests, load_request,
-    requests_for_payment,
+    ApprovalEntry, Approved, OperatorActions, OpsEvent, OpsRequest, RequestStatus, list_requests,
+    load_request, requests_for_payment,
 };
-pub use policy::{OpsAction, PolicyGate, TomlPolicy};
-pub use verify::{VerifyFailure, VerifyReport, verify_store};
+pub use policy::{MAX_POLICY_VERSION_CHARS, OpsAction, PolicyGate, TomlPolicy};
+pub use stored_policy::{
+    Loaded as PolicyLoad, PolicyEvent, StoredPolicy, decode_policy_event, ensure_in_force,
+    load_policy, not_in_force, policy_in_force,
+};
+pub use verify::{StreamCheck, VerifyFailure, VerifyReport, verify_store, verify_store_with};

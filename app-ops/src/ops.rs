@@ -3,23 +3,26 @@
 //! its own (`ops-<request_id>`), so the evidence pack can show who asked, who approved and when.
 //!
 //! An approval is bound to its action, payment and attempt, is single use (its id is the request
-//! id, which the core refuses to see twice on a payment), and lapses after the policy's time.
+//! id, which the core refuses to see twice on a payment), and lapses after the policy's time. A
+//! request is pinned to the policy in force when it was made (the store's, see `stored_policy`);
+//! the last approval, the execution and the payment event are one atomic commit.
 
 use core_npp::{
-    Approval, ApprovalId, AttemptId, Cancelled, Failed, FailureReason, FreeText, OperatorId,
-    Payment, PaymentEvent, PaymentIntentId, RetryApproved, Timestamp,
+    Applied, Approval, ApprovalId, AttemptId, Cancelled, Failed, FailureReason, FreeText,
+    OperatorId, Payment, PaymentEvent, PaymentIntentId, RetryApproved, Timestamp,
 };
 use event_store::{
-    AppendOutcome, AppendRequest, EventStore, NewEvent, StoreError, StreamId, StreamKind,
-    streams_of,
+    AppendOutcome, AppendRequest, EventStore, GroupOutcome, MAX_CONFLICT_RETRIES, NewEvent,
+    RecordedEvent, StoreError, StreamId, StreamKind, streams_of,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::commands::{Outcome, Payments};
+use crate::commands::{Effect, Outcome, Payments};
 use crate::error::AppError;
-use crate::load::load_payment;
+use crate::load::{Loaded, load_payment};
 use crate::policy::{OpsAction, PolicyGate};
+use crate::stored_policy::ensure_in_force;
 
 const OPS_SCHEMA_VERSION: u16 = 1;
 
@@ -43,8 +46,12 @@ pub enum OpsEvent {
         reason: FreeText,
         /// When.
         requested_at: Timestamp,
-        /// The policy in force.
+        /// The policy in force, which the request is pinned to.
         policy_version: String,
+        /// SHA-256 of that policy document (absent in requests recorded before policies were
+        /// held in the store).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        policy_sha256: Option<String>,
         /// Distinct approvers needed.
         approvals_required: u8,
     },
@@ -58,6 +65,9 @@ pub enum OpsEvent {
         approved_at: Timestamp,
         /// The policy in force.
         policy_version: String,
+        /// SHA-256 of that policy document.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        policy_sha256: Option<String>,
     },
     /// A checker rejected; nothing is executed.
     OperatorActionRejected {
@@ -71,6 +81,9 @@ pub enum OpsEvent {
         reason: FreeText,
         /// The policy in force.
         policy_version: String,
+        /// SHA-256 of that policy document.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        policy_sha256: Option<String>,
     },
     /// Nobody approved in time.
     OperatorActionLapsed {
@@ -79,7 +92,7 @@ pub enum OpsEvent {
         /// When the lapse was recorded.
         at: Timestamp,
     },
-    /// The approved action was applied to the payment.
+    /// The approved action was applied to the payment, in the same commit as the last approval.
     OperatorActionExecuted {
         /// The request.
         request_id: ApprovalId,
@@ -90,7 +103,8 @@ pub enum OpsEvent {
         /// The payment event recorded.
         event_type: String,
     },
-    /// The approved action could not be applied (the payment moved on).
+    /// The approved action could not be applied (the payment moved on); recorded in the same
+    /// commit as the last approval.
     OperatorActionFailed {
         /// The request.
         request_id: ApprovalId,
@@ -131,6 +145,17 @@ impl OpsEvent {
             | OpsEvent::OperatorActionFailed { at, .. } => *at,
         }
     }
+
+    fn request_id(&self) -> ApprovalId {
+        match self {
+            OpsEvent::OperatorActionRequested { request_id, .. }
+            | OpsEvent::OperatorActionApproved { request_id, .. }
+            | OpsEvent::OperatorActionRejected { request_id, .. }
+            | OpsEvent::OperatorActionLapsed { request_id, .. }
+            | OpsEvent::OperatorActionExecuted { request_id, .. }
+            | OpsEvent::OperatorActionFailed { request_id, .. } => *request_id,
+        }
+    }
 }
 
 /// Where a request stands.
@@ -138,7 +163,8 @@ impl OpsEvent {
 pub enum RequestStatus {
     /// Waiting for (more) approvals.
     Pending,
-    /// Fully approved; the action has not been applied yet (approving again resumes it).
+    /// Fully approved but not applied: only in stores written before approval and execution
+    /// were one commit. Approving it again (by another allowed operator) executes it.
     Approved,
     /// Applied to the payment.
     Executed,
@@ -164,6 +190,19 @@ impl RequestStatus {
     }
 }
 
+/// One approval of a request: who, when, and under which policy.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ApprovalEntry {
+    /// The checker.
+    pub approved_by: OperatorId,
+    /// When.
+    pub approved_at: Timestamp,
+    /// The policy version in force.
+    pub policy_version: String,
+    /// SHA-256 of that policy (absent in approvals recorded before policies were stored).
+    pub policy_sha256: Option<String>,
+}
+
 /// An operator request, folded from its stream.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct OpsRequest {
@@ -181,12 +220,14 @@ pub struct OpsRequest {
     pub reason: FreeText,
     /// When.
     pub requested_at: Timestamp,
-    /// The policy in force when requested.
+    /// The policy in force when requested; the request is pinned to it.
     pub policy_version: String,
+    /// SHA-256 of that policy (absent in requests recorded before policies were stored).
+    pub policy_sha256: Option<String>,
     /// Distinct approvers needed.
     pub approvals_required: u8,
-    /// Approvals so far: who and when.
-    pub approvals: Vec<(OperatorId, Timestamp)>,
+    /// Approvals so far.
+    pub approvals: Vec<ApprovalEntry>,
     /// Where it stands.
     pub status: RequestStatus,
     /// Every event of the request's stream, in order.
@@ -205,7 +246,8 @@ impl OpsRequest {
                 .is_none_or(|deadline| now > deadline)
     }
 
-    fn fold(events: Vec<OpsEvent>) -> Option<Self> {
+    /// Folds a request's events; the first must be the request and no later one may be.
+    fn fold(events: Vec<OpsEvent>) -> Result<Self, String> {
         let Some(OpsEvent::OperatorActionRequested {
             request_id,
             action,
@@ -215,11 +257,14 @@ impl OpsRequest {
             reason,
             requested_at,
             policy_version,
+            policy_sha256,
             approvals_required,
         }) = events.first().cloned()
         else {
-            return None;
+            return Err("the stream does not start with OperatorActionRequested".into());
         };
+        let version = u32::try_from(events.len())
+            .map_err(|_| "more events than a stream holds".to_owned())?;
         let mut request = OpsRequest {
             request_id,
             action,
@@ -229,21 +274,37 @@ impl OpsRequest {
             reason,
             requested_at,
             policy_version,
+            policy_sha256,
             approvals_required,
             approvals: Vec::new(),
             status: RequestStatus::Pending,
-            version: u32::try_from(events.len()).unwrap_or(u32::MAX),
+            version,
             events: Vec::new(),
         };
         for event in events.iter().skip(1) {
+            if event.request_id() != request_id {
+                return Err(format!(
+                    "an event of request {} in the stream of request {request_id}",
+                    event.request_id()
+                ));
+            }
             request.status = match event {
-                OpsEvent::OperatorActionRequested { .. } => request.status.clone(),
+                OpsEvent::OperatorActionRequested { .. } => {
+                    return Err("a second OperatorActionRequested".into());
+                }
                 OpsEvent::OperatorActionApproved {
                     approved_by,
                     approved_at,
+                    policy_version,
+                    policy_sha256,
                     ..
                 } => {
-                    request.approvals.push((*approved_by, *approved_at));
+                    request.approvals.push(ApprovalEntry {
+                        approved_by: *approved_by,
+                        approved_at: *approved_at,
+                        policy_version: policy_version.clone(),
+                        policy_sha256: policy_sha256.clone(),
+                    });
                     if request.approvals.len() >= usize::from(request.approvals_required) {
                         RequestStatus::Approved
                     } else {
@@ -257,7 +318,14 @@ impl OpsRequest {
             };
         }
         request.events = events;
-        Some(request)
+        Ok(request)
+    }
+
+    fn pinned_to(&self, policy: &dyn PolicyGate) -> bool {
+        match &self.policy_sha256 {
+            Some(sha256) => sha256 == policy.sha256(),
+            None => self.policy_version == policy.version(),
+        }
     }
 }
 
@@ -266,18 +334,20 @@ impl OpsRequest {
 pub enum Approved {
     /// Recorded; the policy needs more approvers before the action runs.
     AwaitingMoreApprovals(OpsRequest),
-    /// The action ran: the payment after it.
+    /// The action ran, in the same commit as the approval: the payment after it.
     Executed(OpsRequest, Box<Outcome>),
 }
 
-/// Operator actions over the command handlers and a policy gate.
+/// Operator actions over the command handlers and a policy gate. Every action first makes sure
+/// the gate is the policy the store holds (a store with none takes it), so the store's policy
+/// decides, never an operator's own file.
 pub struct OperatorActions<'a> {
     payments: &'a Payments<'a>,
     policy: &'a dyn PolicyGate,
 }
 
-fn ops_stream(request_id: ApprovalId) -> Result<StreamId, AppError> {
-    Ok(StreamId::ops(request_id))
+fn ops_stream(request_id: ApprovalId) -> StreamId {
+    StreamId::ops(request_id)
 }
 
 /// The attempt an action is bound to: the failed attempt for a retry, the open one otherwise.
@@ -299,6 +369,21 @@ fn guard(payment: &Payment, action: OpsAction) -> Result<(), AppError> {
     .map_err(AppError::Rule)
 }
 
+fn encode(request_id: ApprovalId, event: &OpsEvent) -> Result<NewEvent, AppError> {
+    let payload = serde_json::to_string(event).map_err(|e| AppError::Unencodable(e.to_string()))?;
+    Ok(
+        NewEvent::new(event.type_name(), OPS_SCHEMA_VERSION, event.at(), payload)?
+            .with_correlation(request_id.as_str())?,
+    )
+}
+
+/// What one try at an approval or rejection came to.
+enum Tried<T> {
+    Done(T),
+    /// Another decision or payment event landed first: look again.
+    Raced,
+}
+
 impl<'a> OperatorActions<'a> {
     /// Operator actions with `policy` deciding who may do what.
     pub fn new(payments: &'a Payments<'a>, policy: &'a dyn PolicyGate) -> Self {
@@ -313,6 +398,10 @@ impl<'a> OperatorActions<'a> {
         self.payments.clock().now()
     }
 
+    fn in_force(&self) -> Result<(), AppError> {
+        ensure_in_force(self.store(), self.policy, self.now())
+    }
+
     /// Records a request, after the policy and the core's state guards allow it.
     pub fn request(
         &self,
@@ -321,6 +410,7 @@ impl<'a> OperatorActions<'a> {
         by: OperatorId,
         reason: FreeText,
     ) -> Result<OpsRequest, AppError> {
+        self.in_force()?;
         self.policy.check_request(by, action)?;
         let loaded =
             load_payment(self.store(), payment_id)?.ok_or(AppError::UnknownPayment(payment_id))?;
@@ -351,9 +441,10 @@ impl<'a> OperatorActions<'a> {
                 reason: reason.clone(),
                 requested_at: now,
                 policy_version: self.policy.version().to_owned(),
+                policy_sha256: Some(self.policy.sha256().to_owned()),
                 approvals_required,
             };
-            match self.append(request_id, 0, &event) {
+            match self.append(request_id, 0, &[event]) {
                 Ok(()) => return self.load(request_id),
                 Err(AppError::Store(StoreError::Conflict { .. })) => {}
                 Err(e) => return Err(e),
@@ -370,22 +461,31 @@ impl<'a> OperatorActions<'a> {
         load_request(self.store(), request_id)
     }
 
+    fn ops_append(
+        &self,
+        request_id: ApprovalId,
+        expected: u32,
+        events: &[OpsEvent],
+    ) -> Result<AppendRequest, AppError> {
+        let envelopes = events
+            .iter()
+            .map(|e| encode(request_id, e))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(AppendRequest::new(
+            ops_stream(request_id),
+            expected,
+            envelopes,
+            self.now(),
+        )?)
+    }
+
     fn append(
         &self,
         request_id: ApprovalId,
         expected: u32,
-        event: &OpsEvent,
+        events: &[OpsEvent],
     ) -> Result<(), AppError> {
-        let payload =
-            serde_json::to_string(event).map_err(|e| AppError::Unencodable(e.to_string()))?;
-        let envelope = NewEvent::new(event.type_name(), OPS_SCHEMA_VERSION, event.at(), payload)?
-            .with_correlation(request_id.as_str())?;
-        let request = AppendRequest::new(
-            ops_stream(request_id)?,
-            expected,
-            vec![envelope],
-            self.now(),
-        )?;
+        let request = self.ops_append(request_id, expected, events)?;
         match self.store().append(request)? {
             AppendOutcome::Committed(_) => Ok(()),
             AppendOutcome::AlreadyApplied(_) => Err(AppError::refused(
@@ -402,36 +502,52 @@ impl<'a> OperatorActions<'a> {
         by: OperatorId,
         reason: FreeText,
     ) -> Result<OpsRequest, AppError> {
-        let request = self.pending(request_id, by)?;
-        self.policy.check_approve(by, request.action)?;
-        let event = OpsEvent::OperatorActionRejected {
-            request_id,
-            rejected_by: by,
-            rejected_at: self.now(),
-            reason,
-            policy_version: self.policy.version().to_owned(),
-        };
-        self.append_decision(&request, &event)?;
-        self.load(request_id)
+        self.in_force()?;
+        self.decide(request_id, |request| {
+            let event = OpsEvent::OperatorActionRejected {
+                request_id,
+                rejected_by: by,
+                rejected_at: self.now(),
+                reason: reason.clone(),
+                policy_version: self.policy.version().to_owned(),
+                policy_sha256: Some(self.policy.sha256().to_owned()),
+            };
+            let request = self.decidable(request, by)?;
+            match self.append(request_id, request.version, &[event]) {
+                Ok(()) => Ok(Tried::Done(self.load(request_id)?)),
+                Err(AppError::Store(StoreError::Conflict { .. })) => Ok(Tried::Raced),
+                Err(e) => Err(e),
+            }
+        })
     }
 
-    fn append_decision(&self, request: &OpsRequest, event: &OpsEvent) -> Result<(), AppError> {
-        match self.append(request.request_id, request.version, event) {
-            Err(AppError::Store(StoreError::Conflict { .. })) => Err(AppError::refused(
-                "ops/already-decided",
-                format!(
-                    "request {} was decided by someone else at the same moment; look again",
-                    request.request_id
-                ),
-            )),
-            other => other,
+    /// Tries `attempt` on the freshest request until it is decided or refused; a lost race is
+    /// tried again on what the winner left (a second approver's approval still counts).
+    fn decide<T>(
+        &self,
+        request_id: ApprovalId,
+        attempt: impl Fn(OpsRequest) -> Result<Tried<T>, AppError>,
+    ) -> Result<T, AppError> {
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            match attempt(self.load(request_id)?)? {
+                Tried::Done(done) => return Ok(done),
+                Tried::Raced => {}
+            }
         }
+        Err(AppError::Contention {
+            stream: ops_stream(request_id),
+            attempts: MAX_CONFLICT_RETRIES,
+        })
     }
 
-    /// The request, if it is still waiting for `by`'s decision; lapses it if overdue.
-    fn pending(&self, request_id: ApprovalId, by: OperatorId) -> Result<OpsRequest, AppError> {
-        let request = self.load(request_id)?;
-        if request.status != RequestStatus::Pending {
+    /// The request, if `by` may decide it now under the policy it is pinned to; lapses it if
+    /// overdue.
+    fn decidable(&self, request: OpsRequest, by: OperatorId) -> Result<OpsRequest, AppError> {
+        let request_id = request.request_id;
+        if !matches!(
+            request.status,
+            RequestStatus::Pending | RequestStatus::Approved
+        ) {
             return Err(AppError::refused(
                 "ops/already-decided",
                 format!(
@@ -447,7 +563,7 @@ impl<'a> OperatorActions<'a> {
                 at: now,
             };
             // Recording the lapse is best effort: a concurrent decision may have closed it first.
-            let _ = self.append(request_id, request.version, &lapsed);
+            let _ = self.append(request_id, request.version, &[lapsed]);
             return Err(AppError::refused(
                 "ops/approval-lapsed",
                 format!(
@@ -455,7 +571,7 @@ impl<'a> OperatorActions<'a> {
                 ),
             ));
         }
-        if by == request.requested_by {
+        if by.is_same_operator(&request.requested_by) {
             return Err(AppError::refused(
                 "ops/four-eyes",
                 format!("{by} requested {request_id} and cannot also decide it"),
@@ -464,44 +580,155 @@ impl<'a> OperatorActions<'a> {
         if request
             .approvals
             .iter()
-            .any(|(approver, _)| *approver == by)
+            .any(|a| a.approved_by.is_same_operator(&by))
         {
             return Err(AppError::refused(
                 "ops/distinct-approvers",
                 format!("{by} already approved {request_id}"),
             ));
         }
+        if !request.pinned_to(self.policy) {
+            return Err(AppError::refused(
+                "ops/policy-changed",
+                format!(
+                    "request {request_id} was made under policy {:?} (sha256 {}); the policy in \
+                     force is {:?} (sha256 {}); request it again under the policy in force",
+                    request.policy_version,
+                    request.policy_sha256.as_deref().unwrap_or("not recorded"),
+                    self.policy.version(),
+                    self.policy.sha256()
+                ),
+            ));
+        }
+        if now < request.requested_at {
+            return Err(AppError::refused(
+                "ops/approval-before-request",
+                format!(
+                    "this clock says {now}, before request {request_id} was made at {}; \
+                     an approval cannot precede its request",
+                    request.requested_at
+                ),
+            ));
+        }
+        self.policy.check_approve(by, request.action)?;
         Ok(request)
     }
 
-    /// Approves; when the last required approval arrives, the action runs on the payment.
-    /// Approving a fully approved request whose action did not run (a crash in between) resumes it.
+    /// Approves. When the last required approval arrives, the action runs on the payment in the
+    /// same commit as the approval: an approval is never recorded without its execution (or the
+    /// refusal that stopped it), so nothing is left for anyone to run later.
     pub fn approve(&self, request_id: ApprovalId, by: OperatorId) -> Result<Approved, AppError> {
-        let current = self.load(request_id)?;
-        if current.status == RequestStatus::Approved {
-            return self.execute(&current);
-        }
-        let request = self.pending(request_id, by)?;
-        self.policy.check_approve(by, request.action)?;
+        self.in_force()?;
+        self.decide(request_id, |request| self.try_approve(request, by))
+    }
+
+    fn try_approve(
+        &self,
+        request: OpsRequest,
+        by: OperatorId,
+    ) -> Result<Tried<Approved>, AppError> {
+        let request = self.decidable(request, by)?;
+        let request_id = request.request_id;
         let loaded = load_payment(self.store(), request.payment_intent_id)?
             .ok_or(AppError::UnknownPayment(request.payment_intent_id))?;
         self.check_binding(&request, &loaded.payment)?;
         guard(&loaded.payment, request.action)?;
-        let event = OpsEvent::OperatorActionApproved {
+        let now = self.now();
+        let approval_event = OpsEvent::OperatorActionApproved {
             request_id,
             approved_by: by,
-            approved_at: self.now(),
+            approved_at: now,
             policy_version: self.policy.version().to_owned(),
+            policy_sha256: Some(self.policy.sha256().to_owned()),
         };
-        self.append_decision(&request, &event)?;
-        let approved = self.load(request_id)?;
-        match approved.status {
-            RequestStatus::Approved => self.execute(&approved),
-            RequestStatus::Pending
-            | RequestStatus::Executed
-            | RequestStatus::Rejected
-            | RequestStatus::Lapsed
-            | RequestStatus::Failed => Ok(Approved::AwaitingMoreApprovals(approved)),
+        if request.approvals.len() + 1 < usize::from(request.approvals_required) {
+            return match self.append(request_id, request.version, &[approval_event]) {
+                Ok(()) => Ok(Tried::Done(Approved::AwaitingMoreApprovals(
+                    self.load(request_id)?,
+                ))),
+                Err(AppError::Store(StoreError::Conflict { .. })) => Ok(Tried::Raced),
+                Err(e) => Err(e),
+            };
+        }
+        let approval = Approval::new(
+            request_id,
+            request.requested_by,
+            by,
+            now,
+            request.reason.clone(),
+        );
+        let at = now.max(loaded.payment.last_occurred_at());
+        let event = action_event(&request, &loaded.payment, at, approval)?;
+        match loaded.payment.apply(&event) {
+            Ok(Applied::Changed(next)) => {
+                self.execute(&request, approval_event, &loaded, &event, next)
+            }
+            Ok(Applied::Duplicate) => Err(AppError::refused(
+                "ops/execution",
+                format!("request {request_id}'s action is already on the payment"),
+            )),
+            Err(rule) => {
+                let failed = OpsEvent::OperatorActionFailed {
+                    request_id,
+                    at: now,
+                    rule: rule.rule().to_owned(),
+                    why: rule.to_string(),
+                };
+                match self.append(request_id, request.version, &[approval_event, failed]) {
+                    Ok(()) => Err(AppError::Rule(rule)),
+                    Err(AppError::Store(StoreError::Conflict { .. })) => Ok(Tried::Raced),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+
+    /// The last approval, its execution and the payment event, in one commit.
+    fn execute(
+        &self,
+        request: &OpsRequest,
+        approval: OpsEvent,
+        loaded: &Loaded,
+        event: &PaymentEvent,
+        next: Payment,
+    ) -> Result<Tried<Approved>, AppError> {
+        let request_id = request.request_id;
+        let payment_version = loaded.version + 1;
+        let executed = OpsEvent::OperatorActionExecuted {
+            request_id,
+            at: self.now(),
+            payment_version,
+            event_type: event.kind().name().to_owned(),
+        };
+        let ops = self.ops_append(request_id, request.version, &[approval, executed])?;
+        let payment = self.payments.event_request(
+            request.payment_intent_id,
+            loaded.version,
+            event,
+            None,
+            &[],
+        )?;
+        match self.store().append_atomic(vec![ops, payment]) {
+            Ok(GroupOutcome::Committed(_)) => {
+                self.payments.remember(&next, payment_version);
+                Ok(Tried::Done(Approved::Executed(
+                    self.load(request_id)?,
+                    Box::new(Outcome {
+                        payment: next,
+                        version: payment_version,
+                        effect: Effect::Appended,
+                    }),
+                )))
+            }
+            Ok(GroupOutcome::AlreadyApplied(_)) => Err(AppError::refused(
+                "ops/already-decided",
+                "this request was already decided",
+            )),
+            Err(StoreError::Conflict { .. }) => {
+                self.payments.forget_payment(request.payment_intent_id);
+                Ok(Tried::Raced)
+            }
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -524,70 +751,7 @@ impl<'a> OperatorActions<'a> {
         Ok(())
     }
 
-    fn execute(&self, request: &OpsRequest) -> Result<Approved, AppError> {
-        let Some((approver, approved_at)) = request.approvals.last().copied() else {
-            return Err(AppError::refused(
-                "ops/not-approved",
-                "the request has no approval",
-            ));
-        };
-        let approval = Approval::new(
-            request.request_id,
-            request.requested_by,
-            approver,
-            approved_at,
-            request.reason.clone(),
-        );
-        let outcome = self
-            .payments
-            .execute(request.payment_intent_id, None, |payment, now| {
-                if payment
-                    .approvals()
-                    .iter()
-                    .any(|a| a.approval_id() == request.request_id)
-                {
-                    return Ok(None);
-                }
-                self.check_binding(request, payment)?;
-                let at = now.max(payment.last_occurred_at());
-                Ok(Some(action_event(request, payment, at, approval.clone())?))
-            });
-        let now = self.now();
-        match outcome {
-            Ok(outcome) => {
-                let event_type = action_event_type(request.action);
-                let executed = OpsEvent::OperatorActionExecuted {
-                    request_id: request.request_id,
-                    at: now,
-                    payment_version: outcome.version,
-                    event_type: event_type.to_owned(),
-                };
-                self.append(request.request_id, request.version, &executed)?;
-                Ok(Approved::Executed(
-                    self.load(request.request_id)?,
-                    Box::new(outcome),
-                ))
-            }
-            Err(error) if error.is_refusal() => {
-                let (rule, why) = match &error {
-                    AppError::Rule(e) => (e.rule().to_owned(), e.to_string()),
-                    AppError::Refused { rule, why } => ((*rule).to_owned(), why.clone()),
-                    other => ("ops/execution".to_owned(), other.to_string()),
-                };
-                let failed = OpsEvent::OperatorActionFailed {
-                    request_id: request.request_id,
-                    at: now,
-                    rule,
-                    why,
-                };
-                self.append(request.request_id, request.version, &failed)?;
-                Err(error)
-            }
-            Err(error) => Err(error),
-        }
-    }
-
-    /// Every request, oldest stream id first; only the pending ones if asked.
+    /// Every request, oldest first; only the pending ones if asked.
     pub fn list(&self, pending_only: bool) -> Result<Vec<OpsRequest>, AppError> {
         list_requests(self.store(), pending_only)
     }
@@ -600,28 +764,69 @@ impl<'a> OperatorActions<'a> {
 
 // The read side needs no policy and no clock: listing and evidence read requests as recorded.
 
+fn decode_ops_event(recorded: &RecordedEvent) -> Result<OpsEvent, String> {
+    let event: OpsEvent = serde_json::from_str(recorded.event().payload())
+        .map_err(|e| format!("not an operator request event: {e}"))?;
+    if event.type_name() != recorded.event().event_type() {
+        return Err(format!(
+            "the envelope says {} but the payload is {}",
+            recorded.event().event_type(),
+            event.type_name()
+        ));
+    }
+    Ok(event)
+}
+
+/// Checks one ops stream as verification does: every event decodes, the stream folds into one
+/// request, and that request is the one the stream's id names.
+pub(crate) fn check_request_stream(events: &[RecordedEvent]) -> Result<(), (u32, String)> {
+    let mut decoded = Vec::with_capacity(events.len());
+    for recorded in events {
+        decoded.push(decode_ops_event(recorded).map_err(|why| (recorded.version(), why))?);
+    }
+    let request = OpsRequest::fold(decoded).map_err(|why| (1, why))?;
+    let named = events.first().and_then(|e| e.stream_id().request_id());
+    if named != Some(request.request_id) {
+        return Err((
+            1,
+            format!(
+                "the stream holds request {}, not the one its id names",
+                request.request_id
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A request by id, folded from its stream.
 pub fn load_request(
     store: &dyn EventStore,
     request_id: ApprovalId,
 ) -> Result<OpsRequest, AppError> {
-    let stream = ops_stream(request_id)?;
+    let stream = ops_stream(request_id);
     let recorded = store.read_stream(&stream)?;
+    if recorded.is_empty() {
+        return Err(AppError::refused(
+            "ops/unknown-request",
+            format!("no request {request_id}"),
+        ));
+    }
     let mut events = Vec::with_capacity(recorded.len());
     for r in &recorded {
-        events.push(serde_json::from_str(r.event().payload()).map_err(|e| {
-            AppError::Undecodable {
-                stream: stream.clone(),
-                version: r.version(),
-                why: e.to_string(),
-            }
+        events.push(decode_ops_event(r).map_err(|why| AppError::Undecodable {
+            stream: stream.clone(),
+            version: r.version(),
+            why,
         })?);
     }
-    OpsRequest::fold(events)
-        .ok_or_else(|| AppError::refused("ops/unknown-request", format!("no request {request_id}")))
+    OpsRequest::fold(events).map_err(|why| AppError::Undecodable {
+        stream,
+        version: 1,
+        why,
+    })
 }
 
-/// Every request, oldest stream id first; only the pending ones if asked.
+/// Every request, oldest first (by the time it was made); only the pending ones if asked.
 pub fn list_requests(
     store: &dyn EventStore,
     pending_only: bool,
@@ -640,6 +845,9 @@ pub fn list_requests(
             out.push(request);
         }
     }
+    out.sort_by(|a, b| {
+        (a.requested_at, a.request_id.as_str()).cmp(&(b.requested_at, b.request_id.as_str()))
+    });
     Ok(out)
 }
 
@@ -648,20 +856,10 @@ pub fn requests_for_payment(
     store: &dyn EventStore,
     id: PaymentIntentId,
 ) -> Result<Vec<OpsRequest>, AppError> {
-    let mut requests: Vec<OpsRequest> = list_requests(store, false)?
+    Ok(list_requests(store, false)?
         .into_iter()
         .filter(|r| r.payment_intent_id == id)
-        .collect();
-    requests.sort_by_key(|r| r.requested_at);
-    Ok(requests)
-}
-
-fn action_event_type(action: OpsAction) -> &'static str {
-    match action {
-        OpsAction::Retry => "PaymentRetryApproved",
-        OpsAction::Cancel => "PaymentCancelled",
-        OpsAction::MarkFailed => "PaymentFailed",
-    }
+        .collect())
 }
 
 fn action_event(

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use core_npp::{AttemptLimit, Money, OperatorId};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::error::AppError;
 
@@ -49,6 +50,10 @@ impl std::fmt::Display for OpsAction {
 pub trait PolicyGate: Send + Sync {
     /// The version of the policy in force, recorded with every decision.
     fn version(&self) -> &str;
+    /// SHA-256 of the policy document (lower-case hex), recorded with every decision.
+    fn sha256(&self) -> &str;
+    /// The policy document itself, as the store keeps it.
+    fn text(&self) -> &str;
     /// Whether `operator` may request `action`.
     fn check_request(&self, operator: OperatorId, action: OpsAction) -> Result<(), AppError>;
     /// Whether `operator` may approve (or reject) a request for `action`.
@@ -60,6 +65,9 @@ pub trait PolicyGate: Send + Sync {
     /// The attempt limit new intents carry.
     fn attempt_limit(&self) -> AttemptLimit;
 }
+
+/// The longest policy version string: it is recorded with every decision and in evidence packs.
+pub const MAX_POLICY_VERSION_CHARS: usize = 64;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -96,6 +104,8 @@ fn default_lapse_minutes() -> u32 {
 #[derive(Clone, Debug)]
 pub struct TomlPolicy {
     version: String,
+    text: String,
+    sha256: String,
     attempt_limit: AttemptLimit,
     lapse_minutes: u32,
     two_approvers_above: Option<Money>,
@@ -110,15 +120,34 @@ impl TomlPolicy {
         if file.version.trim().is_empty() {
             return Err(AppError::Policy("version must not be empty".into()));
         }
+        if file.version.chars().count() > MAX_POLICY_VERSION_CHARS
+            || file.version.chars().any(char::is_control)
+        {
+            return Err(AppError::Policy(format!(
+                "version must be at most {MAX_POLICY_VERSION_CHARS} characters without control \
+                 characters"
+            )));
+        }
         if !(1..=24 * 60).contains(&file.approval_lapse_minutes) {
             return Err(AppError::Policy(
                 "approval_lapse_minutes must be 1 to 1440".into(),
             ));
         }
-        let attempt_limit =
-            AttemptLimit::parse(file.attempt_limit).map_err(|e| AppError::Policy(e.to_string()))?;
+        let attempt_limit = AttemptLimit::parse(file.attempt_limit).map_err(|_| {
+            AppError::Policy(format!(
+                "attempt_limit {} must be between 1 and {}",
+                file.attempt_limit,
+                core_npp::MAX_ATTEMPT_LIMIT
+            ))
+        })?;
+        let sha256: String = Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let mut policy = Self {
             version: file.version,
+            text: text.to_owned(),
+            sha256,
             attempt_limit,
             lapse_minutes: file.approval_lapse_minutes,
             two_approvers_above: file
@@ -127,9 +156,18 @@ impl TomlPolicy {
             may_request: BTreeMap::new(),
             may_approve: BTreeMap::new(),
         };
+        let mut seen: BTreeMap<String, &str> = BTreeMap::new();
         for (name, roles) in &file.operators {
             let operator = OperatorId::parse(name)
                 .map_err(|e| AppError::Policy(format!("operator {name:?}: {e}")))?;
+            // Operator ids compare without regard to case (four eyes): two spellings of one
+            // name would be one person approving their own request.
+            if let Some(other) = seen.insert(name.to_ascii_lowercase(), name) {
+                return Err(AppError::Policy(format!(
+                    "operators {other:?} and {name:?} differ only in case; operator ids compare \
+                     without regard to case, so they would be one person"
+                )));
+            }
             for role in roles {
                 let grants = file.roles.get(role).ok_or_else(|| {
                     AppError::Policy(format!("operator {name} has unknown role {role:?}"))
@@ -176,6 +214,14 @@ impl TomlPolicy {
 impl PolicyGate for TomlPolicy {
     fn version(&self) -> &str {
         &self.version
+    }
+
+    fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    fn text(&self) -> &str {
+        &self.text
     }
 
     fn check_request(&self, operator: OperatorId, action: OpsAction) -> Result<(), AppError> {

@@ -1,10 +1,15 @@
-//! Store verification: walk every stream, check its hash chain, and replay every payment stream
-//! through the core, reporting the first corrupt or illegal event by stream and version.
+//! Store verification: walk every stream, check its hash chain, decode every event as its stream
+//! kind says it must be, and replay every payment stream through the core, reporting the first
+//! corrupt or illegal event by stream and version. A row the store never wrote (a version of -1,
+//! a hash of the wrong length, a payload that is not JSON, a type no event has) is corruption:
+//! reported, never skipped.
 
 use std::collections::BTreeMap;
 
 use core_npp::{PaymentEvent, ReplayError, rebuild_from_events};
-use event_store::{EventStore, StreamId, check_stream_chain};
+use event_store::{
+    EventStore, RecordedEvent, StoreError, StreamId, StreamKind, check_stream_chain,
+};
 
 use crate::codec::decode_payment_event;
 use crate::error::AppError;
@@ -40,6 +45,10 @@ pub enum VerifyFailure {
         /// What is wrong.
         why: String,
     },
+    /// A stored row holds a value the store never writes; the message names table, column and
+    /// row (with its stream and version where it has them).
+    #[error("corrupt: {0}")]
+    CorruptRow(String),
     /// A payment stream's events break a domain rule.
     #[error("rule broken: stream {stream} version {version} ({event}) breaks {rule}: {why}")]
     RuleBroken {
@@ -59,19 +68,106 @@ pub enum VerifyFailure {
     Unreadable(#[from] AppError),
 }
 
-/// Walks every stream of `store`; `Ok` only when every chain holds and every payment replays.
+impl From<StoreError> for VerifyFailure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Corrupt {
+                stream,
+                version,
+                what,
+            } => VerifyFailure::Corrupt {
+                stream,
+                version,
+                why: what,
+            },
+            row @ StoreError::CorruptRow { .. } => VerifyFailure::CorruptRow(row.to_string()),
+            other => VerifyFailure::Unreadable(AppError::Store(other)),
+        }
+    }
+}
+
+/// What a stream of some kind must hold, beyond a sound chain: each event decoded as this
+/// software writes it. Outer layers add checks for the kinds they own (rail facts, what the
+/// simulated participant received).
+pub trait StreamCheck: Sync {
+    /// The kind of stream it checks.
+    fn kind(&self) -> StreamKind;
+    /// The first event of `events` (one whole stream) that is not what this software writes:
+    /// its version and why.
+    fn check(&self, events: &[RecordedEvent]) -> Result<(), (u32, String)>;
+}
+
+/// Operator requests: every event decodes and the stream folds into one request.
+struct OpsCheck;
+
+impl StreamCheck for OpsCheck {
+    fn kind(&self) -> StreamKind {
+        StreamKind::Ops
+    }
+
+    fn check(&self, events: &[RecordedEvent]) -> Result<(), (u32, String)> {
+        crate::ops::check_request_stream(events)
+    }
+}
+
+/// Refused rail messages: every event is a `RailOutcomeRefused`.
+struct AnomalyCheck;
+
+impl StreamCheck for AnomalyCheck {
+    fn kind(&self) -> StreamKind {
+        StreamKind::Anomaly
+    }
+
+    fn check(&self, events: &[RecordedEvent]) -> Result<(), (u32, String)> {
+        events.iter().try_for_each(|recorded| {
+            crate::commands::decode_anomaly(recorded)
+                .map(|_| ())
+                .map_err(|e| (recorded.version(), e.to_string()))
+        })
+    }
+}
+
+/// The policy stream: every event is a policy as loaded.
+struct PolicyCheck;
+
+impl StreamCheck for PolicyCheck {
+    fn kind(&self) -> StreamKind {
+        StreamKind::Policy
+    }
+
+    fn check(&self, events: &[RecordedEvent]) -> Result<(), (u32, String)> {
+        events.iter().try_for_each(|recorded| {
+            crate::stored_policy::decode_policy_event(recorded)
+                .map(|_| ())
+                .map_err(|e| (recorded.version(), e.to_string()))
+        })
+    }
+}
+
+/// Walks every stream of `store` with this layer's checks; `Ok` only when every chain holds,
+/// every event decodes as its stream's kind requires, and every payment replays. Streams of
+/// kinds owned by outer layers (rail, sim) get their chains checked only; use
+/// [`verify_store_with`] to check their contents too.
 pub fn verify_store(store: &dyn EventStore) -> Result<VerifyReport, VerifyFailure> {
+    verify_store_with(store, &[])
+}
+
+/// [`verify_store`] with the checks of outer layers added.
+pub fn verify_store_with(
+    store: &dyn EventStore,
+    extra: &[&dyn StreamCheck],
+) -> Result<VerifyReport, VerifyFailure> {
+    let own: [&dyn StreamCheck; 3] = [&OpsCheck, &AnomalyCheck, &PolicyCheck];
+    let checks: Vec<&dyn StreamCheck> = own.into_iter().chain(extra.iter().copied()).collect();
     let mut report = VerifyReport::default();
     let mut after: Option<StreamId> = None;
     loop {
-        let page = store
-            .list_streams(after.as_ref(), STREAM_PAGE)
-            .map_err(AppError::from)?;
+        let page = store.list_streams(after.as_ref(), STREAM_PAGE)?;
         let Some(last) = page.last().cloned() else {
             return Ok(report);
         };
         for stream in &page {
-            verify_stream(store, stream, &mut report)?;
+            verify_stream(store, stream, &checks, &mut report)?;
         }
         after = Some(last);
     }
@@ -80,21 +176,42 @@ pub fn verify_store(store: &dyn EventStore) -> Result<VerifyReport, VerifyFailur
 fn verify_stream(
     store: &dyn EventStore,
     stream: &StreamId,
+    checks: &[&dyn StreamCheck],
     report: &mut VerifyReport,
 ) -> Result<(), VerifyFailure> {
-    let events = store.read_stream(stream).map_err(AppError::from)?;
-    check_stream_chain(&events).map_err(|broken| VerifyFailure::Corrupt {
+    let events = store.read_stream(stream)?;
+    let corrupt = |version: u32, why: String| VerifyFailure::Corrupt {
         stream: stream.clone(),
-        version: broken.version,
-        why: broken.why,
-    })?;
+        version,
+        why,
+    };
+    check_stream_chain(&events).map_err(|broken| corrupt(broken.version, broken.why))?;
     report.streams += 1;
     report.events += events.len();
-    if stream.payment_id().is_none() {
-        return Ok(());
+    let Some(kind) = stream.kind() else {
+        return Err(corrupt(
+            1,
+            "a stream of a kind this software never writes".to_owned(),
+        ));
+    };
+    if kind == StreamKind::Payment {
+        return verify_payment(stream, &events, report);
     }
+    for check in checks.iter().filter(|c| c.kind() == kind) {
+        check
+            .check(&events)
+            .map_err(|(version, why)| corrupt(version, why))?;
+    }
+    Ok(())
+}
+
+fn verify_payment(
+    stream: &StreamId,
+    events: &[RecordedEvent],
+    report: &mut VerifyReport,
+) -> Result<(), VerifyFailure> {
     let mut history: Vec<PaymentEvent> = Vec::with_capacity(events.len());
-    for recorded in &events {
+    for recorded in events {
         history.push(
             decode_payment_event(recorded).map_err(|e| VerifyFailure::Corrupt {
                 stream: stream.clone(),
@@ -132,7 +249,10 @@ fn verify_stream(
             error,
         }) => Err(VerifyFailure::RuleBroken {
             stream: stream.clone(),
-            version: u32::try_from(index).unwrap_or(u32::MAX),
+            // `index` is 1-based and within the stream, which holds at most u32::MAX events.
+            version: events
+                .get(index.saturating_sub(1))
+                .map_or(0, RecordedEvent::version),
             event: event.name().to_owned(),
             rule: error.rule(),
             why: error.to_string(),

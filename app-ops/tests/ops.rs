@@ -349,6 +349,314 @@ fn two_approvers_at_once_execute_it_once(world: World) {
     assert!(results.iter().any(Result::is_ok), "{results:?}");
 }
 
+// ---------------------------------------------------------------- the policy the store holds
+
+/// The example policy with `edit` applied to its text.
+fn policy_with(edit: impl Fn(&str) -> String) -> TomlPolicy {
+    TomlPolicy::parse(&edit(POLICY)).unwrap()
+}
+
+fn the_first_operator_action_records_the_policy_in_the_store(world: World) {
+    // Given a store that holds no policy yet
+    world.timed_out("p1");
+    assert!(policy_in_force(&*world.store).unwrap().is_none());
+    // When alice requests a retry under the example policy
+    let req = request(&world, OpsAction::Retry, "p1", "alice").unwrap();
+    // Then that policy is the store's, and the request is pinned to its version and hash
+    let stored = policy_in_force(&*world.store).unwrap().unwrap();
+    assert_eq!(stored.policy.sha256(), world.policy.sha256());
+    assert_eq!(req.policy_version, world.policy.version());
+    assert_eq!(req.policy_sha256.as_deref(), Some(world.policy.sha256()));
+    // And the approval records the same policy
+    approve_executes(&world, &req, "bob");
+    let done = world_ops_load(&world, req.request_id);
+    assert_eq!(
+        done.approvals[0].policy_sha256.as_deref(),
+        Some(world.policy.sha256())
+    );
+}
+
+fn world_ops_load(world: &World, id: ApprovalId) -> OpsRequest {
+    load_request(&*world.store, id).unwrap()
+}
+
+fn an_approver_cannot_bring_a_policy_of_their_own(world: World) {
+    // Given a pending retry under the store's policy
+    world.timed_out("p1");
+    let req = request(&world, OpsAction::Retry, "p1", "alice").unwrap();
+    // When mallory approves with a policy file she wrote, which makes her an approver
+    let mallorys = policy_with(|text| {
+        text.replace(
+            "carol = [\"approver\"]",
+            "carol = [\"approver\"]\nmallory = [\"approver\"]",
+        )
+    });
+    let payments = world.payments();
+    let result = OperatorActions::new(&payments, &mallorys).approve(req.request_id, op("mallory"));
+    // Then it is refused: the store's policy decides, and nothing ran
+    assert_eq!(refusal(result), "policy/not-in-force");
+    assert_eq!(
+        world_ops_load(&world, req.request_id).status,
+        RequestStatus::Pending
+    );
+    assert_eq!(world.payment("p1").state(), PaymentState::Failed);
+}
+
+fn a_request_is_pinned_to_the_policy_it_was_made_under(world: World) {
+    // Given a retry requested under a policy whose approvals lapse after one minute
+    let short = policy_with(|text| {
+        text.replace("approval_lapse_minutes = 15", "approval_lapse_minutes = 1")
+            .replace("example-2025-12-01", "short-lapse")
+    });
+    world.timed_out("p1");
+    let payments = world.payments();
+    let req = OperatorActions::new(&payments, &short)
+        .request(
+            OpsAction::Retry,
+            pid("p1"),
+            op("alice"),
+            text("rail timed out"),
+        )
+        .unwrap();
+    // When, 80 s later, a 15-minute policy is loaded and bob approves under it
+    world.clock.advance(80 * 1_000_000_000);
+    load_policy(&*world.store, &world.policy, world.clock.now()).unwrap();
+    let result = approve(&world, req.request_id, "bob");
+    // Then the approval is refused: the request was made under another policy
+    assert_eq!(refusal(result), "ops/policy-changed");
+    // And under its own policy (no longer in force) nobody can approve it either
+    let stale = OperatorActions::new(&payments, &short).approve(req.request_id, op("bob"));
+    assert_eq!(refusal(stale), "policy/not-in-force");
+    assert_eq!(world.payment("p1").state(), PaymentState::Failed);
+}
+
+fn a_changed_policy_needs_a_new_version(world: World) {
+    // Given the example policy in force
+    load_policy(&*world.store, &world.policy, world.clock.now()).unwrap();
+    // When the same version is loaded with other content, Then it is refused
+    let changed = policy_with(|text| text.replace("attempt_limit = 3", "attempt_limit = 4"));
+    assert_eq!(
+        refusal(load_policy(&*world.store, &changed, world.clock.now())),
+        "policy/version-must-change"
+    );
+    // And the same document again changes nothing
+    assert_eq!(
+        load_policy(&*world.store, &world.policy, world.clock.now()).unwrap(),
+        PolicyLoad::AlreadyInForce
+    );
+}
+
+fn a_policy_naming_one_operator_in_two_spellings_is_refused(_world: World) {
+    let twice = POLICY.replace(
+        "carol = [\"approver\"]",
+        "carol = [\"approver\"]\nAlice = [\"approver\"]",
+    );
+    let error = TomlPolicy::parse(&twice).unwrap_err().to_string();
+    assert!(error.contains("differ only in case"), "{error}");
+}
+
+fn an_operator_in_another_spelling_is_still_the_requester(world: World) {
+    // Given alice's pending retry, and a policy that lets "Alice" approve (one person, two cases
+    // cannot be listed together, so the policy lists only the approver spelling)
+    world.timed_out("p1");
+    let req = request(&world, OpsAction::Retry, "p1", "alice").unwrap();
+    // When "Alice" approves, Then four eyes refuses it
+    assert_eq!(
+        refusal(approve(&world, req.request_id, "Alice")),
+        "ops/four-eyes"
+    );
+}
+
+/// A store whose atomic appends fail as a crash between the two writes would: nothing commits.
+struct CrashOnAtomic<'a>(&'a dyn event_store::EventStore);
+
+impl event_store::EventStore for CrashOnAtomic<'_> {
+    fn append(
+        &self,
+        r: event_store::AppendRequest,
+    ) -> Result<event_store::AppendOutcome, event_store::StoreError> {
+        self.0.append(r)
+    }
+    fn append_atomic(
+        &self,
+        _: Vec<event_store::AppendRequest>,
+    ) -> Result<event_store::GroupOutcome, event_store::StoreError> {
+        Err(event_store::StoreError::Unavailable(
+            "the process died mid-commit".into(),
+        ))
+    }
+    fn stream_version(&self, s: &event_store::StreamId) -> Result<u32, event_store::StoreError> {
+        self.0.stream_version(s)
+    }
+    fn read_stream(
+        &self,
+        s: &event_store::StreamId,
+    ) -> Result<Vec<event_store::RecordedEvent>, event_store::StoreError> {
+        self.0.read_stream(s)
+    }
+    fn read_all(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<event_store::RecordedEvent>, event_store::StoreError> {
+        self.0.read_all(after, limit)
+    }
+    fn list_streams(
+        &self,
+        after: Option<&event_store::StreamId>,
+        limit: usize,
+    ) -> Result<Vec<event_store::StreamId>, event_store::StoreError> {
+        self.0.list_streams(after, limit)
+    }
+    fn find_idempotency(
+        &self,
+        key: &str,
+    ) -> Result<Option<(event_store::PriorResult, [u8; 32])>, event_store::StoreError> {
+        self.0.find_idempotency(key)
+    }
+    fn find_rail_message(
+        &self,
+        id: &str,
+    ) -> Result<Option<event_store::PriorResult>, event_store::StoreError> {
+        self.0.find_rail_message(id)
+    }
+    fn claim_outbox(
+        &self,
+        claim: &event_store::OutboxClaim<'_>,
+    ) -> Result<Vec<event_store::OutboxItem>, event_store::StoreError> {
+        self.0.claim_outbox(claim)
+    }
+    fn complete_outbox(
+        &self,
+        id: &str,
+        owner: &str,
+        now: Timestamp,
+    ) -> Result<bool, event_store::StoreError> {
+        self.0.complete_outbox(id, owner, now)
+    }
+    fn pending_outbox(&self) -> Result<usize, event_store::StoreError> {
+        self.0.pending_outbox()
+    }
+}
+
+fn an_approval_is_never_recorded_without_its_execution(world: World) {
+    // Given a pending retry
+    world.timed_out("p1");
+    let req = request(&world, OpsAction::Retry, "p1", "alice").unwrap();
+    // When the approving process dies in the commit that approves and executes
+    let crashing = CrashOnAtomic(&*world.store);
+    let payments = Payments::new(&crashing, &world.clock);
+    let result = OperatorActions::new(&payments, &world.policy).approve(req.request_id, op("bob"));
+    assert!(result.is_err());
+    // Then neither the approval nor the retry was recorded: the request is still pending, for
+    // an allowed approver, and there is no approved-but-not-run request for anyone to finish
+    let after = world_ops_load(&world, req.request_id);
+    assert_eq!(after.status, RequestStatus::Pending);
+    assert!(after.approvals.is_empty());
+    assert_eq!(world.payment("p1").state(), PaymentState::Failed);
+    // And an operator the policy does not know still cannot run it
+    assert_eq!(
+        refusal(approve(&world, req.request_id, "dave")),
+        "policy/may-approve"
+    );
+    approve_executes(&world, &req, "bob");
+}
+
+fn an_approved_request_left_by_an_older_version_runs_only_for_an_allowed_approver(world: World) {
+    // Given a request approved by bob whose execution never ran (an older version crashed in
+    // between; written here as that version wrote it)
+    world.timed_out("p1");
+    let req = request(&world, OpsAction::Retry, "p1", "alice").unwrap();
+    let approved = OpsEvent::OperatorActionApproved {
+        request_id: req.request_id,
+        approved_by: op("bob"),
+        approved_at: world.clock.now(),
+        policy_version: world.policy.version().to_owned(),
+        policy_sha256: None,
+    };
+    let payload = serde_json::to_string(&approved).unwrap();
+    let event = event_store::NewEvent::new("OperatorActionApproved", 1, world.clock.now(), payload)
+        .unwrap();
+    world
+        .store
+        .append(
+            event_store::AppendRequest::new(
+                event_store::StreamId::ops(req.request_id),
+                req.version,
+                vec![event],
+                world.clock.now(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(
+        world_ops_load(&world, req.request_id).status,
+        RequestStatus::Approved
+    );
+    // When dave (in no policy), alice (the requester) or bob (who approved) try to finish it,
+    // Then each is refused
+    assert_eq!(
+        refusal(approve(&world, req.request_id, "dave")),
+        "policy/may-approve"
+    );
+    assert_eq!(
+        refusal(approve(&world, req.request_id, "alice")),
+        "ops/four-eyes"
+    );
+    assert_eq!(
+        refusal(approve(&world, req.request_id, "bob")),
+        "ops/distinct-approvers"
+    );
+    assert_eq!(world.payment("p1").state(), PaymentState::Failed);
+    // And carol, whom the policy allows, approves and it runs, under her recorded approval
+    let payment = approve_executes(&world, &req, "carol");
+    assert_eq!(
+        payment.approvals().last().unwrap().approved_by(),
+        op("carol")
+    );
+}
+
+fn two_approvers_racing_on_a_two_approval_request_both_count(world: World) {
+    // Given a large mark-failed that needs two approvers
+    world
+        .payments()
+        .create_intent(&world.intent("big", 2_000_000, "payer"))
+        .unwrap();
+    let funds = LiveFunds::default();
+    world
+        .payments()
+        .authorise(
+            pid("big"),
+            true,
+            Money::from_minor_units(10_000_000),
+            &funds,
+        )
+        .unwrap();
+    world
+        .payments()
+        .record_sent(pid("big"), att("att_1"))
+        .unwrap();
+    let req = request(&world, OpsAction::MarkFailed, "big", "alice").unwrap();
+    // When bob and carol approve at the same moment
+    let results: Vec<Result<Approved, AppError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = ["bob", "carol"]
+            .into_iter()
+            .map(|who| {
+                let world = &world;
+                s.spawn(move || approve(world, req.request_id, who))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    // Then neither is told it was decided by someone else: one approval waits, the other runs
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(
+        world_ops_load(&world, req.request_id).status,
+        RequestStatus::Executed
+    );
+    assert_eq!(world.payment("big").state(), PaymentState::Failed);
+}
+
 // ---------------------------------------------------------------- commands and funds
 
 fn the_same_intent_twice_is_one_payment_and_a_changed_one_is_refused(world: World) {
@@ -865,4 +1173,13 @@ scenarios!(
     unsent_intents_expire_and_sent_ones_never_do,
     a_conflicting_rail_outcome_is_refused_and_recorded_as_an_anomaly,
     a_thousand_callbacks_delivered_up_to_three_times_apply_exactly_once,
+    the_first_operator_action_records_the_policy_in_the_store,
+    an_approver_cannot_bring_a_policy_of_their_own,
+    a_request_is_pinned_to_the_policy_it_was_made_under,
+    a_changed_policy_needs_a_new_version,
+    a_policy_naming_one_operator_in_two_spellings_is_refused,
+    an_operator_in_another_spelling_is_still_the_requester,
+    an_approval_is_never_recorded_without_its_execution,
+    an_approved_request_left_by_an_older_version_runs_only_for_an_allowed_approver,
+    two_approvers_racing_on_a_two_approval_request_both_count,
 );

@@ -75,6 +75,9 @@ pub enum StoreError {
         /// What the column holds and why that is wrong.
         what: String,
     },
+    /// The store was opened read-only (for verification or inspection).
+    #[error("{0} was opened read-only: nothing can be appended or claimed")]
+    ReadOnly(String),
     /// The database could not be reached or failed; the operation may be retried.
     #[error("event store unavailable: {0}")]
     Unavailable(String),
@@ -92,6 +95,7 @@ impl StoreError {
             | StoreError::Unrepresentable { .. }
             | StoreError::NotAnEventStore { .. }
             | StoreError::SchemaTooNew { .. }
+            | StoreError::ReadOnly(_)
             | StoreError::Unavailable(_) => false,
         }
     }

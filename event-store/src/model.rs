@@ -604,6 +604,23 @@ impl OutboxMessage {
     }
 }
 
+/// Which outbox messages a claim takes, by whom, and for how long.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct OutboxClaim<'a> {
+    /// The claiming process's name (its leases).
+    pub owner: &'a str,
+    /// Only messages for this destination (a rail's name, say).
+    pub destination: &'a str,
+    /// Only messages committed with a stream whose id starts with this (`""` for any).
+    pub streams: &'a str,
+    /// The claimer's now: leases that ended before it are free.
+    pub now: Timestamp,
+    /// How long the lease lasts.
+    pub lease_nanos: i64,
+    /// The most messages to claim.
+    pub limit: usize,
+}
+
 /// An outbox message claimed for delivery under a lease.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct OutboxItem {

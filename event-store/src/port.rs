@@ -5,8 +5,8 @@ use crate::hash::EventHash;
 use core_npp::Timestamp;
 
 use crate::model::{
-    AppendOutcome, AppendRequest, GroupOutcome, OutboxItem, PriorResult, RecordedEvent, StreamId,
-    StreamKind,
+    AppendOutcome, AppendRequest, GroupOutcome, OutboxClaim, OutboxItem, PriorResult,
+    RecordedEvent, StreamId, StreamKind,
 };
 
 /// An append-only, hash-chained event store. No method updates or deletes an event.
@@ -59,17 +59,14 @@ pub trait EventStore: Send + Sync {
     /// What the append that claimed rail message `message_id` did.
     fn find_rail_message(&self, message_id: &str) -> Result<Option<PriorResult>, StoreError>;
 
-    /// Claims up to `limit` undelivered outbox messages whose lease is free, expired at `now`, or
-    /// already `owner`'s (a restarted process resumes its own), leasing them to `owner` for
-    /// `lease_nanos`. A process that dies loses its leases when they expire, so nothing stays
-    /// unclaimed; two live processes (with distinct names) never hold the same message.
-    fn claim_outbox(
-        &self,
-        owner: &str,
-        now: Timestamp,
-        lease_nanos: i64,
-        limit: usize,
-    ) -> Result<Vec<OutboxItem>, StoreError>;
+    /// Claims up to `claim.limit` undelivered outbox messages of `claim.destination`, committed
+    /// with a stream whose id starts with `claim.streams`, whose lease is free, expired at
+    /// `claim.now`, or already `claim.owner`'s (a restarted process resumes its own), leasing them
+    /// to the owner for `claim.lease_nanos`. A process that dies loses its leases when they
+    /// expire, so nothing stays unclaimed; two live processes (with distinct names) never hold the
+    /// same message; a process that delivers to one destination, or works on some payments only,
+    /// never takes another's messages.
+    fn claim_outbox(&self, claim: &OutboxClaim<'_>) -> Result<Vec<OutboxItem>, StoreError>;
 
     /// Marks a claimed message delivered; `false` if `owner` no longer holds its lease.
     fn complete_outbox(&self, id: &str, owner: &str, now: Timestamp) -> Result<bool, StoreError>;

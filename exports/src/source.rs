@@ -101,9 +101,9 @@ fn operator_action(
         request
             .approvals
             .iter()
-            .map(|(by, at)| ApprovalRecord {
-                approved_by: *by,
-                approved_at: *at,
+            .map(|a| ApprovalRecord {
+                approved_by: a.approved_by,
+                approved_at: a.approved_at,
             })
             .collect()
     };
@@ -181,7 +181,7 @@ fn failure(request: &OpsRequest) -> Result<Decision, ExportError> {
     let (by, at) = request
         .approvals
         .last()
-        .copied()
+        .map(|a| (a.approved_by, a.approved_at))
         .ok_or_else(|| source("a failed request has no approval"))?;
     let why = request.events.iter().find_map(|e| {
         let OpsEvent::OperatorActionFailed { rule, why, .. } = e else {

@@ -100,7 +100,7 @@ fn export_input(args: &ExportArgs) -> Result<(EvidenceInput, String), (u8, Strin
     let raw = args.payment.as_deref().unwrap_or_default();
     let id = core_npp::PaymentIntentId::parse(raw)
         .map_err(|e| (EXIT_UNREADABLE, format!("payment {raw:?}: {e}")))?;
-    let store = args.target.open(store::OpenMode::MustExist).map_err(|e| {
+    let store = args.target.open(store::OpenMode::ReadOnly).map_err(|e| {
         (
             EXIT_UNREADABLE,
             format!("cannot open {}: {e}", args.target.describe()),

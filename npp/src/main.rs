@@ -4,6 +4,7 @@ mod evidence_cmd;
 mod latency;
 mod loadtest_cmd;
 mod ops_cmd;
+mod policy_cmd;
 mod progress;
 mod replay;
 mod simulate_cmd;
@@ -44,6 +45,9 @@ enum Command {
     /// Look at one payment, or load a payment history into the store.
     #[command(subcommand)]
     Payment(ops_cmd::PaymentCommand),
+    /// The operator policy the store holds: load a policy file as the one in force, or show it.
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
     /// Inspect and check the event store.
     #[command(subcommand)]
     Store(store_cmd::StoreCommand),
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         Command::Store(command) => store_cmd::run(&command),
         Command::Ops(command) => ops_cmd::run(&command),
         Command::Payment(command) => ops_cmd::run_payment(&command),
+        Command::Policy(command) => policy_cmd::run(&command),
         Command::Evidence(command) => evidence_cmd::run(&command),
     }
 }

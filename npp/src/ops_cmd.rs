@@ -32,15 +32,15 @@ pub enum OpsCommand {
 
 #[derive(clap::Args, Debug)]
 pub struct PolicyArg {
-    /// The operator policy (TOML): who may request and approve what.
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "NPP_POLICY",
-        default_value = "policy.toml"
-    )]
-    policy: PathBuf,
+    /// The operator policy (TOML): who may request and approve what. The store's policy decides:
+    /// a store that holds none takes this file (default ./policy.toml) the first time; after
+    /// that a file that differs from the store's is refused (`npp policy load` changes it).
+    #[arg(long, value_name = "FILE", env = "NPP_POLICY")]
+    policy: Option<PathBuf>,
 }
+
+/// The policy file used when `--policy` is not given, if it exists.
+const DEFAULT_POLICY_FILE: &str = "policy.toml";
 
 #[derive(clap::Args, Debug)]
 pub struct RequestArgs {
@@ -101,7 +101,7 @@ pub struct ListArgs {
 }
 
 /// A failure to report: refusals exit 1, everything else 2.
-struct Failure(u8, String);
+pub(crate) struct Failure(pub(crate) u8, pub(crate) String);
 
 impl From<AppError> for Failure {
     fn from(e: AppError) -> Self {
@@ -116,11 +116,11 @@ impl From<AppError> for Failure {
     }
 }
 
-fn unusable(message: impl Into<String>) -> Failure {
+pub(crate) fn unusable(message: impl Into<String>) -> Failure {
     Failure(EXIT_UNUSABLE, message.into())
 }
 
-fn finish(command: &str, result: Result<(), Failure>) -> ExitCode {
+pub(crate) fn finish(command: &str, result: Result<(), Failure>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(code, message)) => {
@@ -130,16 +130,52 @@ fn finish(command: &str, result: Result<(), Failure>) -> ExitCode {
     }
 }
 
-fn open(target: &StoreTarget) -> Result<Box<dyn EventStore>, Failure> {
+pub(crate) fn open(target: &StoreTarget) -> Result<Box<dyn EventStore>, Failure> {
+    open_as(target, OpenMode::MustExist)
+}
+
+/// For commands that only read (list, show): a read-only copy of a store works too.
+pub(crate) fn open_read_only(target: &StoreTarget) -> Result<Box<dyn EventStore>, Failure> {
+    open_as(target, OpenMode::ReadOnly)
+}
+
+fn open_as(target: &StoreTarget, mode: OpenMode) -> Result<Box<dyn EventStore>, Failure> {
     target
-        .open(OpenMode::MustExist)
+        .open(mode)
         .map_err(|e| unusable(format!("cannot open {}: {e}", target.describe())))
 }
 
-fn policy(path: &Path) -> Result<TomlPolicy, Failure> {
+pub(crate) fn read_policy(path: &Path) -> Result<TomlPolicy, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| unusable(format!("cannot read policy {}: {e}", path.display())))?;
     TomlPolicy::parse(&text).map_err(|e| unusable(format!("{}: {e}", path.display())))
+}
+
+/// The policy an ops command runs under: the store's, checked against the file given (which
+/// must be the same document); or, for a store that holds none yet, the file (recorded as the
+/// store's policy by the action itself).
+fn policy(arg: &PolicyArg, store: &dyn EventStore) -> Result<TomlPolicy, Failure> {
+    let file = arg.policy.clone().or_else(|| {
+        let default = PathBuf::from(DEFAULT_POLICY_FILE);
+        default.is_file().then_some(default)
+    });
+    let stored = app_ops::policy_in_force(store)?;
+    match (stored, file) {
+        (Some(stored), None) => Ok(stored.policy),
+        (Some(stored), Some(path)) => {
+            let given = read_policy(&path)?;
+            if given.sha256() == stored.policy.sha256() {
+                Ok(stored.policy)
+            } else {
+                Err(app_ops::not_in_force(&stored.policy, &given).into())
+            }
+        }
+        (None, Some(path)) => read_policy(&path),
+        (None, None) => Err(unusable(format!(
+            "the store holds no operator policy yet and there is no {DEFAULT_POLICY_FILE} here; \
+             give one with --policy FILE or load it with `npp policy load FILE`"
+        ))),
+    }
 }
 
 fn parse<T>(
@@ -165,8 +201,8 @@ fn request(args: &RequestArgs) -> Result<(), Failure> {
     let payment = parse("payment", &args.payment, PaymentIntentId::parse)?;
     let by = parse("operator", &args.by, OperatorId::parse)?;
     let reason = parse("reason", &args.reason, FreeText::parse)?;
-    let policy = policy(&args.policy.policy)?;
     let store = open(&args.target)?;
+    let policy = policy(&args.policy, &*store)?;
     let payments = Payments::new(&*store, &SystemClock);
     let request = OperatorActions::new(&payments, &policy).request(action, payment, by, reason)?;
     println!(
@@ -190,8 +226,8 @@ fn request(args: &RequestArgs) -> Result<(), Failure> {
 fn approve(args: &DecideArgs) -> Result<(), Failure> {
     let request_id = parse("request id", &args.request_id, ApprovalId::parse)?;
     let by = parse("operator", &args.by, OperatorId::parse)?;
-    let policy = policy(&args.policy.policy)?;
     let store = open(&args.target)?;
+    let policy = policy(&args.policy, &*store)?;
     let payments = Payments::new(&*store, &SystemClock);
     match OperatorActions::new(&payments, &policy).approve(request_id, by)? {
         Approved::AwaitingMoreApprovals(request) => println!(
@@ -215,8 +251,8 @@ fn reject(args: &RejectArgs) -> Result<(), Failure> {
     let request_id = parse("request id", &args.request_id, ApprovalId::parse)?;
     let by = parse("operator", &args.by, OperatorId::parse)?;
     let reason = parse("reason", &args.reason, FreeText::parse)?;
-    let policy = policy(&args.policy.policy)?;
     let store = open(&args.target)?;
+    let policy = policy(&args.policy, &*store)?;
     let payments = Payments::new(&*store, &SystemClock);
     let request = OperatorActions::new(&payments, &policy).reject(request_id, by, reason)?;
     println!(
@@ -227,7 +263,7 @@ fn reject(args: &RejectArgs) -> Result<(), Failure> {
 }
 
 fn list(args: &ListArgs) -> Result<(), Failure> {
-    let store = open(&args.target)?;
+    let store = open_read_only(&args.target)?;
     let requests = app_ops::list_requests(&*store, args.pending)?;
     println!(
         "{:<18} {:<12} {:<20} {:<8} {:<10} {:<32} {:<9} approvals",
@@ -245,7 +281,11 @@ fn list(args: &ListArgs) -> Result<(), Failure> {
 }
 
 fn print_request(r: &OpsRequest) {
-    let approvals: Vec<String> = r.approvals.iter().map(|(who, _)| who.to_string()).collect();
+    let approvals: Vec<String> = r
+        .approvals
+        .iter()
+        .map(|a| a.approved_by.to_string())
+        .collect();
     println!(
         "{:<18} {:<12} {:<20} {:<8} {:<10} {:<32} {:<9} {}/{} {}",
         r.request_id.as_str(),
@@ -303,7 +343,7 @@ pub fn run_payment(command: &PaymentCommand) -> ExitCode {
 
 fn show(args: &ShowArgs) -> Result<(), Failure> {
     let id = parse("payment", &args.id, PaymentIntentId::parse)?;
-    let store = open(&args.target)?;
+    let store = open_read_only(&args.target)?;
     let loaded = load_payment(&*store, id)?.ok_or(AppError::UnknownPayment(id))?;
     let payment = &loaded.payment;
     println!(

@@ -34,7 +34,7 @@ pub fn run(command: &StoreCommand) -> ExitCode {
 }
 
 fn verify(args: &VerifyArgs) -> ExitCode {
-    let store = match args.target.open(OpenMode::MustExist) {
+    let store = match args.target.open(OpenMode::ReadOnly) {
         Ok(store) => store,
         Err(e) => {
             eprintln!(

@@ -37,7 +37,11 @@ impl StoreTarget {
             Some(url) => {
                 let mut config = PostgresConfig::new(url);
                 config.schema.clone_from(&self.schema);
-                Ok(Box::new(PostgresStore::connect(&config)?))
+                if mode == OpenMode::ReadOnly {
+                    Ok(Box::new(PostgresStore::connect_read_only(&config)?))
+                } else {
+                    Ok(Box::new(PostgresStore::connect(&config)?))
+                }
             }
             None => Ok(Box::new(SqliteStore::open(&self.db, mode)?)),
         }

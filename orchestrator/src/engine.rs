@@ -10,7 +10,7 @@ use core_npp::{
     AccountId, AttemptId, FreeText, Money, Payment, PaymentEvent, PaymentIntentId, PaymentState,
     Timestamp,
 };
-use event_store::{EventStore, OutboxMessage, RecordedEvent, StreamKind};
+use event_store::{EventStore, OutboxClaim, OutboxMessage, RecordedEvent, StreamKind};
 
 use crate::error::OrchestratorError;
 use crate::rail::{Delivery, Rail};
@@ -35,6 +35,10 @@ pub struct Config {
     pub lease: i64,
     /// Outbox messages claimed per tick.
     pub outbox_batch: usize,
+    /// The payments this process works on: those whose id starts with this (`""`, the default:
+    /// every payment). A process scoped to a namespace (the simulator's) never authorises,
+    /// sends, expires or delivers anyone else's payment.
+    pub scope: String,
 }
 
 impl Default for Config {
@@ -46,6 +50,7 @@ impl Default for Config {
             intent_ttl: 600 * SECOND,
             lease: 30 * SECOND,
             outbox_batch: 512,
+            scope: String::new(),
         }
     }
 }
@@ -252,6 +257,13 @@ impl<'a> Orchestrator<'a> {
     }
 
     fn fold(&mut self, recorded: &RecordedEvent) -> Result<(), OrchestratorError> {
+        if recorded
+            .stream_id()
+            .about_payment()
+            .is_some_and(|id| !id.as_str().starts_with(&self.config.scope))
+        {
+            return Ok(());
+        }
         match recorded.stream_id().kind() {
             Some(StreamKind::Payment) => {
                 let event = decode_payment_event(recorded)?;
@@ -519,13 +531,17 @@ impl<'a> Orchestrator<'a> {
 
     fn deliver(&self, now: Timestamp) -> Result<(), OrchestratorError> {
         let worker = &self.config.worker_id;
+        let streams = format!("{}{}", StreamKind::Payment.prefix(), self.config.scope);
+        let claim = OutboxClaim {
+            owner: worker,
+            destination: self.rail.name(),
+            streams: &streams,
+            now,
+            lease_nanos: self.config.lease,
+            limit: self.config.outbox_batch,
+        };
         loop {
-            let items = self.store.claim_outbox(
-                worker,
-                now,
-                self.config.lease,
-                self.config.outbox_batch,
-            )?;
+            let items = self.store.claim_outbox(&claim)?;
             if items.is_empty() {
                 return Ok(());
             }

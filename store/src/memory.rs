@@ -5,8 +5,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use core_npp::Timestamp;
 use event_store::{
-    AppendOutcome, AppendRequest, EventHash, EventStore, GroupOutcome, OutboxItem, OutboxMessage,
-    PriorResult, RecordedEvent, StoreError, StreamId,
+    AppendOutcome, AppendRequest, EventHash, EventStore, GroupOutcome, OutboxClaim, OutboxItem,
+    OutboxMessage, PriorResult, RecordedEvent, StoreError, StreamId,
 };
 
 use crate::append::{
@@ -27,6 +27,7 @@ struct Inner {
 
 struct OutboxRow {
     message: OutboxMessage,
+    stream: StreamId,
     claims: u32,
     lease: Option<(String, Timestamp)>,
     delivered: bool,
@@ -248,6 +249,7 @@ impl Engine for MemoryEngine<'_> {
                 .insert(id.to_owned(), self.inner.outbox.len());
             self.inner.outbox.push(OutboxRow {
                 message: row.message.clone(),
+                stream: row.stream.clone(),
                 claims: 0,
                 lease: None,
                 delivered: false,
@@ -349,17 +351,14 @@ impl EventStore for MemoryStore {
         Ok(self.lock()?.rail_messages.get(message_id).cloned())
     }
 
-    fn claim_outbox(
-        &self,
-        owner: &str,
-        now: Timestamp,
-        lease_nanos: i64,
-        limit: usize,
-    ) -> Result<Vec<OutboxItem>, StoreError> {
+    fn claim_outbox(&self, claim: &OutboxClaim<'_>) -> Result<Vec<OutboxItem>, StoreError> {
         let mut inner = self.lock()?;
-        let until = now.plus_nanos(lease_nanos).unwrap_or(now);
+        let (owner, now, limit) = (claim.owner, claim.now, claim.limit);
+        let until = now.plus_nanos(claim.lease_nanos).unwrap_or(now);
         let free = |row: &OutboxRow| {
             !row.delivered
+                && row.message.destination() == claim.destination
+                && row.stream.as_str().starts_with(claim.streams)
                 && row
                     .lease
                     .as_ref()

@@ -3,8 +3,8 @@
 //! refuse UPDATE, DELETE and TRUNCATE, versioned migrations.
 
 use event_store::{
-    AppendOutcome, AppendRequest, EventStore, GroupOutcome, OutboxItem, PriorResult, RecordedEvent,
-    StoreError, StreamId,
+    AppendOutcome, AppendRequest, EventStore, GroupOutcome, OutboxClaim, OutboxItem, PriorResult,
+    RecordedEvent, StoreError, StreamId,
 };
 
 use postgres::{Client, NoTls, Row};
@@ -128,8 +128,10 @@ impl PostgresConfig {
 
 /// The PostgreSQL event store.
 pub struct PostgresStore {
-    writer: GroupCommit,
+    /// `None` when connected read-only.
+    writer: Option<GroupCommit>,
     readers: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+    describe: String,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -149,6 +151,80 @@ impl PostgresStore {
     /// Connects, creates the schema if missing, applies pending migrations, and refuses a schema
     /// newer than this binary knows.
     pub fn connect(config: &PostgresConfig) -> Result<Self, StoreError> {
+        let (pg_config, mut client) = Self::client(config)?;
+        migrate(&mut client, &config.schema)?;
+        let readers = Self::readers(config, pg_config)?;
+        let statements = Statements::prepare(&mut client).map_err(pg)?;
+        let writer = GroupCommit::spawn(
+            "npp-postgres-writer",
+            PgWriter {
+                client,
+                statements,
+                heads: Heads::default(),
+            },
+        )?;
+        Ok(Self {
+            writer: Some(writer),
+            readers,
+            describe: describe(config),
+        })
+    }
+
+    /// Connects for reading only: nothing is created or migrated, and a schema that does not
+    /// exist or holds no event store is refused as it is (for verification and inspection).
+    pub fn connect_read_only(config: &PostgresConfig) -> Result<Self, StoreError> {
+        let (pg_config, mut client) = Self::client(config)?;
+        let not_ours = |why: String| StoreError::NotAnEventStore {
+            path: describe(config),
+            why,
+        };
+        let found = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM information_schema.schemata WHERE schema_name = $1),
+                        EXISTS (SELECT 1 FROM information_schema.tables
+                                WHERE table_schema = $1 AND table_name = 'schema_migrations')",
+                &[&config.schema],
+            )
+            .map_err(pg)?;
+        let describe_schema = || config.schema.clone();
+        let schema_exists: bool = column(
+            &found,
+            0,
+            "information_schema.schemata",
+            "exists",
+            &describe_schema,
+        )?;
+        let store_exists: bool = column(
+            &found,
+            1,
+            "information_schema.tables",
+            "exists",
+            &describe_schema,
+        )?;
+        if !schema_exists {
+            return Err(not_ours(format!("schema {} does not exist", config.schema)));
+        }
+        if !store_exists {
+            return Err(not_ours(format!(
+                "schema {} holds no event store",
+                config.schema
+            )));
+        }
+        let current = applied_version(&mut client)?;
+        if current > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                found: current,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(Self {
+            writer: None,
+            readers: Self::readers(config, pg_config)?,
+            describe: describe(config),
+        })
+    }
+
+    fn client(config: &PostgresConfig) -> Result<(postgres::Config, Client), StoreError> {
         if !valid_schema(&config.schema) {
             return Err(StoreError::InvalidAppend(format!(
                 "schema name {:?} is not [a-z_][a-z0-9_]*",
@@ -164,24 +240,26 @@ impl PostgresStore {
                     why: format!("not a PostgreSQL URL: {e}"),
                 })?;
         pg_config.options(&format!("-c search_path={}", config.schema));
-        let mut client = pg_config.connect(NoTls).map_err(pg)?;
-        migrate(&mut client, &config.schema)?;
+        let client = pg_config.connect(NoTls).map_err(pg)?;
+        Ok((pg_config, client))
+    }
+
+    fn readers(
+        config: &PostgresConfig,
+        pg_config: postgres::Config,
+    ) -> Result<r2d2::Pool<PostgresConnectionManager<NoTls>>, StoreError> {
         let manager = PostgresConnectionManager::new(pg_config, NoTls);
-        let readers = r2d2::Pool::builder()
+        r2d2::Pool::builder()
             .max_size(config.readers.max(1))
             .min_idle(Some(0))
             .build(manager)
-            .map_err(unavailable)?;
-        let statements = Statements::prepare(&mut client).map_err(pg)?;
-        let writer = GroupCommit::spawn(
-            "npp-postgres-writer",
-            PgWriter {
-                client,
-                statements,
-                heads: Heads::default(),
-            },
-        )?;
-        Ok(Self { writer, readers })
+            .map_err(unavailable)
+    }
+
+    fn writer(&self) -> Result<&GroupCommit, StoreError> {
+        self.writer
+            .as_ref()
+            .ok_or_else(|| StoreError::ReadOnly(self.describe.clone()))
     }
 
     fn reader(
@@ -189,6 +267,23 @@ impl PostgresStore {
     ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
         self.readers.get().map_err(unavailable)
     }
+}
+
+fn describe(config: &PostgresConfig) -> String {
+    format!("{} (schema {})", config.url, config.schema)
+}
+
+/// The newest migration applied (the table must exist).
+fn applied_version(client: &mut impl postgres::GenericClient) -> Result<u32, StoreError> {
+    let describe = || "the newest migration".to_owned();
+    let row = client
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .map_err(pg)?;
+    let raw: i32 = column(&row, 0, "schema_migrations", "version", &describe)?;
+    version_from_db(i64::from(raw), true, "schema_migrations", &describe)
 }
 
 fn migrate(client: &mut Client, schema: &str) -> Result<(), StoreError> {
@@ -207,22 +302,7 @@ fn migrate(client: &mut Client, schema: &str) -> Result<(), StoreError> {
     let exists: bool = column(&exists, 0, "information_schema.tables", "exists", &|| {
         schema.to_owned()
     })?;
-    let current = if exists {
-        let row = tx
-            .query_one(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                &[],
-            )
-            .map_err(pg)?;
-        let raw: i32 = column(&row, 0, "schema_migrations", "version", &|| {
-            "the newest migration".to_owned()
-        })?;
-        version_from_db(i64::from(raw), true, "schema_migrations", &|| {
-            "the newest migration".to_owned()
-        })?
-    } else {
-        0
-    };
+    let current = if exists { applied_version(&mut tx)? } else { 0 };
     if current > SCHEMA_VERSION {
         return Err(StoreError::SchemaTooNew {
             found: current,
@@ -312,21 +392,24 @@ impl PostgresStore {
     /// Hand-offs waiting for the writer thread right now: the group-commit queue's depth
     /// (bounded; callers wait when it is full).
     pub fn writer_queue_depth(&self) -> usize {
-        self.writer.depth()
+        self.writer.as_ref().map_or(0, GroupCommit::depth)
     }
 }
 
 impl EventStore for PostgresStore {
     fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        self.writer.append(request)
+        self.writer()?.append(request)
     }
 
     fn append_batch(&self, requests: Vec<AppendRequest>) -> Vec<Result<AppendOutcome, StoreError>> {
-        self.writer.append_batch(requests)
+        match self.writer() {
+            Ok(writer) => writer.append_batch(requests),
+            Err(e) => requests.iter().map(|_| Err(e.clone())).collect(),
+        }
     }
 
     fn append_atomic(&self, requests: Vec<AppendRequest>) -> Result<GroupOutcome, StoreError> {
-        self.writer.append_atomic(requests)
+        self.writer()?.append_atomic(requests)
     }
 
     fn stream_version(&self, stream: &StreamId) -> Result<u32, StoreError> {
@@ -385,16 +468,12 @@ impl EventStore for PostgresStore {
         find_rail_message(&mut *self.reader()?, message_id)
     }
 
-    fn claim_outbox(
-        &self,
-        owner: &str,
-        now: core_npp::Timestamp,
-        lease_nanos: i64,
-        limit: usize,
-    ) -> Result<Vec<OutboxItem>, StoreError> {
-        let now = nanos(now, "now")?;
-        let until = now.saturating_add(lease_nanos);
-        let limit = big(limit as u64, "limit")?;
+    fn claim_outbox(&self, claim: &OutboxClaim<'_>) -> Result<Vec<OutboxItem>, StoreError> {
+        self.writer()?;
+        let (owner, streams, destination) = (claim.owner, claim.streams, claim.destination);
+        let now = nanos(claim.now, "now")?;
+        let until = now.saturating_add(claim.lease_nanos);
+        let limit = big(claim.limit as u64, "limit")?;
         // SKIP LOCKED: two processes claiming at once take different rows, never the same one.
         let rows = self
             .reader()?
@@ -402,9 +481,10 @@ impl EventStore for PostgresStore {
                 "UPDATE outbox SET lease_owner = $1, lease_until = $2, claims = claims + 1
                  WHERE seq IN (SELECT seq FROM outbox
                                WHERE delivered_at IS NULL AND (lease_until IS NULL OR lease_until <= $3 OR lease_owner = $1)
+                                 AND destination = $6 AND left(stream_id, length($5)) = $5
                                ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
                  RETURNING id, destination, payload, claims",
-                &[&owner, &until, &now, &limit],
+                &[&owner, &until, &now, &limit, &streams, &destination],
             )
             .map_err(pg)?;
         rows.iter()
@@ -426,6 +506,7 @@ impl EventStore for PostgresStore {
         owner: &str,
         now: core_npp::Timestamp,
     ) -> Result<bool, StoreError> {
+        self.writer()?;
         let now = nanos(now, "now")?;
         let changed = self
             .reader()?

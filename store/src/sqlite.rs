@@ -6,8 +6,8 @@ use std::sync::{Condvar, Mutex};
 
 use core_npp::Timestamp;
 use event_store::{
-    AppendOutcome, AppendRequest, EventHash, EventStore, GroupOutcome, OutboxItem, PriorResult,
-    RecordedEvent, StoreError, StreamId,
+    AppendOutcome, AppendRequest, EventHash, EventStore, GroupOutcome, OutboxClaim, OutboxItem,
+    PriorResult, RecordedEvent, StoreError, StreamId,
 };
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 
@@ -149,8 +149,12 @@ const SELECT_EVENT: &str = "SELECT stream_id, version, global_position, event_ty
 pub enum OpenMode {
     /// Create the file and schema if missing (the orchestrator).
     CreateIfMissing,
-    /// Refuse a missing file (verification, inspection).
+    /// Refuse a missing file; migrate an older schema (operator commands that write).
     MustExist,
+    /// Read only, for verification and inspection: nothing is created, migrated or written, so a
+    /// read-only copy (an auditor's) can be checked and a missing, empty or foreign file is
+    /// refused as it is.
+    ReadOnly,
 }
 
 #[derive(Default)]
@@ -162,10 +166,23 @@ struct ReaderPool {
 /// The SQLite event store.
 pub struct SqliteStore {
     path: PathBuf,
-    writer: GroupCommit,
-    _checkpointer: Checkpointer,
+    /// `None` when opened read-only.
+    writer: Option<GroupCommit>,
+    _checkpointer: Option<Checkpointer>,
     readers: Mutex<ReaderPool>,
     reader_freed: Condvar,
+    /// How readers open: normally, or read-only (possibly immutable, see `open_read_only`).
+    reader_access: Access,
+}
+
+/// How a connection opens the file.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Access {
+    ReadWrite,
+    ReadOnly,
+    /// Read-only on a file nothing may write meanwhile (`immutable=1`): for a read-only copy
+    /// whose directory does not let SQLite create the WAL index beside it.
+    Immutable,
 }
 
 fn unavailable(e: rusqlite::Error) -> StoreError {
@@ -183,13 +200,19 @@ impl SqliteStore {
     /// Opens (or creates) the store at `path`, refusing a file that is not an npp event store or
     /// whose schema is newer than this binary; such a file is left exactly as it was.
     pub fn open(path: &Path, mode: OpenMode) -> Result<Self, StoreError> {
-        if mode == OpenMode::MustExist && !path.is_file() {
-            return Err(not_ours(path, "no such file"));
+        if mode != OpenMode::CreateIfMissing {
+            must_be_a_file(path)?;
         }
-        let conn = open_connection(path, mode)?;
-        inspect(&conn, path)?;
+        if mode == OpenMode::ReadOnly {
+            return Self::open_read_only(path);
+        }
+        let create = mode == OpenMode::CreateIfMissing;
+        let conn = open_connection(path, Access::ReadWrite, create)?;
+        // Wait for another process opening the same file at the same moment, never fail on it.
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(unavailable)?;
+        inspect(&conn, path, false)?;
         configure(&conn).map_err(|e| classify_open_error(path, e))?;
-        migrate(&conn).map_err(|e| classify_open_error(path, e))?;
+        migrate(&conn, path)?;
         // Checkpoints run on their own thread; the writer's automatic one is only a backstop
         // for a WAL that grows past 40 MB.
         conn.execute_batch(&format!(
@@ -203,7 +226,7 @@ impl SqliteStore {
                 heads: Heads::default(),
             },
         )?;
-        let checkpointing = open_connection(path, OpenMode::MustExist)?;
+        let checkpointing = open_connection(path, Access::ReadWrite, false)?;
         // Checkpoints copy frames straight from the WAL; they need no page cache to speak of.
         // FULL: the database file is fsynced before the WAL may be reused.
         checkpointing
@@ -212,11 +235,46 @@ impl SqliteStore {
         let checkpointer = Checkpointer::spawn(checkpointing)?;
         Ok(Self {
             path: path.to_owned(),
-            writer,
-            _checkpointer: checkpointer,
+            writer: Some(writer),
+            _checkpointer: Some(checkpointer),
             readers: Mutex::new(ReaderPool::default()),
             reader_freed: Condvar::new(),
+            reader_access: Access::ReadWrite,
         })
+    }
+
+    /// Opens for reading only: no writer, no checkpointer, no migration, no pragma that writes.
+    fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let mut access = Access::ReadOnly;
+        let conn = open_connection(path, access, false)?;
+        let checked = inspect(&conn, path, true);
+        let checked = match checked {
+            // A WAL database needs its index file beside it; where that cannot be made (a
+            // read-only directory), read the file as immutable instead.
+            Err(StoreError::Unavailable(_)) | Err(StoreError::NotAnEventStore { .. })
+                if cannot_make_wal_index(&conn) =>
+            {
+                access = Access::Immutable;
+                let conn = open_connection(path, access, false)?;
+                inspect(&conn, path, true)
+            }
+            other => other,
+        };
+        checked?;
+        Ok(Self {
+            path: path.to_owned(),
+            writer: None,
+            _checkpointer: None,
+            readers: Mutex::new(ReaderPool::default()),
+            reader_freed: Condvar::new(),
+            reader_access: access,
+        })
+    }
+
+    fn writer(&self) -> Result<&GroupCommit, StoreError> {
+        self.writer
+            .as_ref()
+            .ok_or_else(|| StoreError::ReadOnly(self.path.display().to_string()))
     }
 
     /// The database file.
@@ -258,9 +316,11 @@ impl SqliteStore {
     }
 
     fn open_reader(&self) -> Result<Connection, StoreError> {
-        let conn = open_connection(&self.path, OpenMode::MustExist)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(unavailable)?;
+        let conn = open_connection(&self.path, self.reader_access, false)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(unavailable)?;
+        if self.reader_access != Access::ReadWrite {
+            return Ok(conn);
+        }
         // A small page cache each: the OS page cache holds the hot pages anyway. Readers also
         // write (outbox leases), so they get the writer's checkpoint backstop, not SQLite's.
         conn.execute_batch(&format!(
@@ -271,13 +331,68 @@ impl SqliteStore {
     }
 }
 
-fn open_connection(path: &Path, mode: OpenMode) -> Result<Connection, StoreError> {
-    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    if mode == OpenMode::CreateIfMissing {
-        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+/// How long a connection waits for another process's lock (a migration at first use, a
+/// checkpoint) before giving up.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn must_be_a_file(path: &Path) -> Result<(), StoreError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => Err(not_ours(path, "is a directory, not a database file")),
+        Ok(meta) if meta.len() == 0 => Err(not_ours(
+            path,
+            "the file is empty (0 bytes): it holds no event store",
+        )),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(not_ours(path, "no such file")),
+        Err(e) => Err(not_ours(path, format!("cannot read it: {e}"))),
     }
-    let conn =
-        Connection::open_with_flags(path, flags).map_err(|e| classify_open_error(path, e))?;
+}
+
+/// `path` as an SQLite URI with `immutable=1`.
+fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for c in path.display().to_string().chars() {
+        match c {
+            '?' | '#' | '%' | ' ' => uri.push_str(&format!("%{:02X}", u32::from(c))),
+            other => uri.push(other),
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
+/// Whether reading failed because SQLite could not create the WAL index (`-shm`) beside a
+/// read-only database.
+fn cannot_make_wal_index(conn: &Connection) -> bool {
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
+        row.get::<_, i64>(0)
+    })
+    .err()
+    .and_then(|e| e.sqlite_error_code())
+    .is_some_and(|code| matches!(code, ErrorCode::CannotOpen | ErrorCode::ReadOnly))
+}
+
+fn open_connection(path: &Path, access: Access, create: bool) -> Result<Connection, StoreError> {
+    let opened = match access {
+        Access::ReadWrite => {
+            let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            if create {
+                flags |= OpenFlags::SQLITE_OPEN_CREATE;
+            }
+            Connection::open_with_flags(path, flags)
+        }
+        Access::ReadOnly => Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        ),
+        Access::Immutable => Connection::open_with_flags(
+            immutable_uri(path),
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        ),
+    };
+    let conn = opened.map_err(|e| classify_open_error(path, e))?;
     // Query-planner stability: without it, this SQLite (STAT4, `LIMIT ?`) marks bound parameters
     // as plan-changing and re-parses the statement on every execution; a profile of the load
     // test showed a fifth of the CPU in that re-parse. Our statements have one good plan each.
@@ -298,14 +413,22 @@ fn classify_open_error(path: &Path, e: rusqlite::Error) -> StoreError {
     }
 }
 
-/// Read-only checks before anything is written: is this SQLite, is it ours, is it too new?
-fn inspect(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+/// Read-only checks before anything is written: is this SQLite, is it ours, is it too new? An
+/// empty database is fine to create a store in, but not to read one from (`must_hold_store`).
+fn inspect(conn: &Connection, path: &Path, must_hold_store: bool) -> Result<(), StoreError> {
     let read = |sql: &str| conn.query_row(sql, [], |row| row.get::<_, i64>(0));
     let app_id = read("PRAGMA application_id").map_err(|e| classify_open_error(path, e))?;
     let tables =
         read("SELECT count(*) FROM sqlite_master").map_err(|e| classify_open_error(path, e))?;
     if app_id == 0 && tables == 0 {
-        return Ok(());
+        return if must_hold_store {
+            Err(not_ours(
+                path,
+                "an empty SQLite database: it holds no event store",
+            ))
+        } else {
+            Ok(())
+        };
     }
     if app_id != i64::from(APPLICATION_ID) {
         return Err(not_ours(
@@ -338,45 +461,65 @@ fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
     conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
         row.get::<_, String>(0)
     })?;
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
 }
 
-fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
-    let has_table: i64 = conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
-        [],
-        |row| row.get(0),
-    )?;
-    let current: u32 = if has_table == 0 {
-        0
-    } else {
-        conn.query_row(
+/// The newest migration applied, read inside the caller's transaction.
+fn applied_version(conn: &Connection, path: &Path) -> Result<u32, StoreError> {
+    let has_table: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(|e| classify_open_error(path, e))?;
+    if has_table == 0 {
+        return Ok(0);
+    }
+    let describe = || "the newest migration".to_owned();
+    let raw: i64 = conn
+        .query_row(
             "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
             [],
             |row| row.get(0),
-        )?
-    };
-    for (version, description, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > current) {
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        let applied = conn
-            .execute_batch(sql)
-            .and_then(|()| {
-                conn.execute(
-                    "INSERT INTO schema_migrations (version, description) VALUES (?1, ?2)",
-                    params![version, description],
-                )
-            })
-            .and_then(|_| conn.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}")));
-        match applied {
-            Ok(()) => conn.execute_batch("COMMIT")?,
-            Err(e) => {
-                conn.execute_batch("ROLLBACK")?;
-                return Err(e);
-            }
+        )
+        .map_err(|e| read_failure(e, "schema_migrations", "version", &describe))?;
+    version_from_db(raw, true, "schema_migrations", &describe)
+}
+
+/// Applies every pending migration in one exclusive transaction. The version is read inside it,
+/// so processes opening a new file at the same moment queue on the lock and each finds the work
+/// done by the first, instead of racing to create the same tables.
+fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let failed = |e| classify_open_error(path, e);
+    conn.execute_batch("BEGIN EXCLUSIVE").map_err(failed)?;
+    let applied = (|| {
+        let current = applied_version(conn, path)?;
+        if current > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                found: current,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        for (version, description, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > current) {
+            conn.execute_batch(sql).map_err(failed)?;
+            conn.execute(
+                "INSERT INTO schema_migrations (version, description) VALUES (?1, ?2)",
+                params![version, description],
+            )
+            .map_err(failed)?;
+            conn.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))
+                .map_err(failed)?;
+        }
+        Ok(())
+    })();
+    match applied {
+        Ok(()) => conn.execute_batch("COMMIT").map_err(failed),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
         }
     }
-    Ok(())
 }
 
 struct SqliteWriter {
@@ -768,21 +911,24 @@ impl SqliteStore {
     /// Hand-offs waiting for the writer thread right now: the group-commit queue's depth
     /// (bounded; callers wait when it is full).
     pub fn writer_queue_depth(&self) -> usize {
-        self.writer.depth()
+        self.writer.as_ref().map_or(0, GroupCommit::depth)
     }
 }
 
 impl EventStore for SqliteStore {
     fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        self.writer.append(request)
+        self.writer()?.append(request)
     }
 
     fn append_batch(&self, requests: Vec<AppendRequest>) -> Vec<Result<AppendOutcome, StoreError>> {
-        self.writer.append_batch(requests)
+        match self.writer() {
+            Ok(writer) => writer.append_batch(requests),
+            Err(e) => requests.iter().map(|_| Err(e.clone())).collect(),
+        }
     }
 
     fn append_atomic(&self, requests: Vec<AppendRequest>) -> Result<GroupOutcome, StoreError> {
-        self.writer.append_atomic(requests)
+        self.writer()?.append_atomic(requests)
     }
 
     fn stream_version(&self, stream: &StreamId) -> Result<u32, StoreError> {
@@ -834,28 +980,25 @@ impl EventStore for SqliteStore {
         self.with_reader(|conn| find_rail_message(conn, message_id))
     }
 
-    fn claim_outbox(
-        &self,
-        owner: &str,
-        now: Timestamp,
-        lease_nanos: i64,
-        limit: usize,
-    ) -> Result<Vec<OutboxItem>, StoreError> {
-        let now_nanos = nanos(now, "now")?;
-        let until = now_nanos.saturating_add(lease_nanos);
-        let limit = sql_int(limit as u64, "limit")?;
+    fn claim_outbox(&self, claim: &OutboxClaim<'_>) -> Result<Vec<OutboxItem>, StoreError> {
+        self.writer()?;
+        let (owner, streams, destination) = (claim.owner, claim.streams, claim.destination);
+        let now_nanos = nanos(claim.now, "now")?;
+        let until = now_nanos.saturating_add(claim.lease_nanos);
+        let limit = sql_int(claim.limit as u64, "limit")?;
         self.with_reader(|conn| {
             let mut statement = conn
                 .prepare_cached(
                     "UPDATE outbox SET lease_owner = ?1, lease_until = ?2, claims = claims + 1
                      WHERE seq IN (SELECT seq FROM outbox
                                    WHERE delivered_at IS NULL AND (lease_until IS NULL OR lease_until <= ?3 OR lease_owner = ?1)
+                                     AND destination = ?6 AND substr(stream_id, 1, length(?5)) = ?5
                                    ORDER BY seq LIMIT ?4)
                      RETURNING id, destination, payload, claims",
                 )
                 .map_err(unavailable)?;
             let mut rows = statement
-                .query(params![owner, until, now_nanos, limit])
+                .query(params![owner, until, now_nanos, limit, streams, destination])
                 .map_err(unavailable)?;
             let mut items = Vec::new();
             while let Some(row) = rows.next().map_err(unavailable)? {
@@ -872,6 +1015,7 @@ impl EventStore for SqliteStore {
     }
 
     fn complete_outbox(&self, id: &str, owner: &str, now: Timestamp) -> Result<bool, StoreError> {
+        self.writer()?;
         let now = nanos(now, "now")?;
         self.with_reader(|conn| {
             conn.prepare_cached(

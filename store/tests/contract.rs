@@ -342,6 +342,21 @@ fn a_tailing_reader_never_skips_an_event_committed_late(store: Arc<dyn EventStor
     );
 }
 
+fn lease_claim(
+    owner: &str,
+    now: core_npp::Timestamp,
+    limit: usize,
+) -> event_store::OutboxClaim<'_> {
+    event_store::OutboxClaim {
+        owner,
+        destination: "npp",
+        streams: "",
+        now,
+        lease_nanos: LEASE,
+        limit,
+    }
+}
+
 fn outbox(id: &str) -> event_store::OutboxMessage {
     event_store::OutboxMessage::new(id, "npp", format!("<Document id=\"{id}\"/>")).unwrap()
 }
@@ -360,7 +375,9 @@ fn outbox_messages_commit_with_their_events_and_are_leased_once(store: &dyn Even
     let refused = store.append(request("o-1", 0, 1).with_outbox(outbox("MSG-C")));
     assert!(matches!(refused, Err(StoreError::Conflict { .. })));
     assert_eq!(store.pending_outbox().unwrap(), 2);
-    let claimed = store.claim_outbox("worker-1", at(10), LEASE, 10).unwrap();
+    let claimed = store
+        .claim_outbox(&lease_claim("worker-1", at(10), 10))
+        .unwrap();
     let mut ids: Vec<&str> = claimed.iter().map(|i| i.message.id()).collect();
     ids.sort_unstable();
     assert_eq!(ids, ["MSG-A", "MSG-B"]);
@@ -372,11 +389,13 @@ fn outbox_messages_commit_with_their_events_and_are_leased_once(store: &dyn Even
     // While the lease holds, nobody else gets them; the holder, restarted, resumes them.
     assert!(
         store
-            .claim_outbox("worker-2", at(20), LEASE, 10)
+            .claim_outbox(&lease_claim("worker-2", at(20), 10))
             .unwrap()
             .is_empty()
     );
-    let resumed = store.claim_outbox("worker-1", at(20), LEASE, 10).unwrap();
+    let resumed = store
+        .claim_outbox(&lease_claim("worker-1", at(20), 10))
+        .unwrap();
     assert!(
         resumed.len() == 2 && resumed.iter().all(|i| i.claims == 2),
         "{resumed:?}"
@@ -387,14 +406,16 @@ fn outbox_messages_commit_with_their_events_and_are_leased_once(store: &dyn Even
         "not the lease holder"
     );
     // After the lease expires (worker-1 died), MSG-B is claimable again, and says so.
-    let again = store.claim_outbox("worker-2", at(51), LEASE, 10).unwrap();
+    let again = store
+        .claim_outbox(&lease_claim("worker-2", at(51), 10))
+        .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!((again[0].message.id(), again[0].claims), ("MSG-B", 3));
     assert!(store.complete_outbox("MSG-B", "worker-2", at(42)).unwrap());
     assert_eq!(store.pending_outbox().unwrap(), 0);
     assert!(
         store
-            .claim_outbox("worker-3", at(500), LEASE, 10)
+            .claim_outbox(&lease_claim("worker-3", at(500), 10))
             .unwrap()
             .is_empty()
     );
@@ -424,7 +445,7 @@ fn concurrent_claimers_never_share_a_message(store: Arc<dyn EventStore>) {
                 let mut mine = Vec::new();
                 loop {
                     let batch = store
-                        .claim_outbox(&format!("w{w}"), at(5), LEASE, 7)
+                        .claim_outbox(&lease_claim(&format!("w{w}"), at(5), 7))
                         .unwrap();
                     if batch.is_empty() {
                         return mine;
@@ -726,6 +747,33 @@ fn append_at_head_finds_the_head_and_retries_a_lost_race(store: &dyn EventStore)
     );
 }
 
+fn outbox_claims_take_only_their_destination_and_streams(store: &dyn EventStore) {
+    committed(store.append(request("payment-s1-1", 0, 1).with_outbox(outbox("SC-1"))));
+    committed(store.append(request("payment-other", 0, 1).with_outbox(outbox("SC-2"))));
+    let webhook = event_store::OutboxMessage::new("SC-3", "webhook", "{}".into()).unwrap();
+    committed(store.append(request("payment-s1-2", 0, 1).with_outbox(webhook)));
+    // A claim scoped to payments starting "payment-s1-" for the rail takes only SC-1.
+    let scoped = event_store::OutboxClaim {
+        streams: "payment-s1-",
+        ..lease_claim("scoped", at(1), 10)
+    };
+    let taken: Vec<String> = store
+        .claim_outbox(&scoped)
+        .unwrap()
+        .iter()
+        .map(|i| i.message.id().to_owned())
+        .collect();
+    assert_eq!(taken, ["SC-1"]);
+    // An unscoped claim for the rail takes the other payment's message, never the webhook's.
+    let rest: Vec<String> = store
+        .claim_outbox(&lease_claim("everyone", at(1), 10))
+        .unwrap()
+        .iter()
+        .map(|i| i.message.id().to_owned())
+        .collect();
+    assert_eq!(rest, ["SC-2"]);
+}
+
 macro_rules! contract_suite {
     ($adapter:ident) => {
         mod $adapter {
@@ -784,6 +832,7 @@ macro_rules! contract_suite {
             shared_case!(an_atomic_group_and_its_neighbours_settle_apart);
             case!(stream_version_is_the_head_without_reading_the_stream);
             case!(append_at_head_finds_the_head_and_retries_a_lost_race);
+            case!(outbox_claims_take_only_their_destination_and_streams);
         }
     };
 }
