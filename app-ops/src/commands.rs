@@ -4,7 +4,8 @@
 use core_npp::{
     AccountId, Acknowledged, Applied, AttemptId, AttemptLimit, Authorised, Currency, Expired,
     Failed, FailureReason, FreeText, IdempotencyKey, IntentCreated, Money, Payment, PaymentEvent,
-    PaymentIntentId, PaymentState, SentToRail, Settled, SettlementRef, Timestamp,
+    PaymentIntentId, PaymentState, ReplayError, SentToRail, Settled, SettlementRef, Timestamp,
+    rebuild_from_events,
 };
 use event_store::{
     AppendOutcome, AppendRequest, EventStore, IdempotencyClaim, NewEvent, OutboxMessage,
@@ -66,6 +67,19 @@ pub struct NewIntent {
 }
 
 impl NewIntent {
+    /// The request an intent event stands for: what a caller would have asked to record it.
+    pub fn of_event(intent: &IntentCreated) -> Self {
+        Self {
+            payment_intent_id: intent.payment_intent_id(),
+            amount: *intent.amount(),
+            currency: *intent.currency(),
+            idempotency_key: *intent.idempotency_key(),
+            from_account_id: *intent.from_account_id(),
+            to_account_id: *intent.to_account_id(),
+            max_attempts: *intent.max_attempts(),
+        }
+    }
+
     /// SHA-256 of the request's fields, so a key reused for a different request is caught.
     pub fn fingerprint(&self) -> [u8; 32] {
         let canonical = format!(
@@ -300,6 +314,56 @@ impl<'a> Payments<'a> {
                     "payment {} already exists under another idempotency key",
                     intent.payment_intent_id
                 ),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Loads a whole payment history (fixtures, demos, migrations) after checking it against
+    /// every rule, claiming its intent's idempotency key exactly as `create_intent` does: a key
+    /// already used by another payment refuses the import, so no two payments ever hold one key.
+    pub fn import_history(&self, history: &[PaymentEvent]) -> Result<Outcome, AppError> {
+        let replay = rebuild_from_events(history).map_err(|e| match e {
+            ReplayError::Rejected { error, .. } => AppError::Rule(error),
+            ReplayError::EmptyHistory => {
+                AppError::refused("import/empty-history", "the history holds no events")
+            }
+        })?;
+        let Some(PaymentEvent::PaymentIntentCreated(intent)) = history.first() else {
+            return Err(AppError::refused(
+                "import/empty-history",
+                "a history starts with PaymentIntentCreated",
+            ));
+        };
+        let id = intent.payment_intent_id();
+        let claim = IdempotencyClaim::new(
+            intent.idempotency_key().as_str(),
+            NewIntent::of_event(intent).fingerprint(),
+        )?;
+        let events = history
+            .iter()
+            .map(encode_payment_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        let request = AppendRequest::new(StreamId::payment(id), 0, events, self.clock.now())?
+            .with_idempotency(claim);
+        match self.store.append(request) {
+            Ok(AppendOutcome::Committed(c)) => Ok(Outcome {
+                payment: replay.into_payment(),
+                version: c.last_version,
+                effect: Effect::Appended,
+            }),
+            Ok(AppendOutcome::AlreadyApplied(prior)) => Err(AppError::refused(
+                "import/already-imported",
+                format!(
+                    "the intent's idempotency key {} already belongs to {} (the same request); \
+                     nothing imported",
+                    intent.idempotency_key(),
+                    prior.stream
+                ),
+            )),
+            Err(StoreError::Conflict { .. }) => Err(AppError::refused(
+                "intent/unique-payment-id",
+                format!("payment {id} already exists; nothing imported"),
             )),
             Err(e) => Err(e.into()),
         }

@@ -1,6 +1,6 @@
 //! `npp evidence`: export a payment's evidence pack, verify a pack, make a signing key pair.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,6 +9,8 @@ use core_npp::PaymentEvent;
 use exports::{
     EvidenceInput, ExportError, PackPublicKey, PackSigningKey, build_pack, verify_pack_bytes,
 };
+
+use crate::files;
 
 /// Exit code when a pack is invalid, or a history breaks a rule.
 const EXIT_INVALID: u8 = 1;
@@ -35,8 +37,9 @@ pub enum EvidenceCommand {
     /// its JSON path. Exit 2: the file cannot be read (missing, not JSON, not a pack of a known
     /// schema version) or the public key file is not a key.
     Verify(VerifyArgs),
-    /// Write a new Ed25519 key pair for signing packs: DIR/evidence.key (private, mode 0600) and
-    /// DIR/evidence.pub, as hex text. Refuses to overwrite either file (exit 2).
+    /// Write a new Ed25519 key pair for signing packs: DIR/evidence.key (private, mode 0600: a
+    /// header line, then the seed as hex) and DIR/evidence.pub (the public key as hex). Refuses
+    /// to overwrite either file (exit 2); a new DIR is made readable by its owner only.
     Keygen(KeygenArgs),
 }
 
@@ -143,8 +146,12 @@ fn export(args: &ExportArgs) -> u8 {
         }
     };
     let written = match &args.output {
-        Some(path) => fs::write(path, pack.to_file_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        Some(path) => files::write_atomic(
+            path,
+            &pack.to_file_bytes(),
+            "an evidence pack",
+            files::is_evidence_pack,
+        ),
         None => io::stdout()
             .lock()
             .write_all(&pack.to_file_bytes())
@@ -177,7 +184,7 @@ fn verify(args: &VerifyArgs) -> u8 {
     };
     match verify_pack_bytes(&bytes, trusted.as_ref()) {
         Ok(verified) => {
-            println!("{file}: {}", verified.summary());
+            outln!("{file}: {}", verified.summary());
             0
         }
         Err(error) if error.is_unreadable() => {
@@ -194,7 +201,7 @@ fn verify(args: &VerifyArgs) -> u8 {
 fn keygen(args: &KeygenArgs) -> u8 {
     match write_key_pair(&args.out_dir) {
         Ok((private, public)) => {
-            println!(
+            outln!(
                 "wrote {} (private: keep it secret) and {} (public: give it to auditors)",
                 private.display(),
                 public.display()
@@ -211,46 +218,49 @@ fn keygen(args: &KeygenArgs) -> u8 {
 fn write_key_pair(dir: &Path) -> Result<(PathBuf, PathBuf), String> {
     let private = dir.join(PRIVATE_KEY_FILE);
     let public = dir.join(PUBLIC_KEY_FILE);
-    // Check both before writing either, so a refusal leaves the directory as it was.
-    if let Some(existing) = [&private, &public].into_iter().find(|p| p.exists()) {
+    // Check both before writing either (a dangling link counts: something is there), so a
+    // refusal leaves the directory as it was.
+    if let Some(existing) = [&private, &public].into_iter().find(|p| files::occupied(p)) {
         return Err(format!(
             "{} already exists; refusing to overwrite a key",
             existing.display()
         ));
     }
-    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    files::create_private_dir(dir)?;
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed)
         .map_err(|e| format!("cannot get random bytes from the operating system: {e}"))?;
     let key = PackSigningKey::from_seed(seed);
-    write_new(&private, &key.to_hex(), true)?;
-    write_new(&public, &key.public_key().to_hex(), false)?;
-    Ok((private, public))
-}
-
-/// Creates `path` (never replacing an existing file) holding `hex` and a newline; a secret is
-/// readable by its owner only.
-fn write_new(path: &Path, hex: &str, secret: bool) -> Result<(), String> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(if secret { 0o600 } else { 0o644 });
+    let secret = format!("{}\n{}\n", files::PRIVATE_KEY_HEADER, key.to_hex());
+    files::write_synced(&private, secret.as_bytes(), 0o600)?;
+    let public_text = format!("{}\n", key.public_key().to_hex());
+    if let Err(e) = files::write_synced(&public, public_text.as_bytes(), 0o644) {
+        // Never leave half a pair: a private key without its public key helps nobody.
+        let _ = fs::remove_file(&private);
+        return Err(e);
     }
-    #[cfg(not(unix))]
-    let _ = secret;
-    let mut file = options
-        .open(path)
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    writeln!(file, "{hex}")
-        .and_then(|()| file.sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    Ok((private, public))
 }
 
 fn read_signing_key(path: &Path) -> Result<PackSigningKey, String> {
     let text = read_text(path)?;
-    PackSigningKey::from_hex(&text).map_err(|e| describe_key_error(path, &e))
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    match (lines.next(), lines.next(), lines.next()) {
+        (Some(files::PRIVATE_KEY_HEADER), Some(hex), None) => {
+            PackSigningKey::from_hex(hex).map_err(|e| describe_key_error(path, &e))
+        }
+        (Some(_), None, None) => Err(format!(
+            "{}: one line of hex is a public key file (what `npp evidence keygen` writes as \
+             evidence.pub); sign with the private key file, whose first line is {}",
+            path.display(),
+            files::PRIVATE_KEY_HEADER
+        )),
+        _ => Err(format!(
+            "{}: not a private key file (its first line must be {})",
+            path.display(),
+            files::PRIVATE_KEY_HEADER
+        )),
+    }
 }
 
 fn read_public_key(path: &Path) -> Result<PackPublicKey, String> {

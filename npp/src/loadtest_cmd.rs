@@ -145,7 +145,7 @@ pub fn run(args: &LoadtestArgs) -> ExitCode {
     match execute(args) {
         Ok(report) => {
             if args.json {
-                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                outln!("{}", serde_json::to_string(&report).unwrap_or_default());
             } else {
                 print_report(&report);
             }
@@ -463,12 +463,14 @@ fn timed<T>(
 }
 
 fn print_report(r: &Report) {
-    println!("store                 {}", r.store);
-    println!(
+    outln!("store                 {}", r.store);
+    outln!(
         "payments              {} ({} events, {} commands)",
-        r.payments, r.events, r.commands
+        r.payments,
+        r.events,
+        r.commands
     );
-    println!(
+    outln!(
         "mode                  {}",
         r.rate.map_or_else(
             || format!(
@@ -481,16 +483,18 @@ fn print_report(r: &Report) {
             )
         )
     );
-    println!("seconds               {:.2}", r.seconds);
-    println!("payments per second   {:.0}", r.payments_per_sec);
-    println!("events per second     {:.0}", r.events_per_sec);
-    println!(
+    outln!("seconds               {:.2}", r.seconds);
+    outln!("payments per second   {:.0}", r.payments_per_sec);
+    outln!("events per second     {:.0}", r.events_per_sec);
+    outln!(
         "state hashes/second   {:.0}   (replay from the store and hash, after the run)",
         r.state_hashes_per_sec
     );
-    println!(
+    outln!(
         "command latency       p50 {:.3} ms   p99 {:.3} ms   p999 {:.3} ms",
-        r.p50_ms, r.p99_ms, r.p999_ms
+        r.p50_ms,
+        r.p99_ms,
+        r.p999_ms
     );
-    println!("peak RSS              {:.1} MB", r.peak_rss_mb);
+    outln!("peak RSS              {:.1} MB", r.peak_rss_mb);
 }

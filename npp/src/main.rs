@@ -1,9 +1,29 @@
 //! `npp`: the command line of the NPP payment orchestrator.
 
+/// Writes a line to standard output; a reader that closed the pipe (`| head`) ends the command
+/// quietly instead of a panic.
+macro_rules! outln {
+    () => {
+        $crate::out::write(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::out::write(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Writes to standard output, as `outln!` without the newline.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::out::write(format_args!($($arg)*))
+    };
+}
+
 mod evidence_cmd;
+mod files;
 mod latency;
 mod loadtest_cmd;
 mod ops_cmd;
+mod out;
 mod policy_cmd;
 mod progress;
 mod replay;

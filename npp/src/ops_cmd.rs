@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use app_ops::{
-    AppError, Approved, Clock, FundsProjection, OperatorActions, OpsAction, OpsRequest, Payments,
+    AppError, Approved, FundsProjection, OperatorActions, OpsAction, OpsRequest, Payments,
     PolicyGate, SystemClock, TomlPolicy, load_payment,
 };
 use core_npp::{ApprovalId, AttemptOutcome, FreeText, OperatorId, Payment, PaymentIntentId};
@@ -205,7 +205,7 @@ fn request(args: &RequestArgs) -> Result<(), Failure> {
     let policy = policy(&args.policy, &*store)?;
     let payments = Payments::new(&*store, &SystemClock);
     let request = OperatorActions::new(&payments, &policy).request(action, payment, by, reason)?;
-    println!(
+    outln!(
         "requested {} of payment {} by {} (needs {} approval{} under policy {}; lapses after {} minutes)",
         request.action,
         request.payment_intent_id,
@@ -219,7 +219,7 @@ fn request(args: &RequestArgs) -> Result<(), Failure> {
         request.policy_version,
         policy.approval_lapse_nanos() / 60_000_000_000
     );
-    println!("{}", request.request_id);
+    outln!("{}", request.request_id);
     Ok(())
 }
 
@@ -230,13 +230,13 @@ fn approve(args: &DecideArgs) -> Result<(), Failure> {
     let policy = policy(&args.policy, &*store)?;
     let payments = Payments::new(&*store, &SystemClock);
     match OperatorActions::new(&payments, &policy).approve(request_id, by)? {
-        Approved::AwaitingMoreApprovals(request) => println!(
+        Approved::AwaitingMoreApprovals(request) => outln!(
             "approved {} by {by}; {} of {} approvals, waiting for another approver",
             request.request_id,
             request.approvals.len(),
             request.approvals_required
         ),
-        Approved::Executed(request, outcome) => println!(
+        Approved::Executed(request, outcome) => outln!(
             "approved {} by {by}: {} executed; payment {} is now {}",
             request.request_id,
             request.action,
@@ -255,7 +255,7 @@ fn reject(args: &RejectArgs) -> Result<(), Failure> {
     let policy = policy(&args.policy, &*store)?;
     let payments = Payments::new(&*store, &SystemClock);
     let request = OperatorActions::new(&payments, &policy).reject(request_id, by, reason)?;
-    println!(
+    outln!(
         "rejected {} by {by}; nothing was executed",
         request.request_id
     );
@@ -265,14 +265,20 @@ fn reject(args: &RejectArgs) -> Result<(), Failure> {
 fn list(args: &ListArgs) -> Result<(), Failure> {
     let store = open_read_only(&args.target)?;
     let requests = app_ops::list_requests(&*store, args.pending)?;
-    println!(
+    outln!(
         "{:<18} {:<12} {:<20} {:<8} {:<10} {:<32} {:<9} approvals",
-        "request", "action", "payment", "attempt", "by", "requested_at", "status"
+        "request",
+        "action",
+        "payment",
+        "attempt",
+        "by",
+        "requested_at",
+        "status"
     );
     for r in &requests {
         print_request(r);
     }
-    println!(
+    outln!(
         "{} request{}",
         requests.len(),
         if requests.len() == 1 { "" } else { "s" }
@@ -286,7 +292,7 @@ fn print_request(r: &OpsRequest) {
         .iter()
         .map(|a| a.approved_by.to_string())
         .collect();
-    println!(
+    outln!(
         "{:<18} {:<12} {:<20} {:<8} {:<10} {:<32} {:<9} {}/{} {}",
         r.request_id.as_str(),
         r.action.name(),
@@ -346,19 +352,19 @@ fn show(args: &ShowArgs) -> Result<(), Failure> {
     let store = open_read_only(&args.target)?;
     let loaded = load_payment(&*store, id)?.ok_or(AppError::UnknownPayment(id))?;
     let payment = &loaded.payment;
-    println!(
+    outln!(
         "payment {id}: {} (version {})",
         describe_state(payment),
         loaded.version
     );
-    println!(
+    outln!(
         "  amount {} {}  from {}  to {}",
         payment.amount(),
         payment.currency(),
         payment.from_account_id(),
         payment.to_account_id()
     );
-    println!(
+    outln!(
         "  created {}  last event {}",
         payment.created_at(),
         payment.last_occurred_at()
@@ -368,13 +374,13 @@ fn show(args: &ShowArgs) -> Result<(), Failure> {
             .detail()
             .map(|d| format!(" ({d})"))
             .unwrap_or_default();
-        println!(
+        outln!(
             "  last failure: {}{detail} at {}",
             failure.reason(),
             failure.at()
         );
     }
-    println!(
+    outln!(
         "  attempts ({} of {} allowed):",
         payment.attempts().len(),
         payment.max_attempts().get()
@@ -396,16 +402,16 @@ fn show(args: &ShowArgs) -> Result<(), Failure> {
                 )
             }
         };
-        println!("    {}: {outcome}", attempt.attempt_id());
+        outln!("    {}: {outcome}", attempt.attempt_id());
     }
-    println!("  history:");
+    outln!("  history:");
     for (n, recorded) in store
         .read_stream(&event_store::StreamId::payment(id))
         .map_err(AppError::from)?
         .iter()
         .enumerate()
     {
-        println!(
+        outln!(
             "    {:>2}. {} {}",
             n + 1,
             recorded.event().occurred_at(),
@@ -413,13 +419,13 @@ fn show(args: &ShowArgs) -> Result<(), Failure> {
         );
     }
     let requests = app_ops::requests_for_payment(&*store, id)?;
-    println!("  operator requests: {}", requests.len());
+    outln!("  operator requests: {}", requests.len());
     for r in &requests {
         print_request(r);
     }
     let funds = FundsProjection::rebuild(&*store)?;
     let position = funds.account(payment.from_account_id());
-    println!(
+    outln!(
         "  payer {} funds: earmarked {}, settled out {}, released {}, outstanding {}",
         payment.from_account_id(),
         position.earmarked,
@@ -444,28 +450,12 @@ fn import(args: &ImportArgs) -> Result<(), Failure> {
         .target
         .open(OpenMode::CreateIfMissing)
         .map_err(|e| unusable(format!("cannot open {}: {e}", args.target.describe())))?;
-    let id = replay.payment().payment_intent_id();
-    let events = history
-        .iter()
-        .map(app_ops::encode_payment_event)
-        .collect::<Result<Vec<_>, _>>()?;
-    let recorded_at = SystemClock.now();
-    let request =
-        event_store::AppendRequest::new(event_store::StreamId::payment(id), 0, events, recorded_at)
-            .map_err(AppError::from)?;
-    match store.append(request) {
-        Ok(_) => {
-            println!(
-                "imported payment {id}: {} events, {}",
-                history.len(),
-                replay.payment().state()
-            );
-            Ok(())
-        }
-        Err(event_store::StoreError::Conflict { .. }) => Err(Failure(
-            EXIT_REFUSED,
-            format!("payment {id} already exists; nothing imported"),
-        )),
-        Err(e) => Err(AppError::from(e).into()),
-    }
+    let outcome = Payments::new(&*store, &SystemClock).import_history(&history)?;
+    outln!(
+        "imported payment {}: {} events, {}",
+        replay.payment().payment_intent_id(),
+        history.len(),
+        outcome.payment.state()
+    );
+    Ok(())
 }

@@ -48,7 +48,7 @@ fn load(args: &LoadArgs) -> Result<(), Failure> {
         .open(OpenMode::CreateIfMissing)
         .map_err(|e| unusable(format!("cannot open {}: {e}", args.target.describe())))?;
     match load_policy(&*store, &policy, SystemClock.now())? {
-        PolicyLoad::AlreadyInForce => println!(
+        PolicyLoad::AlreadyInForce => outln!(
             "policy {} (sha256 {}) is already the one in force; nothing changed",
             policy.version(),
             policy.sha256()
@@ -58,7 +58,7 @@ fn load(args: &LoadArgs) -> Result<(), Failure> {
                 || "the store held none before".to_owned(),
                 |(version, sha256)| format!("replacing {version} (sha256 {sha256})"),
             );
-            println!(
+            outln!(
                 "policy {} (sha256 {}) is now in force, {replaced}; requests made under \
                  another policy must be made again",
                 policy.version(),
@@ -80,16 +80,16 @@ fn show(args: &ShowArgs) -> Result<(), Failure> {
             ),
         ));
     };
-    println!(
+    outln!(
         "policy {} (sha256 {}), loaded {} ({} loaded so far)",
         stored.policy.version(),
         stored.policy.sha256(),
         stored.loaded_at,
         stored.stream_version
     );
-    print!("{}", stored.policy.text());
+    out!("{}", stored.policy.text());
     if !stored.policy.text().ends_with('\n') {
-        println!();
+        outln!();
     }
     Ok(())
 }

@@ -48,6 +48,11 @@ pub struct SimulateArgs {
     /// Write an evidence pack for every failed or retried payment into this directory.
     #[arg(long, value_name = "DIR")]
     evidence_dir: Option<std::path::PathBuf>,
+    /// Run in a store that also holds payments this simulation did not create (without it, such
+    /// a store is refused). The simulation then acts on its own payments (`s<seed>-*`) only; its
+    /// simulated operators retry only those, under the store's policy if it is the simulation's.
+    #[arg(long)]
+    share_store: bool,
     #[command(flatten)]
     target: StoreTarget,
 }
@@ -71,6 +76,14 @@ pub fn run(args: &SimulateArgs) -> ExitCode {
         eprintln!("npp simulate: unknown fault profile {}", args.faults);
         return ExitCode::from(EXIT_CANNOT_RUN);
     };
+    // Every argument is checked before the run: a bad evidence directory is found now, not
+    // after every payment has been simulated.
+    if let Some(dir) = &args.evidence_dir
+        && let Err(e) = prepare_evidence_dir(dir)
+    {
+        eprintln!("npp simulate: --evidence-dir {}: {e}", dir.display());
+        return ExitCode::from(EXIT_CANNOT_RUN);
+    }
     let store = match args.target.open(OpenMode::CreateIfMissing) {
         Ok(store) => store,
         Err(e) => {
@@ -84,6 +97,7 @@ pub fn run(args: &SimulateArgs) -> ExitCode {
         faults,
         rate_per_sec: args.rate,
         workers_only: args.workers_only,
+        share_store: args.share_store,
         ..SimConfig::default()
     };
     config.orchestrator.worker_id.clone_from(&args.worker_id);
@@ -98,6 +112,10 @@ pub fn run(args: &SimulateArgs) -> ExitCode {
         eprintln!();
     }
     match result {
+        Err(simulator::SimError::Config(e)) => {
+            eprintln!("npp simulate: {e}");
+            ExitCode::from(EXIT_CANNOT_RUN)
+        }
         Ok(summary) => {
             if let Some(dir) = &args.evidence_dir {
                 match write_evidence(&*store, args, dir) {
@@ -120,7 +138,7 @@ pub fn run(args: &SimulateArgs) -> ExitCode {
 fn report(summary: &Summary, json: bool) -> ExitCode {
     if json {
         match serde_json::to_string(summary) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => outln!("{text}"),
             Err(e) => {
                 eprintln!("npp simulate: cannot render the summary: {e}");
                 return ExitCode::from(EXIT_CHECK_FAILED);
@@ -139,30 +157,34 @@ fn report(summary: &Summary, json: bool) -> ExitCode {
 }
 
 fn print_table(s: &Summary) {
-    println!("payments                  {:>10}", s.payments);
+    outln!("payments                  {:>10}", s.payments);
     for (state, count) in &s.by_state {
-        println!("  {state:<23} {count:>10}");
+        outln!("  {state:<23} {count:>10}");
     }
-    println!("events                    {:>10}", s.events);
-    println!("attempts                  {:>10}", s.attempts);
-    println!("duplicates suppressed     {:>10}", s.duplicates_suppressed);
-    println!("anomalies recorded        {:>10}", s.anomalies);
-    println!("enquiries                 {:>10}", s.enquiries);
-    println!("operator retries          {:>10}", s.operator_retries);
-    println!("in the operator queue     {:>10}", s.operator_queue);
-    println!(
+    outln!("events                    {:>10}", s.events);
+    outln!("attempts                  {:>10}", s.attempts);
+    outln!("duplicates suppressed     {:>10}", s.duplicates_suppressed);
+    outln!("anomalies recorded        {:>10}", s.anomalies);
+    outln!("enquiries                 {:>10}", s.enquiries);
+    outln!("operator retries          {:>10}", s.operator_retries);
+    outln!("in the operator queue     {:>10}", s.operator_queue);
+    outln!(
         "max deliveries per MsgId  {:>10}",
         s.max_deliveries_per_message
     );
-    println!(
+    outln!(
         "payments per second       {:>10.0}   (wall clock, {:.1} s)",
-        s.payments_per_sec, s.wall_seconds
+        s.payments_per_sec,
+        s.wall_seconds
     );
-    println!(
+    outln!(
         "intent to final, p50/p99  {:>6} / {:<6} ms simulated   {} / {} ms wall",
-        s.simulated_p50_ms, s.simulated_p99_ms, s.wall_p50_ms, s.wall_p99_ms
+        s.simulated_p50_ms,
+        s.simulated_p99_ms,
+        s.wall_p50_ms,
+        s.wall_p99_ms
     );
-    println!(
+    outln!(
         "replay verified           {:>10}   (every stream replayed, every hash checked)",
         s.replay_verified
     );
@@ -174,7 +196,6 @@ fn write_evidence(
     args: &SimulateArgs,
     dir: &std::path::Path,
 ) -> Result<usize, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let mut written = 0;
     for index in 0..args.payments {
         let id = simulator::scenario_payment_id(args.seed, index).map_err(|e| e.to_string())?;
@@ -187,9 +208,25 @@ fn write_evidence(
             continue;
         }
         let path = dir.join(format!("{id}.json"));
-        std::fs::write(&path, pack.to_file_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        crate::files::write_atomic(
+            &path,
+            &pack.to_file_bytes(),
+            "an evidence pack",
+            crate::files::is_evidence_pack,
+        )?;
         written += 1;
     }
     Ok(written)
+}
+
+/// Makes the evidence directory exist, or says why it cannot: a file in the way, no permission.
+fn prepare_evidence_dir(dir: &std::path::Path) -> Result<(), String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err("exists and is not a directory".to_owned());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create it: {e}"))?;
+    let probe = dir.join(".npp-write-check");
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| format!("cannot write in it: {e}"))
 }

@@ -51,7 +51,7 @@ fn verify(args: &VerifyArgs) -> ExitCode {
                 .iter()
                 .map(|(state, n)| format!("{state} {n}"))
                 .collect();
-            println!(
+            outln!(
                 "clean: {} streams, {} events, {} payments ({}); every hash chain holds and every payment replays",
                 report.streams,
                 report.events,

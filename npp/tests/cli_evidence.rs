@@ -218,7 +218,10 @@ fn keygen_sign_and_verify_with_the_right_and_the_wrong_key() {
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     }
     let private = std::fs::read_to_string(keys.join("evidence.key")).unwrap();
-    assert_eq!(private.trim().len(), 64);
+    let lines: Vec<&str> = private.lines().collect();
+    assert_eq!(lines.len(), 2, "{private}");
+    assert_eq!(lines[0], "NPP-EVIDENCE-ED25519-PRIVATE-KEY");
+    assert_eq!(lines[1].len(), 64);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -321,4 +324,105 @@ fn keygen_refuses_to_overwrite_a_key() {
         std::fs::read(elsewhere.join("evidence.key")).unwrap(),
         key_before
     );
+}
+
+#[test]
+fn a_public_key_is_refused_as_a_signing_key() {
+    // Given a key pair
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let output = npp(&["evidence", "keygen", "--out-dir", path_str(&keys)]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // When the public key is given as the signing key
+    let output = npp(&[
+        "evidence",
+        "export",
+        "--events",
+        &example("cancelled.jsonl"),
+        "--sign-key",
+        path_str(&keys.join("evidence.pub")),
+    ]);
+    // Then it is refused, saying which file is which
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("public key file"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn keygen_leaves_no_orphan_key_and_a_private_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    // Given a dangling symbolic link where the public key would go
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("nowhere"), keys.join("evidence.pub")).unwrap();
+    // When keygen runs there
+    let output = npp(&["evidence", "keygen", "--out-dir", path_str(&keys)]);
+    // Then it refuses, and no private key is left behind
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(!keys.join("evidence.key").exists());
+    // And a directory keygen makes is its owner's alone, whatever the umask
+    let fresh = dir.path().join("fresh");
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "umask 000 && exec {} evidence keygen --out-dir {}",
+            env!("CARGO_BIN_EXE_npp"),
+            fresh.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "mode {mode:o}");
+}
+
+#[test]
+fn export_never_replaces_a_key_and_writes_whole_files() {
+    // Given a key pair and an earlier pack
+    let dir = tempfile::tempdir().unwrap();
+    let output = npp(&["evidence", "keygen", "--out-dir", path_str(dir.path())]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let key = dir.path().join("evidence.key");
+    let before = std::fs::read(&key).unwrap();
+    // When a pack is exported with -o pointing at the private key
+    let output = npp(&[
+        "evidence",
+        "export",
+        "--events",
+        &example("cancelled.jsonl"),
+        "-o",
+        path_str(&key),
+    ]);
+    // Then it is refused and the key is untouched
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("refusing to replace"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(std::fs::read(&key).unwrap(), before);
+    // And an earlier pack is replaced whole by the new one, leaving no temporary file behind
+    let pack = exported(dir.path(), "cancelled.jsonl");
+    let output = npp(&[
+        "evidence",
+        "export",
+        "--events",
+        &example("retried.jsonl"),
+        "-o",
+        path_str(&pack),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let verified = npp(&["evidence", "verify", path_str(&pack)]);
+    assert_eq!(verified.status.code(), Some(0), "{}", stderr(&verified));
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }

@@ -7,6 +7,8 @@
     missing_docs
 )]
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -129,4 +131,190 @@ fn a_file_that_cannot_be_opened_exits_2() {
         "{}",
         text(&output.stderr)
     );
+}
+
+/// Edits the example store behind its back with `sql` (triggers dropped, CHECK constraints off),
+/// then verifies it.
+fn verify_after_editing(sql: &str) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let path = database_with_examples(dir.path());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TRIGGER events_no_update; PRAGMA ignore_check_constraints = ON;")
+        .unwrap();
+    conn.execute_batch(sql).unwrap();
+    drop(conn);
+    verify(&path)
+}
+
+#[test]
+fn rows_edited_behind_the_stores_back_exit_1_naming_stream_and_version() {
+    // Each edit bypasses the store (and its CHECK constraints); each must be reported as
+    // corruption of that stream and version: exit 1, never 0, 2 or a panic.
+    let cases = [
+        (
+            "UPDATE events SET version = -1 WHERE stream_id = 'payment-pay_002' AND version = 3",
+            "version -1",
+        ),
+        (
+            "UPDATE events SET version = 1099511627776 WHERE stream_id = 'payment-pay_002' AND version = 3",
+            "version 1099511627776",
+        ),
+        (
+            "UPDATE events SET hash = x'0102' WHERE stream_id = 'payment-pay_002' AND version = 3",
+            "version 3",
+        ),
+        (
+            "UPDATE events SET payload = 'not json' WHERE stream_id = 'payment-pay_002' AND version = 3",
+            "version 3",
+        ),
+        (
+            "UPDATE events SET event_type = 'PaymentTeleported' WHERE stream_id = 'payment-pay_002' AND version = 3",
+            "version 3",
+        ),
+        (
+            "UPDATE events SET occurred_at = 'yesterday' WHERE stream_id = 'payment-pay_002' AND version = 3",
+            "version 3",
+        ),
+    ];
+    for (sql, named) in cases {
+        let output = verify_after_editing(sql);
+        let message = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{sql}: {message}");
+        assert!(
+            message.contains("payment-pay_002") && message.contains(named),
+            "{sql}: {message}"
+        );
+        assert!(message.contains("corrupt"), "{sql}: {message}");
+        assert!(!message.contains("panicked"), "{sql}: {message}");
+    }
+}
+
+#[test]
+fn an_empty_file_or_empty_database_is_not_a_healthy_store() {
+    let dir = tempfile::tempdir().unwrap();
+    // A backup truncated to nothing
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let output = verify(&empty);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("empty"),
+        "{}",
+        text(&output.stderr)
+    );
+    // And verification created nothing: the file is still 0 bytes, with no WAL beside it
+    assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0);
+    assert!(!dir.path().join("empty.db-wal").exists());
+    // An SQLite database with no store in it
+    let bare = dir.path().join("bare.db");
+    rusqlite::Connection::open(&bare)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x); DROP TABLE t;")
+        .unwrap();
+    let output = verify(&bare);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    // A directory
+    let output = verify(dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("directory"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+/// `npp` with `args`, as an unprivileged user when the tests run as root (root ignores file
+/// permissions, so a read-only file would not be read-only to it).
+/// The binary is copied into `dir` first: the build's own directory may not be reachable for
+/// the unprivileged user (a checkout under /root, say).
+#[cfg(unix)]
+fn npp_unprivileged(dir: &Path, args: &[&str]) -> Output {
+    let binary = dir.join("npp");
+    if !binary.exists() {
+        std::fs::copy(env!("CARGO_BIN_EXE_npp"), &binary).unwrap();
+    }
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    let root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+    let mut command = if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .arg(&binary);
+        c
+    } else {
+        Command::new(&binary)
+    };
+    command.args(args).output().unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_copy_can_be_verified_and_shown() {
+    use std::os::unix::fs::PermissionsExt;
+    // Given an auditor's copy of a store: the file alone, read-only, in a read-only directory
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let original = database_with_examples(dir.path());
+    // Checkpoint the WAL into the file so the copy is whole.
+    rusqlite::Connection::open(&original)
+        .unwrap()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .unwrap();
+    let audit = dir.path().join("audit");
+    std::fs::create_dir(&audit).unwrap();
+    let copy = audit.join("npp.db");
+    std::fs::copy(&original, &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(&audit, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let db = copy.to_str().unwrap();
+    // When someone who may not write it verifies it and shows a payment
+    let verified = npp_unprivileged(dir.path(), &["store", "verify", "--db", db]);
+    let shown = npp_unprivileged(dir.path(), &["payment", "show", "pay_002", "--db", db]);
+    let listed = npp_unprivileged(dir.path(), &["ops", "list", "--db", db]);
+    std::fs::set_permissions(&audit, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Then each works, and nothing was written beside the copy
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{}",
+        text(&verified.stderr)
+    );
+    assert_eq!(shown.status.code(), Some(0), "{}", text(&shown.stderr));
+    assert_eq!(listed.status.code(), Some(0), "{}", text(&listed.stderr));
+    assert!(text(&shown.stdout).contains("payment pay_002"));
+    let beside: Vec<_> = std::fs::read_dir(&audit).unwrap().collect();
+    assert_eq!(beside.len(), 1, "{beside:?}");
+}
+
+#[test]
+fn verifying_a_postgresql_schema_that_does_not_exist_creates_nothing() {
+    let Some(url) = support::database_url() else {
+        return;
+    };
+    let schema = format!("verify_missing_{}", std::process::id());
+    let output = Command::new(env!("CARGO_BIN_EXE_npp"))
+        .args([
+            "store",
+            "verify",
+            "--database-url",
+            &url,
+            "--schema",
+            &schema,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("does not exist"),
+        "{}",
+        text(&output.stderr)
+    );
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let exists: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.schemata WHERE schema_name = $1)",
+            &[&schema],
+        )
+        .unwrap()
+        .get(0);
+    assert!(!exists, "verification created schema {schema}");
 }

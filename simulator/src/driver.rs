@@ -24,8 +24,10 @@ use crate::participant::Participant;
 use crate::plan::FaultProfile;
 
 const MILLI: i64 = 1_000_000;
-const SIM_POLICY: &str = "version = \"simulation\"\napproval_lapse_minutes = 15\n\
-[operators]\nalice = [\"requester\"]\nbob = [\"approver\"]\n\
+/// The simulated operators' policy: `sim-alice` requests retries, `sim-bob` approves them. Their
+/// names say they are the simulation's own operators, acting only on its own payments.
+pub const SIM_POLICY: &str = "version = \"simulation\"\napproval_lapse_minutes = 15\n\
+[operators]\nsim-alice = [\"requester\"]\nsim-bob = [\"approver\"]\n\
 [roles.requester]\nrequest = [\"retry\"]\n[roles.approver]\napprove = [\"retry\"]\n";
 
 /// The scenario's settings.
@@ -49,6 +51,9 @@ pub struct SimConfig {
     pub orchestrator: Config,
     /// Join a run another process started: drive its payments, create none.
     pub workers_only: bool,
+    /// Run in a store that holds payments outside this run's namespace, working on its own
+    /// payments only. Without it, such a store is refused.
+    pub share_store: bool,
 }
 
 impl Default for SimConfig {
@@ -63,6 +68,7 @@ impl Default for SimConfig {
             rate_per_sec: 134,
             orchestrator: Config::default(),
             workers_only: false,
+            share_store: false,
         }
     }
 }
@@ -118,8 +124,30 @@ pub struct Summary {
 
 /// The payment id of scenario payment `index`.
 pub fn scenario_payment_id(seed: u64, index: u64) -> Result<PaymentIntentId, SimError> {
-    PaymentIntentId::parse(&format!("s{seed}-{index:07}"))
+    PaymentIntentId::parse(&format!("{}{index:07}", scenario_namespace(seed)))
         .map_err(|e| SimError::Config(e.to_string()))
+}
+
+/// The prefix of every payment id a run with `seed` creates: its namespace. The run acts on
+/// payments of its namespace only.
+pub fn scenario_namespace(seed: u64) -> String {
+    format!("s{seed}-")
+}
+
+/// Payments in `store` outside `namespace`, up to `limit` of them (to name in a refusal).
+pub fn foreign_payments(
+    store: &dyn EventStore,
+    namespace: &str,
+    limit: usize,
+) -> Result<Vec<PaymentIntentId>, SimError> {
+    Ok(
+        event_store::streams_of(store, event_store::StreamKind::Payment)?
+            .iter()
+            .filter_map(event_store::StreamId::payment_id)
+            .filter(|id| !id.as_str().starts_with(namespace))
+            .take(limit)
+            .collect(),
+    )
 }
 
 #[derive(Default)]
@@ -203,21 +231,36 @@ impl<'a> Simulation<'a> {
         observe: &mut dyn FnMut() -> Result<(), String>,
     ) -> Result<Summary, SimError> {
         let started = Instant::now();
-        let clock = ManualClock::new(self.resume_time()?);
+        let namespace = scenario_namespace(self.config.seed);
+        let foreign = foreign_payments(self.store, &namespace, 3)?;
+        if !foreign.is_empty() && !self.config.share_store {
+            let named: Vec<String> = foreign.iter().map(ToString::to_string).collect();
+            return Err(SimError::Config(format!(
+                "the store holds payments this simulation did not create ({}{}); run it on a \
+                 store of its own, or pass --share-store to work alongside them (the simulation \
+                 then acts on its own payments, {namespace}*, only)",
+                named.join(", "),
+                if foreign.len() == 3 { ", ..." } else { "" }
+            )));
+        }
+        let clock = ManualClock::new(self.resume_time(&namespace)?);
         let participant = Participant::new(
             self.store,
             self.config.seed,
             self.config.latency_ms,
             self.config.faults,
-        );
+        )
+        .scoped(&namespace);
         let funds = Money::from_minor_units(1_000_000_000_000);
+        let mut orchestrator_config = self.config.orchestrator.clone();
+        orchestrator_config.scope.clone_from(&namespace);
         let mut orchestrator = Orchestrator::new(
             self.store,
             &clock,
             &participant,
             &funds,
             Router::default(),
-            self.config.orchestrator.clone(),
+            orchestrator_config,
         );
         let policy = TomlPolicy::parse(SIM_POLICY)?;
         let payments = Payments::new(self.store, &clock);
@@ -280,8 +323,8 @@ impl<'a> Simulation<'a> {
     }
 
     /// Where the simulated clock starts: the scenario's epoch, or after the last recorded event
-    /// when resuming an interrupted run.
-    fn resume_time(&self) -> Result<Timestamp, SimError> {
+    /// of this run's own payments when resuming an interrupted run.
+    fn resume_time(&self, namespace: &str) -> Result<Timestamp, SimError> {
         let mut latest = Self::epoch()?;
         let mut after = 0;
         loop {
@@ -290,7 +333,11 @@ impl<'a> Simulation<'a> {
                 return Ok(latest);
             };
             after = last.global_position();
-            for recorded in &page {
+            for recorded in page.iter().filter(|r| {
+                r.stream_id()
+                    .about_payment()
+                    .is_some_and(|id| id.as_str().starts_with(namespace))
+            }) {
                 latest = latest
                     .max(recorded.event().occurred_at())
                     .max(recorded.recorded_at());
@@ -305,7 +352,12 @@ impl<'a> Simulation<'a> {
                 return Ok(());
             };
             watch.position = last.global_position();
-            for recorded in page.iter().filter(|r| r.stream_id().payment_id().is_some()) {
+            let namespace = scenario_namespace(self.config.seed);
+            for recorded in page.iter().filter(|r| {
+                r.stream_id()
+                    .payment_id()
+                    .is_some_and(|id| id.as_str().starts_with(&namespace))
+            }) {
                 let event = decode_payment_event(recorded)?;
                 let id = event.payment_intent_id();
                 match &event {
@@ -351,8 +403,8 @@ impl<'a> Simulation<'a> {
     /// The operator on duty: alice asks to retry each timed-out payment, bob approves.
     fn retry_bot(&self, ops: &OperatorActions<'_>, watch: &mut Watch) -> Result<u64, SimError> {
         let mut retried = 0;
-        let alice = OperatorId::parse("alice").map_err(|e| SimError::Config(e.to_string()))?;
-        let bob = OperatorId::parse("bob").map_err(|e| SimError::Config(e.to_string()))?;
+        let alice = OperatorId::parse("sim-alice").map_err(|e| SimError::Config(e.to_string()))?;
+        let bob = OperatorId::parse("sim-bob").map_err(|e| SimError::Config(e.to_string()))?;
         let reason = FreeText::parse("rail timed out (AB05); payee bank confirms nothing arrived")
             .map_err(|e| SimError::Config(e.to_string()))?;
         for id in std::mem::take(&mut watch.retry_wanted) {

@@ -6,7 +6,10 @@ mod driver;
 mod participant;
 mod plan;
 
-pub use driver::{Progress, SimConfig, Simulation, Summary, scenario_payment_id};
+pub use driver::{
+    Progress, SIM_POLICY, SimConfig, Simulation, Summary, foreign_payments, scenario_namespace,
+    scenario_payment_id,
+};
 pub use participant::{Participant, submission_message_id};
 pub use plan::{FaultProfile, Plan, PlannedReply};
 

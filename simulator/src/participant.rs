@@ -60,6 +60,8 @@ struct State {
 /// A simulated NPP participant.
 pub struct Participant<'a> {
     store: &'a dyn EventStore,
+    /// Only transfers of payments whose id starts with this are answered ("" for all).
+    scope: String,
     seed: u64,
     latency_ms: u32,
     faults: FaultProfile,
@@ -80,11 +82,19 @@ impl<'a> Participant<'a> {
     ) -> Self {
         Self {
             store,
+            scope: String::new(),
             seed,
             latency_ms,
             faults,
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// The same participant answering only transfers of payments whose id starts with `scope`,
+    /// so a simulation sharing a store never answers for anyone else's payment.
+    pub fn scoped(mut self, scope: &str) -> Self {
+        scope.clone_into(&mut self.scope);
+        self
     }
 
     fn state(&self) -> Result<std::sync::MutexGuard<'_, State>, OrchestratorError> {
@@ -127,10 +137,17 @@ impl<'a> Participant<'a> {
                 .iter()
                 .filter(|r| r.event().event_type() == "SimTransferReceived")
             {
-                let Ok(received) = serde_json::from_str::<Received>(recorded.event().payload())
-                else {
+                let received = serde_json::from_str::<Received>(recorded.event().payload())
+                    .map_err(|e| {
+                        OrchestratorError::Store(StoreError::Corrupt {
+                            stream: recorded.stream_id().clone(),
+                            version: recorded.version(),
+                            what: format!("not a transfer the participant received: {e}"),
+                        })
+                    })?;
+                if !received.payment_intent_id.as_str().starts_with(&self.scope) {
                     continue;
-                };
+                }
                 schedule(state, &received);
                 state.received.insert(received.msg_id.clone(), received);
             }

@@ -202,6 +202,8 @@ impl SqliteStore {
     pub fn open(path: &Path, mode: OpenMode) -> Result<Self, StoreError> {
         if mode != OpenMode::CreateIfMissing {
             must_be_a_file(path)?;
+        } else if path.is_dir() {
+            return Err(not_ours(path, "is a directory, not a database file"));
         }
         if mode == OpenMode::ReadOnly {
             return Self::open_read_only(path);
