@@ -657,6 +657,28 @@ fn two_approvers_racing_on_a_two_approval_request_both_count(world: World) {
     assert_eq!(world.payment("big").state(), PaymentState::Failed);
 }
 
+fn requests_are_listed_oldest_first_by_when_they_were_made(world: World) {
+    // Given requests made one minute apart on eight payments (their ids are hashes, in no order)
+    let mut made = Vec::new();
+    for n in 0..8 {
+        let id = format!("p{n}");
+        world.timed_out(&id);
+        world.clock.advance(MINUTE);
+        made.push(
+            request(&world, OpsAction::Retry, &id, "alice")
+                .unwrap()
+                .request_id,
+        );
+    }
+    // When they are listed, Then they come in the order they were made
+    let listed: Vec<ApprovalId> = list_requests(&*world.store, false)
+        .unwrap()
+        .iter()
+        .map(|r| r.request_id)
+        .collect();
+    assert_eq!(listed, made);
+}
+
 // ---------------------------------------------------------------- commands and funds
 
 fn the_same_intent_twice_is_one_payment_and_a_changed_one_is_refused(world: World) {
@@ -1182,4 +1204,5 @@ scenarios!(
     an_approval_is_never_recorded_without_its_execution,
     an_approved_request_left_by_an_older_version_runs_only_for_an_allowed_approver,
     two_approvers_racing_on_a_two_approval_request_both_count,
+    requests_are_listed_oldest_first_by_when_they_were_made,
 );

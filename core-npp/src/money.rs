@@ -10,9 +10,42 @@ use crate::ids::ParseVisitor;
 
 /// An amount in minor units (cents for AUD). Signed so that a negative amount in an input reaches
 /// the money invariant and is refused by name, rather than vanishing in a parse error.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
 #[serde(transparent)]
 pub struct Money(i64);
+
+/// Reads an amount: a JSON integer of cents. Anything else (`-0`, `12.5`, `"100"`) is refused with
+/// a message saying what an amount is, rather than serde's "expected i64".
+struct MoneyVisitor;
+
+impl serde::de::Visitor<'_> for MoneyVisitor {
+    type Value = Money;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "an amount as a whole number of cents, written as an integer (not -0, not a decimal, \
+             not a string)",
+        )
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, cents: i64) -> Result<Money, E> {
+        Ok(Money(cents))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, cents: u64) -> Result<Money, E> {
+        i64::try_from(cents).map(Money).map_err(|_| {
+            E::custom(format!(
+                "amount {cents} cents is beyond any amount this system can hold"
+            ))
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_i64(MoneyVisitor)
+    }
+}
 
 impl Money {
     /// Zero minor units.
@@ -150,6 +183,22 @@ mod tests {
             Money::from_minor_units(2).checked_add(Money::from_minor_units(3)),
             Some(Money::from_minor_units(5))
         );
+    }
+
+    #[test]
+    fn an_amount_is_an_integer_of_cents_and_anything_else_says_so() {
+        assert_eq!(
+            serde_json::from_str::<Money>("125").unwrap(),
+            Money::from_minor_units(125)
+        );
+        for bad in ["-0", "12.5", "\"100\"", "1e3"] {
+            let error = serde_json::from_str::<Money>(bad).unwrap_err().to_string();
+            assert!(error.contains("whole number of cents"), "{bad}: {error}");
+        }
+        let error = serde_json::from_str::<Money>("18446744073709551615")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("beyond any amount"), "{error}");
     }
 
     #[test]

@@ -331,3 +331,109 @@ fn a_kill_during_approval_never_leaves_an_approved_action_that_did_not_run() {
         ok(&npp(&["store", "verify", "--db", db]));
     }
 }
+
+#[test]
+fn the_largest_payments_keep_every_derived_figure_exact() {
+    // Given three payments at the largest amount from one payer, and one ordinary payment
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("big.db");
+    let db = db.to_str().unwrap();
+    let original = std::fs::read_to_string(example("settled.jsonl")).unwrap();
+    let max = core_npp::Money::MAX_PAYMENT.minor_units().to_string();
+    for n in 0..3 {
+        let history: String = original
+            .lines()
+            .map(|l| {
+                format!(
+                    "{}\n",
+                    l.replace("pay_001", &format!("pay_big{n}"))
+                        .replace("idem_001", &format!("idem_big{n}"))
+                        .replace("50000", &max)
+                )
+            })
+            .collect();
+        let file = dir.path().join(format!("big{n}.jsonl"));
+        std::fs::write(&file, history).unwrap();
+        ok(&npp(&[
+            "payment",
+            "import",
+            file.to_str().unwrap(),
+            "--db",
+            db,
+        ]));
+    }
+    ok(&import(db, "settled.jsonl"));
+    // When the ordinary payment is shown and every big one exported
+    let shown = ok(&npp(&["payment", "show", "pay_001", "--db", db]));
+    assert!(shown.contains("funds"), "{shown}");
+    for n in 0..3 {
+        let pack = dir.path().join(format!("big{n}.json"));
+        ok(&npp(&[
+            "evidence",
+            "export",
+            "--payment",
+            &format!("pay_big{n}"),
+            "--db",
+            db,
+            "-o",
+            pack.to_str().unwrap(),
+        ]));
+        ok(&npp(&["evidence", "verify", pack.to_str().unwrap()]));
+    }
+    // And an amount over the limit is refused on the way in
+    let over = original
+        .lines()
+        .next()
+        .unwrap()
+        .replace("pay_001", "pay_over")
+        .replace("idem_001", "idem_over")
+        .replace("50000", &i64::MAX.to_string());
+    let file = dir.path().join("over.jsonl");
+    std::fs::write(&file, format!("{over}\n")).unwrap();
+    let refused = npp(&["payment", "import", file.to_str().unwrap(), "--db", db]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("money/amount-within-limit"),
+        "{}",
+        text(&refused.stderr)
+    );
+}
+
+#[test]
+fn an_approval_dated_before_the_payment_is_refused_everywhere() {
+    // Given a retried history whose approval is dated a day before the payment existed
+    let dir = tempfile::tempdir().unwrap();
+    let history = std::fs::read_to_string(example("retried.jsonl")).unwrap();
+    let approved_at = history
+        .split("\"approved_at\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let forged = history.replace(&approved_at, "2025-12-16T09:00:00Z");
+    let file = dir.path().join("forged.jsonl");
+    std::fs::write(&file, forged).unwrap();
+    let path = file.to_str().unwrap();
+    // Then replay, import and export refuse it, naming the rule
+    let db = dir.path().join("x.db");
+    for args in [
+        vec!["replay", path],
+        vec!["payment", "import", path, "--db", db.to_str().unwrap()],
+        vec!["evidence", "export", "--events", path],
+    ] {
+        let output = npp(&args);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        assert!(
+            text(&output.stderr).contains("identity/approval-after-intent"),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+    }
+}
