@@ -89,6 +89,18 @@ pub static NO_PANIC_IN_LIBRARY: Rule = Rule {
            a typed error, or restructure so that the impossible case cannot be written",
 };
 
+/// Values read back from a database are checked, never defaulted.
+pub static NO_UNCHECKED_DB_READ: Rule = Rule {
+    id: "no-unchecked-db-read",
+    summary: "library code that uses a database crate never calls postgres' panicking \
+              `Row::get(i)` and never defaults a column read or conversion with `unwrap_or`, \
+              `unwrap_or_default` or `unwrap_or_else`",
+    help: "a value the store never wrote (a negative version, a NULL, a hash of the wrong length) \
+           is corruption: read with `try_get`, convert with `try_from`, and return \
+           `StoreError::Corrupt`/`CorruptRow` naming table, column and row instead of carrying \
+           on with 0 or u32::MAX",
+};
+
 /// Every module says what it is for.
 pub static MODULE_DOC: Rule = Rule {
     id: "module-doc",
@@ -98,7 +110,7 @@ pub static MODULE_DOC: Rule = Rule {
 };
 
 /// Every rule, in the order the documentation lists them.
-pub static RULES: [&Rule; 9] = [
+pub static RULES: [&Rule; 10] = [
     &PARSE_ERROR,
     &NO_STORED_STATE,
     &NO_CROSS_CORE_IMPORTS,
@@ -107,6 +119,7 @@ pub static RULES: [&Rule; 9] = [
     &TERMINAL_STATE_ENFORCEMENT,
     &NO_FLOAT_MONEY,
     &NO_PANIC_IN_LIBRARY,
+    &NO_UNCHECKED_DB_READ,
     &MODULE_DOC,
 ];
 

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use app_ops::{VerifyFailure, verify_store};
+use app_ops::{VerifyFailure, verify_store_with};
 use store::OpenMode;
 
 use crate::target::StoreTarget;
@@ -44,7 +44,10 @@ fn verify(args: &VerifyArgs) -> ExitCode {
             return ExitCode::from(EXIT_CANNOT_OPEN);
         }
     };
-    match verify_store(&*store) {
+    match verify_store_with(
+        &*store,
+        &[&orchestrator::RailFactsCheck, &simulator::SimReceivedCheck],
+    ) {
         Ok(report) => {
             let states: Vec<String> = report
                 .by_state

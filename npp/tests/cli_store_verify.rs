@@ -318,3 +318,37 @@ fn verifying_a_postgresql_schema_that_does_not_exist_creates_nothing() {
         .get(0);
     assert!(!exists, "verification created schema {schema}");
 }
+
+#[test]
+fn an_event_no_stream_kind_allows_exits_1_even_with_a_sound_chain() {
+    // Given a store whose events chain correctly but say what this software never writes
+    let cases = [
+        ("rail-pay_001", "RailDecisionRecorded", "{\"rail\":\"NPP\"}"),
+        ("ops-req-000001", "OperatorActionApproved", "{}"),
+        ("anomaly-pay_001", "RailOutcomeRefused", "not json"),
+        ("sim-M0001", "SimTransferReceived", "{}"),
+        ("policy", "PolicyLoaded", "{}"),
+        ("unknown-kind-1", "Whatever", "{}"),
+    ];
+    for (stream, kind, payload) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let path = database_with_examples(dir.path());
+        let store = SqliteStore::open(&path, OpenMode::MustExist).unwrap();
+        let at = Timestamp::parse("2025-12-17T23:00:00Z").unwrap();
+        let event = event_store::NewEvent::new(kind, 1, at, payload.to_owned()).unwrap();
+        store
+            .append(
+                AppendRequest::new(StreamId::parse(stream).unwrap(), 0, vec![event], at).unwrap(),
+            )
+            .unwrap();
+        drop(store);
+        // When it is verified, Then it exits 1 naming the stream and version
+        let output = verify(&path);
+        let message = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stream}: {message}");
+        assert!(
+            message.contains(stream) && message.contains("version 1"),
+            "{stream}: {message}"
+        );
+    }
+}

@@ -14,5 +14,5 @@ mod router;
 pub use engine::{Config, FundsSource, Orchestrator, Stats, fan_out};
 pub use error::OrchestratorError;
 pub use rail::{Delivery, Rail, RailReport, Submission};
-pub use rail_stream::{RailStreamEvent, rail_stream};
+pub use rail_stream::{RailFactsCheck, RailStreamEvent, rail_stream};
 pub use router::{Route, Router, parse_account};

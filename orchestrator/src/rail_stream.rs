@@ -128,3 +128,21 @@ pub(crate) fn record(
     })?;
     Ok(())
 }
+
+/// Verification of rail streams (`npp store verify`): every event decodes as a rail fact about
+/// its stream's payment.
+pub struct RailFactsCheck;
+
+impl app_ops::StreamCheck for RailFactsCheck {
+    fn kind(&self) -> event_store::StreamKind {
+        event_store::StreamKind::Rail
+    }
+
+    fn check(&self, events: &[RecordedEvent]) -> Result<(), (u32, String)> {
+        events.iter().try_for_each(|recorded| {
+            RailStreamEvent::decode(recorded)
+                .map(|_| ())
+                .map_err(|e| (recorded.version(), e.to_string()))
+        })
+    }
+}

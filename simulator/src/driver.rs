@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use app_ops::{
     Clock, ManualClock, NewIntent, OperatorActions, OpsAction, Payments, PolicyGate, TomlPolicy,
-    decode_payment_event, verify_store,
+    decode_payment_event, verify_store_with,
 };
 use core_npp::{
     AccountId, Currency, FailureReason, FreeText, IdempotencyKey, Money, OperatorId, PaymentEvent,
@@ -427,7 +427,11 @@ impl<'a> Simulation<'a> {
         retries: u64,
         started: Instant,
     ) -> Result<Summary, SimError> {
-        let report = verify_store(self.store).map_err(|e| SimError::Check(e.to_string()))?;
+        let report = verify_store_with(
+            self.store,
+            &[&orchestrator::RailFactsCheck, &crate::SimReceivedCheck],
+        )
+        .map_err(|e| SimError::Check(e.to_string()))?;
         let deliveries = Participant::deliveries(self.store)?;
         let wall_seconds = started.elapsed().as_secs_f64();
         let stats = orchestrator.stats();

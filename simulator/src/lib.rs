@@ -10,7 +10,7 @@ pub use driver::{
     Progress, SIM_POLICY, SimConfig, Simulation, Summary, foreign_payments, scenario_namespace,
     scenario_payment_id,
 };
-pub use participant::{Participant, submission_message_id};
+pub use participant::{Participant, SimReceivedCheck, submission_message_id};
 pub use plan::{FaultProfile, Plan, PlannedReply};
 
 /// The simulation's one error type.

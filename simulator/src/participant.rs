@@ -41,6 +41,52 @@ struct Received {
     plan: Plan,
 }
 
+/// A second delivery of a message id, dropped by the scheme and counted.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Dropped {
+    msg_id: String,
+}
+
+/// Verification of the participant's streams (`npp store verify`): the first event of a
+/// `sim-<msgid>` stream is the transfer received under that message id, every later one a
+/// dropped duplicate of it.
+pub struct SimReceivedCheck;
+
+impl app_ops::StreamCheck for SimReceivedCheck {
+    fn kind(&self) -> event_store::StreamKind {
+        event_store::StreamKind::Sim
+    }
+
+    fn check(&self, events: &[event_store::RecordedEvent]) -> Result<(), (u32, String)> {
+        for recorded in events {
+            let version = recorded.version();
+            let payload = recorded.event().payload();
+            let msg_id = match (version, recorded.event().event_type()) {
+                (1, "SimTransferReceived") => serde_json::from_str::<Received>(payload)
+                    .map(|r| r.msg_id)
+                    .map_err(|e| (version, format!("not a received transfer: {e}")))?,
+                (2.., "SimDuplicateDropped") => serde_json::from_str::<Dropped>(payload)
+                    .map(|d| d.msg_id)
+                    .map_err(|e| (version, format!("not a dropped duplicate: {e}")))?,
+                (_, other) => {
+                    return Err((
+                        version,
+                        format!("{other} has no place at version {version}"),
+                    ));
+                }
+            };
+            if Some(msg_id.as_str()) != recorded.stream_id().key() {
+                return Err((
+                    version,
+                    format!("message {msg_id} in another message's stream"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Clone)]
 struct Pending {
     reply_id: String,
@@ -309,7 +355,9 @@ impl Rail for Participant<'_> {
                 self.faults,
             ),
         };
-        let version = u32::try_from(existing.len()).unwrap_or(u32::MAX);
+        let version = existing
+            .last()
+            .map_or(0, event_store::RecordedEvent::version);
         let (kind, payload) = if existing.is_empty() {
             (
                 "SimTransferReceived",
@@ -319,7 +367,10 @@ impl Rail for Participant<'_> {
             // A second delivery of one message id: the scheme drops it, and it is counted.
             (
                 "SimDuplicateDropped",
-                format!("{{\"msg_id\":\"{msg_id}\"}}"),
+                serde_json::to_string(&Dropped {
+                    msg_id: msg_id.clone(),
+                })
+                .map_err(rail_error)?,
             )
         };
         let event = NewEvent::new(kind, 1, now, payload)?;

@@ -8,6 +8,7 @@ use crate::source::{SourceFile, position};
 use crate::workspace::{Crate, DepKind, Workspace};
 
 mod cross_core;
+mod db_reads;
 mod float_money;
 mod immutability;
 mod module_doc;
@@ -19,7 +20,7 @@ mod terminal;
 type Check = fn(&Workspace, &mut Vec<Diagnostic>);
 
 /// Each rule with the function that checks it.
-const CHECKS: [(&Rule, Check); 9] = [
+const CHECKS: [(&Rule, Check); 10] = [
     (&rules::PARSE_ERROR, parse_errors),
     (&rules::NO_STORED_STATE, stored_state::check),
     (&rules::NO_CROSS_CORE_IMPORTS, cross_core::check),
@@ -28,6 +29,7 @@ const CHECKS: [(&Rule, Check); 9] = [
     (&rules::TERMINAL_STATE_ENFORCEMENT, terminal::check),
     (&rules::NO_FLOAT_MONEY, float_money::check),
     (&rules::NO_PANIC_IN_LIBRARY, panics::check),
+    (&rules::NO_UNCHECKED_DB_READ, db_reads::check),
     (&rules::MODULE_DOC, module_doc::check),
 ];
 
