@@ -871,9 +871,7 @@ fn action_event(
     let id = payment.payment_intent_id();
     Ok(match request.action {
         OpsAction::Retry => {
-            let next = payment.attempts().len() + 1;
-            let attempt = AttemptId::parse(&format!("att_{next}"))
-                .map_err(|e| AppError::refused("ops/attempt-id", e.to_string()))?;
+            let attempt = next_attempt_id(payment)?;
             PaymentEvent::PaymentRetryApproved(RetryApproved::new(id, at, attempt, approval))
         }
         OpsAction::Cancel => PaymentEvent::PaymentCancelled(Cancelled::new(
@@ -892,4 +890,23 @@ fn action_event(
             Some(approval),
         )),
     })
+}
+
+/// The id of the attempt a retry opens: `att_<n>` for the first n past the attempts so far that
+/// the payment has not used (an imported history may have named its attempts otherwise), so a
+/// retry never collides with an earlier attempt's id.
+fn next_attempt_id(payment: &Payment) -> Result<AttemptId, AppError> {
+    let used = |id: AttemptId| payment.attempts().iter().any(|a| a.attempt_id() == id);
+    let first = payment.attempts().len() + 1;
+    for n in first..first + core_npp::MAX_ATTEMPT_LIMIT as usize + 1 {
+        let id = AttemptId::parse(&format!("att_{n}"))
+            .map_err(|e| AppError::refused("ops/attempt-id", e.to_string()))?;
+        if !used(id) {
+            return Ok(id);
+        }
+    }
+    Err(AppError::refused(
+        "ops/attempt-id",
+        "every attempt id a retry could take is used",
+    ))
 }

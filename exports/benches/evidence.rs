@@ -1,5 +1,6 @@
-//! Criterion benches for evidence packs: packs built per second and packs verified per second, for
-//! a 6-event payment with one operator action (intent, authorised, sent, failed on a timeout, an
+//! Criterion benches for evidence packs: packs built per second, packs verified per second, and
+//! the cost of strict parsing (duplicate keys refused) against serde_json's, for a 6-event payment
+//! with one operator action (intent, authorised, sent, failed on a timeout, an
 //! approved retry, sent again: the first six events of examples/retried.jsonl).
 #![allow(
     clippy::unwrap_used,
@@ -12,7 +13,7 @@ use std::hint::black_box;
 
 use core_npp::PaymentEvent;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use exports::{EvidenceInput, PackSigningKey, build_pack, verify_pack_bytes};
+use exports::{EvidenceInput, PackSigningKey, build_pack, parse_strict, verify_pack_bytes};
 
 fn six_events_one_action() -> Vec<PaymentEvent> {
     include_str!("../../examples/retried.jsonl")
@@ -48,6 +49,13 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("verify signed pack against a trusted key", |b| {
         b.iter(|| verify_pack_bytes(black_box(&signed), Some(&public)).unwrap())
+    });
+    // What refusing duplicate keys costs: the strict parser against serde_json's own `Value`.
+    group.bench_function("parse pack bytes, strict (duplicate keys refused)", |b| {
+        b.iter(|| parse_strict(black_box(&bytes)).unwrap())
+    });
+    group.bench_function("parse pack bytes, serde_json::Value", |b| {
+        b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(&bytes)).unwrap())
     });
     group.finish();
 }

@@ -177,6 +177,15 @@ impl<'a> ActionChecker<'a> {
                 self.approved.push(action.request_id);
                 return Ok(());
             }
+            Decision::RefusedOnExecution {
+                approvals,
+                refused_at,
+                ..
+            } => {
+                check_approvals(&decision_path, action, approvals)?;
+                check_refused_after_approval(&decision_path, approvals, *refused_at)?;
+                Some((*refused_at, "refused_at"))
+            }
             Decision::Rejected { rejected_at, .. } => Some((*rejected_at, "rejected_at")),
             Decision::Lapsed { at } => Some((*at, "at")),
             Decision::Pending => None,
@@ -236,7 +245,7 @@ fn check_approvals(
     }
     for (index, approval) in approvals.iter().enumerate() {
         let path = decision_path.key("approvals").index(index);
-        if approval.approved_by == action.requested_by {
+        if approval.approved_by.is_same_operator(&action.requested_by) {
             return Err(ExportError::SelfApproval {
                 path: path.key("approved_by"),
                 operator: approval.approved_by.to_string(),
@@ -249,6 +258,88 @@ fn check_approvals(
         )?;
     }
     Ok(())
+}
+
+/// An action is refused when it runs, which is when its last approval arrives: never before.
+fn check_refused_after_approval(
+    decision_path: &JsonPath,
+    approvals: &[ApprovalRecord],
+    refused_at: Timestamp,
+) -> Result<(), ExportError> {
+    match approvals.last() {
+        Some(last) if refused_at < last.approved_at => Err(ExportError::RefusedBeforeApproval {
+            path: decision_path.key("refused_at"),
+            at: refused_at.to_string(),
+            approved_at: last.approved_at.to_string(),
+        }),
+        Some(_) | None => Ok(()),
+    }
+}
+
+/// Refuses an action holding a member or outcome that schema version `version` does not have.
+/// Version 1 has no policy hashes, no approval or rejection policies and no
+/// `REFUSED_ON_EXECUTION`; version 2 has everything.
+pub(crate) fn check_schema_version(
+    path: &JsonPath,
+    action: &OperatorAction,
+    version: u32,
+) -> Result<(), ExportError> {
+    const ADDED: u32 = 2;
+    if version >= ADDED {
+        return Ok(());
+    }
+    match first_version_2_member(path, action) {
+        Some(path) => Err(ExportError::NotInSchemaVersion {
+            path,
+            version,
+            added: ADDED,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The first member of schema version 2 in `action`, in the order of the canonical form
+/// (members sorted by key): a refusal's outcome, then a policy in the decision, then the
+/// request's policy hash.
+fn first_version_2_member(path: &JsonPath, action: &OperatorAction) -> Option<JsonPath> {
+    let decision = path.key("decision");
+    let policy = |at: JsonPath, sha256: bool, version: bool| {
+        if sha256 {
+            Some(at.key("policy_sha256"))
+        } else if version {
+            Some(at.key("policy_version"))
+        } else {
+            None
+        }
+    };
+    let in_decision = match &action.decision {
+        Decision::Approved { approvals } => {
+            approvals.iter().enumerate().find_map(|(index, approval)| {
+                policy(
+                    decision.key("approvals").index(index),
+                    approval.policy_sha256.is_some(),
+                    approval.policy_version.is_some(),
+                )
+            })
+        }
+        Decision::RefusedOnExecution { .. } => Some(decision.key("outcome")),
+        Decision::Rejected {
+            policy_version,
+            policy_sha256,
+            ..
+        } => policy(
+            decision.clone(),
+            policy_sha256.is_some(),
+            policy_version.is_some(),
+        ),
+        Decision::Lapsed { .. } | Decision::Pending => None,
+    };
+    in_decision.or_else(|| {
+        action
+            .policy_sha256
+            .is_some()
+            .then(|| path.key("policy_sha256"))
+    })
 }
 
 fn check_not_before(

@@ -92,11 +92,15 @@ pub enum ExportError {
         reason: String,
     },
     /// A pack of a schema version this software does not know.
-    #[error("schema_version {found} is not one this software reads (it reads {supported})")]
+    #[error(
+        "schema_version {found} is not one this software reads (it reads versions {oldest} to {supported})"
+    )]
     UnsupportedSchemaVersion {
         /// The version in the file, as written.
         found: String,
-        /// The version this software reads.
+        /// The oldest version this software reads.
+        oldest: u32,
+        /// The newest version this software reads (and the one it writes).
         supported: u32,
     },
 
@@ -112,6 +116,27 @@ pub enum ExportError {
     UnknownKey {
         /// The unknown key.
         path: JsonPath,
+    },
+    /// A key written twice in one JSON object. A JSON reader keeps one of the values (serde_json
+    /// and Python the last, others the first), so two readers could see two different packs.
+    #[error(
+        "{path}: duplicate key; each key may appear once in an object, or readers could disagree about its value"
+    )]
+    DuplicateKey {
+        /// The second occurrence of the key.
+        path: JsonPath,
+    },
+    /// A member or outcome of a later schema version in a pack that declares an earlier one.
+    #[error(
+        "{path}: not part of schema version {version}, which the pack declares (it was added in schema version {added})"
+    )]
+    NotInSchemaVersion {
+        /// The member (or the decision's `outcome`).
+        path: JsonPath,
+        /// The schema version the pack declares.
+        version: u32,
+        /// The schema version that added it.
+        added: u32,
     },
     /// An element that cannot be read as what the format says it is.
     #[error("{path}: {reason}")]
@@ -269,6 +294,18 @@ pub enum ExportError {
         /// The request's time.
         requested_at: String,
     },
+    /// An action refused on execution before it was approved.
+    #[error(
+        "{path}: {at} is earlier than the last approval at {approved_at}; an approved action is refused when it runs, after its approval"
+    )]
+    RefusedBeforeApproval {
+        /// `operator_actions[k].decision.refused_at`.
+        path: JsonPath,
+        /// The refusal's time.
+        at: String,
+        /// The last approval's time.
+        approved_at: String,
+    },
     /// An approved action that no event carries out.
     #[error("{path}: request {request_id} is approved, but no event carries approval {request_id}")]
     ApprovedActionWithoutEvent {
@@ -277,16 +314,16 @@ pub enum ExportError {
         /// Its request id.
         request_id: String,
     },
-    /// A rejected, lapsed or pending action that an event carries out anyway.
+    /// A rejected, refused, lapsed or pending action that an event carries out anyway.
     #[error(
-        "{path}: request {request_id} is {decision}, yet {event_path} carries its approval; only an approved request may produce an event"
+        "{path}: request {request_id} is {decision}, yet {event_path} carries its approval; only an APPROVED request produces an event"
     )]
     UnapprovedActionProducedEvent {
         /// `operator_actions[k].decision.outcome`.
         path: JsonPath,
         /// The request id.
         request_id: String,
-        /// REJECTED, LAPSED or PENDING.
+        /// REJECTED, REFUSED_ON_EXECUTION, LAPSED or PENDING.
         decision: &'static str,
         /// The event that carries it.
         event_path: JsonPath,
@@ -376,6 +413,8 @@ impl ExportError {
             | ExportError::BadKey { .. } => None,
             ExportError::Missing { path }
             | ExportError::UnknownKey { path }
+            | ExportError::DuplicateKey { path }
+            | ExportError::NotInSchemaVersion { path, .. }
             | ExportError::Malformed { path, .. }
             | ExportError::NotCanonicalForm { path, .. }
             | ExportError::NumberNotCanonical { path, .. }
@@ -392,6 +431,7 @@ impl ExportError {
             | ExportError::NoApprovals { path }
             | ExportError::SelfApproval { path, .. }
             | ExportError::DecidedBeforeRequest { path, .. }
+            | ExportError::RefusedBeforeApproval { path, .. }
             | ExportError::ApprovedActionWithoutEvent { path, .. }
             | ExportError::UnapprovedActionProducedEvent { path, .. }
             | ExportError::ActionDisagreesWithEvent { path, .. }
@@ -405,7 +445,8 @@ impl ExportError {
     }
 
     /// Whether the file could not be read as a pack at all (not JSON, not a pack, an unknown
-    /// schema version), as opposed to a pack that fails verification.
+    /// schema version), as opposed to a pack that fails verification. A duplicate key is a
+    /// failure, not unreadable: the file is a pack, written in a way that lets readers disagree.
     pub fn is_unreadable(&self) -> bool {
         matches!(
             self,

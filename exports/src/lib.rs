@@ -2,12 +2,15 @@
 //! with nothing but the file.
 //!
 //! A pack holds the payment intent, the rail decisions, every lifecycle event in order, every
-//! operator action with its request, approval or rejection and policy version, the final state,
-//! and a proof: a SHA-256 chain over the events' canonical JSON, the chain head, the event count,
-//! the replayed state hash, and one SHA-256 per rail decision and per operator action. It is
-//! written as canonical JSON (RFC 8785, integers only), so the same events give the same bytes on
-//! every machine, and it may carry an Ed25519 signature over the proof. docs/EVIDENCE.md
-//! specifies the format and how to verify a pack without this software.
+//! operator action with its request, approvals, rejection or refusal and the policy (version and
+//! SHA-256) of each, the final state, and a proof: a SHA-256 chain over the events' canonical
+//! JSON, the chain head, the event count, the replayed state hash, and one SHA-256 per rail
+//! decision and per operator action. It is written as canonical JSON (RFC 8785, integers only),
+//! so the same events give the same bytes on every machine, and it may carry an Ed25519
+//! signature over the proof. Packs are written in schema version [`SCHEMA_VERSION`] (2), and
+//! every version from [`OLDEST_SCHEMA_VERSION`] (1) on is read. A file is read strictly
+//! ([`parse_strict`]): a key written twice in an object is refused. docs/EVIDENCE.md specifies the
+//! format, what a pack proves, and how to verify one without this software.
 //!
 //! ```
 //! use core_npp::PaymentEvent;
@@ -33,6 +36,7 @@ mod model;
 mod pack;
 mod signing;
 mod source;
+mod strict;
 mod verify;
 mod views;
 
@@ -44,12 +48,13 @@ pub use model::{
     UNKNOWN_POLICY_VERSION, operator_actions_from_events,
 };
 pub use pack::{
-    EvidencePack, HashAlgorithm, PACK_FORMAT, PRODUCER_NAME, Proof, SCHEMA_VERSION,
-    SignatureAlgorithm, build_pack,
+    EvidencePack, HashAlgorithm, OLDEST_SCHEMA_VERSION, PACK_FORMAT, PRODUCER_NAME, Proof,
+    SCHEMA_VERSION, SignatureAlgorithm, build_pack,
 };
 pub use signing::{PackPublicKey, PackSigningKey};
 pub use source::evidence_from_store;
-pub use verify::{SignatureStatus, VerifiedPack, verify_pack, verify_pack_bytes};
+pub use strict::parse_strict;
+pub use verify::{PolicySeen, SignatureStatus, VerifiedPack, verify_pack, verify_pack_bytes};
 
 /// This software's version, recorded in each pack's `producer.version` (outside the proof).
 pub const SOFTWARE_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -8,6 +8,7 @@ use core_npp::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::digest::Sha256Digest;
 use crate::error::{ExportError, JsonPath};
 
 /// The policy version recorded for operator actions derived from an event history, where the
@@ -60,6 +61,26 @@ pub struct ApprovalRecord {
     pub approved_by: OperatorId,
     /// When they approved.
     pub approved_at: Timestamp,
+    /// The version of the policy in force when they approved; `None` when unknown (actions
+    /// derived from an event history). Schema version 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_version: Option<FreeText>,
+    /// SHA-256 of that policy document; `None` when unknown or not recorded (approvals recorded
+    /// before policies were held in the store). Schema version 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_sha256: Option<Sha256Digest>,
+}
+
+impl ApprovalRecord {
+    /// An approval whose policy is not known.
+    pub fn new(approved_by: OperatorId, approved_at: Timestamp) -> Self {
+        Self {
+            approved_by,
+            approved_at,
+            policy_version: None,
+            policy_sha256: None,
+        }
+    }
 }
 
 /// How an operator request was decided.
@@ -83,6 +104,25 @@ pub enum Decision {
         rejected_at: Timestamp,
         /// Why.
         reason: FreeText,
+        /// The version of the policy in force when it was rejected, when known. Schema
+        /// version 2.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        policy_version: Option<FreeText>,
+        /// SHA-256 of that policy document, when recorded. Schema version 2.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        policy_sha256: Option<Sha256Digest>,
+    },
+    /// Approved, but when the action ran the domain core refused it (the payment had moved on):
+    /// the approvals are recorded, no event was produced. Schema version 2; nobody rejected it.
+    RefusedOnExecution {
+        /// Every approval, in order; the last is the one whose execution was refused.
+        approvals: Vec<ApprovalRecord>,
+        /// When the core refused the action.
+        refused_at: Timestamp,
+        /// The core's rule id, e.g. `identity/attempt-id-never-reused`.
+        rule: FreeText,
+        /// The core's explanation.
+        why: FreeText,
     },
     /// Not approved in time; no event was produced.
     Lapsed {
@@ -94,18 +134,21 @@ pub enum Decision {
 }
 
 impl Decision {
-    /// The external name of the outcome: APPROVED, REJECTED, LAPSED or PENDING.
+    /// The external name of the outcome: APPROVED, REJECTED, REFUSED_ON_EXECUTION, LAPSED or
+    /// PENDING.
     pub const fn name(&self) -> &'static str {
         match self {
             Decision::Approved { .. } => "APPROVED",
             Decision::Rejected { .. } => "REJECTED",
+            Decision::RefusedOnExecution { .. } => "REFUSED_ON_EXECUTION",
             Decision::Lapsed { .. } => "LAPSED",
             Decision::Pending => "PENDING",
         }
     }
 }
 
-/// One operator request, its approval or rejection, and the policy it was decided under.
+/// One operator request, its decision, and the policy it was made under (and, in schema
+/// version 2, the policy of each approval and of a rejection).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OperatorAction {
@@ -126,8 +169,13 @@ pub struct OperatorAction {
     pub requested_at: Option<Timestamp>,
     /// Why they asked.
     pub reason: FreeText,
-    /// The version of the approval policy the request was decided under.
+    /// The version of the approval policy the request was made under (and pinned to).
     pub policy_version: FreeText,
+    /// SHA-256 of that policy document; `None` when unknown (actions derived from an event
+    /// history) or not recorded (requests recorded before policies were held in the store).
+    /// Schema version 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_sha256: Option<Sha256Digest>,
     /// The decision.
     pub decision: Decision,
 }
@@ -161,8 +209,8 @@ impl EvidenceInput {
 
 /// The operator actions an event history proves on its own: each event that carries an approval
 /// yields one approved action whose `request_id` is the approval id, with the approval's
-/// requester, approver, time and reason, no `requested_at` (the events do not record it) and the
-/// policy version [`UNKNOWN_POLICY_VERSION`]. Rejected, lapsed or pending requests leave no
+/// requester, approver, time and reason, no `requested_at` (the events do not record it), the
+/// policy version [`UNKNOWN_POLICY_VERSION`] and no policy hash. Rejected, lapsed or pending requests leave no
 /// event, so they cannot be derived; the operator-action streams hold them.
 pub fn operator_actions_from_events(
     events: &[PaymentEvent],
@@ -186,11 +234,12 @@ pub fn operator_actions_from_events(
             requested_at: None,
             reason: approval.reason().clone(),
             policy_version: unknown_policy.clone(),
+            policy_sha256: None,
             decision: Decision::Approved {
-                approvals: vec![ApprovalRecord {
-                    approved_by: approval.approved_by(),
-                    approved_at: approval.approved_at(),
-                }],
+                approvals: vec![ApprovalRecord::new(
+                    approval.approved_by(),
+                    approval.approved_at(),
+                )],
             },
         });
     }

@@ -18,8 +18,15 @@ use crate::views::{FinalStateView, IntentView};
 /// The value of every pack's `format` member.
 pub const PACK_FORMAT: &str = "npp-evidence-pack";
 
-/// The pack schema version this software writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The pack schema version this software writes, and the newest it reads.
+///
+/// Version 2 added the policy hash of a request (`policy_sha256`), the policy of each approval
+/// and of a rejection, and the `REFUSED_ON_EXECUTION` outcome; everything of version 1 means the
+/// same in version 2.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The oldest pack schema version this software reads: every pack ever written still verifies.
+pub const OLDEST_SCHEMA_VERSION: u32 = 1;
 
 /// The name recorded in `producer.name`.
 pub const PRODUCER_NAME: &str = "npp-orchestrator exports";

@@ -1,12 +1,20 @@
 //! Gathers a payment's evidence from the store: its lifecycle events, its rail decisions (the
 //! `rail-<payment>` stream) and every operator request about it (the `ops-<request>` streams),
 //! so `npp evidence export` and any embedding application build the same pack from a store.
+//!
+//! Every request carries the policy it was made under (version and SHA-256), every approval
+//! the policy it was given under, a rejection the policy it was decided under, and a request
+//! approved but refused by the core when it ran is `REFUSED_ON_EXECUTION` with the core's rule
+//! and explanation. Text is recorded whole or refused naming the field; never clipped.
 
-use app_ops::{OpsAction, OpsEvent, OpsRequest, RequestStatus, decode_payment_event};
+use app_ops::{
+    ApprovalEntry, OpsAction, OpsEvent, OpsRequest, RequestStatus, decode_payment_event,
+};
 use core_npp::{FreeText, PaymentEvent, PaymentIntentId};
 use event_store::{EventStore, StreamId};
 use orchestrator::{RailStreamEvent, rail_stream};
 
+use crate::digest::Sha256Digest;
 use crate::error::ExportError;
 use crate::model::{
     ActionKind, ApprovalRecord, Decision, EvidenceInput, OperatorAction, RailDecision,
@@ -64,6 +72,19 @@ fn text(field: &str, raw: &str) -> Result<FreeText, ExportError> {
     })
 }
 
+/// A policy's recorded SHA-256 for a pack field: 64 lower-case hex characters, or refused
+/// naming the field.
+fn policy_hash(field: &str, raw: Option<&str>) -> Result<Option<Sha256Digest>, ExportError> {
+    raw.map(|raw| {
+        Sha256Digest::parse_hex(raw).ok_or_else(|| ExportError::Source {
+            reason: format!(
+                "{field} {raw:?} cannot be recorded in a pack: not a SHA-256 digest (64 lower-case hex characters)"
+            ),
+        })
+    })
+    .transpose()
+}
+
 fn rail_decisions(
     store: &dyn EventStore,
     id: PaymentIntentId,
@@ -97,25 +118,15 @@ fn operator_action(
         e.approval()
             .is_some_and(|a| a.approval_id() == request.request_id)
     });
-    let approvals = || {
-        request
-            .approvals
-            .iter()
-            .map(|a| ApprovalRecord {
-                approved_by: a.approved_by,
-                approved_at: a.approved_at,
-            })
-            .collect()
-    };
     let decision = match (&request.status, produced) {
         (_, Some(_)) => Decision::Approved {
-            approvals: approvals(),
+            approvals: approvals(request)?,
         },
         (RequestStatus::Rejected, None) => rejection(request)?,
         (RequestStatus::Lapsed, None) => Decision::Lapsed {
             at: closing_time(request),
         },
-        (RequestStatus::Failed, None) => failure(request)?,
+        (RequestStatus::Failed, None) => refusal(request)?,
         (RequestStatus::Pending | RequestStatus::Approved | RequestStatus::Executed, None) => {
             Decision::Pending
         }
@@ -128,9 +139,42 @@ fn operator_action(
         requested_by: request.requested_by,
         requested_at: Some(request.requested_at),
         reason: request.reason.clone(),
-        policy_version: text("policy version", &request.policy_version)?,
+        policy_version: text(&field(request, "policy_version"), &request.policy_version)?,
+        policy_sha256: policy_hash(
+            &field(request, "policy_sha256"),
+            request.policy_sha256.as_deref(),
+        )?,
         decision,
     })
+}
+
+/// Every approval of `request`, each with the policy it was given under.
+fn approvals(request: &OpsRequest) -> Result<Vec<ApprovalRecord>, ExportError> {
+    request
+        .approvals
+        .iter()
+        .enumerate()
+        .map(|(index, approval)| approval_record(request, index, approval))
+        .collect()
+}
+
+fn approval_record(
+    request: &OpsRequest,
+    index: usize,
+    approval: &ApprovalEntry,
+) -> Result<ApprovalRecord, ExportError> {
+    let member = |name: &str| field(request, &format!("decision.approvals[{index}].{name}"));
+    Ok(ApprovalRecord {
+        approved_by: approval.approved_by,
+        approved_at: approval.approved_at,
+        policy_version: Some(text(&member("policy_version"), &approval.policy_version)?),
+        policy_sha256: policy_hash(&member("policy_sha256"), approval.policy_sha256.as_deref())?,
+    })
+}
+
+/// A field of a request's operator action, named as the pack names it, for a refusal.
+fn field(request: &OpsRequest, member: &str) -> String {
+    format!("request {}: {member}", request.request_id)
 }
 
 fn closing_time(request: &OpsRequest) -> core_npp::Timestamp {
@@ -156,16 +200,20 @@ fn rejection(request: &OpsRequest) -> Result<Decision, ExportError> {
                 rejected_by,
                 rejected_at,
                 reason,
+                policy_version,
+                policy_sha256,
                 ..
             } = e
             else {
                 return None;
             };
-            Some(Decision::Rejected {
-                rejected_by: *rejected_by,
-                rejected_at: *rejected_at,
-                reason: reason.clone(),
-            })
+            Some((
+                rejected_by,
+                rejected_at,
+                reason,
+                policy_version,
+                policy_sha256,
+            ))
         })
         .ok_or_else(|| {
             source(format!(
@@ -173,25 +221,51 @@ fn rejection(request: &OpsRequest) -> Result<Decision, ExportError> {
                 request.request_id
             ))
         })
+        .and_then(|(by, at, reason, version, sha256)| {
+            Ok(Decision::Rejected {
+                rejected_by: *by,
+                rejected_at: *at,
+                reason: reason.clone(),
+                policy_version: Some(text(&field(request, "decision.policy_version"), version)?),
+                policy_sha256: policy_hash(
+                    &field(request, "decision.policy_sha256"),
+                    sha256.as_deref(),
+                )?,
+            })
+        })
 }
 
-/// An approved request the payment had moved past: no event was produced, which the pack
-/// records as a rejection by the rule that refused it.
-fn failure(request: &OpsRequest) -> Result<Decision, ExportError> {
-    let (by, at) = request
-        .approvals
-        .last()
-        .map(|a| (a.approved_by, a.approved_at))
-        .ok_or_else(|| source("a failed request has no approval"))?;
-    let why = request.events.iter().find_map(|e| {
-        let OpsEvent::OperatorActionFailed { rule, why, .. } = e else {
-            return None;
-        };
-        Some(format!("approved, then refused when run by {rule}: {why}"))
-    });
-    Ok(Decision::Rejected {
-        rejected_by: by,
-        rejected_at: at,
-        reason: text("refusal", &why.unwrap_or_else(|| "refused when run".into()))?,
+/// A request approved, then refused by the core when its action ran (the payment had moved
+/// on): no event was produced and nobody rejected it. The refusal records the core's rule and
+/// explanation, whole.
+fn refusal(request: &OpsRequest) -> Result<Decision, ExportError> {
+    let (refused_at, rule, why) = request
+        .events
+        .iter()
+        .find_map(|e| match e {
+            OpsEvent::OperatorActionFailed { at, rule, why, .. } => Some((*at, rule, why)),
+            OpsEvent::OperatorActionRequested { .. }
+            | OpsEvent::OperatorActionApproved { .. }
+            | OpsEvent::OperatorActionRejected { .. }
+            | OpsEvent::OperatorActionLapsed { .. }
+            | OpsEvent::OperatorActionExecuted { .. } => None,
+        })
+        .ok_or_else(|| {
+            source(format!(
+                "request {} failed but records no OperatorActionFailed",
+                request.request_id
+            ))
+        })?;
+    if request.approvals.is_empty() {
+        return Err(source(format!(
+            "request {} was refused on execution but records no approval",
+            request.request_id
+        )));
+    }
+    Ok(Decision::RefusedOnExecution {
+        approvals: approvals(request)?,
+        refused_at,
+        rule: text(&field(request, "decision.rule"), rule)?,
+        why: text(&field(request, "decision.why"), why)?,
     })
 }

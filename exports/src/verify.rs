@@ -1,6 +1,10 @@
 //! Verifying a pack with nothing but the pack: recompute every hash, replay the events through
 //! the core, compare every derived value, check every operator action against its event, and
 //! check the signature. The first bad element is named by its JSON path.
+//!
+//! Packs of every schema version ever written are read: version 1 (which has no policy hashes,
+//! approval or rejection policies, or `REFUSED_ON_EXECUTION`; a version-1 pack holding one is
+//! refused) and version 2.
 
 use core_npp::{PaymentEvent, PaymentIntentId, PaymentState, Replay, STATE_ENCODING_VERSION};
 use serde::Serialize;
@@ -9,17 +13,21 @@ use serde_json::Value;
 
 use crate::canonical::{canonical_json, canonical_json_at};
 use crate::checks::{
-    ActionChecker, actions_path, check_rail_decision, decisions_path, events_path,
-    first_difference, parse_in_normal_form, quote, replay, to_json,
+    ActionChecker, actions_path, check_rail_decision, check_schema_version, decisions_path,
+    events_path, first_difference, parse_in_normal_form, quote, replay, to_json,
 };
 use crate::digest::{Sha256Digest, hex_decode};
 use crate::error::{ExportError, JsonPath};
-use crate::model::{OperatorAction, RailDecision};
-use crate::pack::{PACK_FORMAT, Producer, Proof, SCHEMA_VERSION, SignatureBlock, chain_hashes};
+use crate::model::{Decision, OperatorAction, RailDecision};
+use crate::pack::{
+    OLDEST_SCHEMA_VERSION, PACK_FORMAT, Producer, Proof, SCHEMA_VERSION, SignatureBlock,
+    chain_hashes,
+};
 use crate::signing::PackPublicKey;
+use crate::strict::parse_strict;
 use crate::views::{FinalStateView, IntentView};
 
-/// Every top-level member a pack of schema version 1 may have.
+/// Every top-level member a pack may have (the same in schema versions 1 and 2).
 const TOP_LEVEL_KEYS: [&str; 10] = [
     "final_state",
     "format",
@@ -45,9 +53,28 @@ pub enum SignatureStatus {
     Trusted(PackPublicKey),
 }
 
+/// One operator policy a pack's actions name: a request's, an approval's or a rejection's.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PolicySeen {
+    /// The policy's version as recorded.
+    pub version: String,
+    /// The SHA-256 of the policy document, when recorded.
+    pub sha256: Option<Sha256Digest>,
+}
+
+impl std::fmt::Display for PolicySeen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.sha256 {
+            Some(sha256) => write!(f, "{:?} (sha256 {sha256})", self.version),
+            None => write!(f, "{:?}", self.version),
+        }
+    }
+}
+
 /// A pack that verified, and what it says.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct VerifiedPack {
+    schema_version: u32,
     payment_intent_id: PaymentIntentId,
     state: PaymentState,
     event_count: usize,
@@ -57,9 +84,19 @@ pub struct VerifiedPack {
     state_hash: Sha256Digest,
     signature: SignatureStatus,
     producer_version: String,
+    policies: Vec<PolicySeen>,
 }
 
 impl VerifiedPack {
+    /// The schema version the pack declares (1 or 2), whose rules it was checked by.
+    pub fn schema_version(&self) -> u32 {
+        self.schema_version
+    }
+    /// Every distinct policy (version and hash) the operator actions name, requests first, in
+    /// the order they appear.
+    pub fn policies(&self) -> &[PolicySeen] {
+        &self.policies
+    }
     /// The payment.
     pub fn payment_intent_id(&self) -> PaymentIntentId {
         self.payment_intent_id
@@ -97,7 +134,8 @@ impl VerifiedPack {
         &self.producer_version
     }
 
-    /// One line for a person: the payment, its outcome, what was checked.
+    /// One line for a person: the payment, its outcome, what was checked, the policies its
+    /// operator actions name and the schema version.
     pub fn summary(&self) -> String {
         let signature = match self.signature {
             SignatureStatus::Unsigned => "unsigned".to_owned(),
@@ -106,8 +144,14 @@ impl VerifiedPack {
             ),
             SignatureStatus::Trusted(key) => format!("signed by the trusted key {key}"),
         };
+        let policies = if self.policies.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<String> = self.policies.iter().map(ToString::to_string).collect();
+            format!(" under policy {}", names.join(", "))
+        };
         format!(
-            "valid: payment {} {}; {} events, chain head {}; state hash {} replays; {} operator actions, {} rail decisions; {signature}",
+            "valid: payment {} {}; {} events, chain head {}; state hash {} replays; {} operator actions{policies}, {} rail decisions; {signature}; schema version {}",
             self.payment_intent_id,
             self.state,
             self.event_count,
@@ -115,28 +159,38 @@ impl VerifiedPack {
             self.state_hash,
             self.operator_actions,
             self.rail_decisions,
+            self.schema_version,
         )
     }
 }
 
-/// Verifies a pack file's bytes. `trusted`, when given, must be the key that signed the pack.
+/// Verifies a pack file's bytes: the strict entry point. `trusted`, when given, must be the key
+/// that signed the pack.
+///
+/// The bytes are parsed with [`parse_strict`](crate::parse_strict), so a key written twice in
+/// any object (`"amount":1,"amount":73550`, two `operator_actions`) is refused as
+/// [`ExportError::DuplicateKey`] naming its JSON path, signed or not; then the value is verified
+/// as [`verify_pack`] does.
 pub fn verify_pack_bytes(
     bytes: &[u8],
     trusted: Option<&PackPublicKey>,
 ) -> Result<VerifiedPack, ExportError> {
-    let pack: Value = serde_json::from_slice(bytes).map_err(|e| ExportError::NotJson {
-        reason: e.to_string(),
-    })?;
+    let pack = parse_strict(bytes)?;
     verify_pack(&pack, trusted)
 }
 
 /// Verifies a pack already parsed as JSON. Key order and whitespace do not matter: every hash is
 /// over canonical JSON, recomputed here.
+///
+/// A `serde_json::Value` has already lost any duplicate key (serde_json keeps the last value),
+/// so this cannot tell whether the file said something twice. To verify a file, give its bytes
+/// to [`verify_pack_bytes`], which refuses duplicates.
 pub fn verify_pack(
     pack: &Value,
     trusted: Option<&PackPublicKey>,
 ) -> Result<VerifiedPack, ExportError> {
     let sections = Sections::read(pack)?;
+    let schema_version = sections.schema_version;
     canonical_json(pack)?;
     let root = JsonPath::root();
     let proof: Proof = parse_in_normal_form(sections.proof, &root.key("proof"))?;
@@ -158,15 +212,22 @@ pub fn verify_pack(
         |index, decision| check_rail_decision(index, decision, payment),
     )?;
     let mut checker = ActionChecker::new(&events, payment.payment_intent_id());
+    let mut policies = Vec::new();
     let operator_actions = verify_items::<OperatorAction>(
         sections.operator_actions,
         &proof.operator_action_hashes,
         &actions_path(),
-        |index, action| checker.check(index, action),
+        |index, action| {
+            check_schema_version(&actions_path().index(index), action, schema_version)?;
+            checker.check(index, action)?;
+            note_policies(&mut policies, action);
+            Ok(())
+        },
     )?;
     checker.finish()?;
     let signature = verify_signature(sections.signature, sections.proof, trusted)?;
     Ok(VerifiedPack {
+        schema_version,
         payment_intent_id: payment.payment_intent_id(),
         state: payment.state(),
         event_count: events.len(),
@@ -176,11 +237,47 @@ pub fn verify_pack(
         state_hash: proof.state_hash,
         signature,
         producer_version: producer.version,
+        policies,
     })
+}
+
+/// Adds the policies `action` names (its request's, then each approval's or the rejection's)
+/// to `seen`, each once.
+fn note_policies(seen: &mut Vec<PolicySeen>, action: &OperatorAction) {
+    let mut note = |version: &core_npp::FreeText, sha256: Option<Sha256Digest>| {
+        let policy = PolicySeen {
+            version: version.as_str().to_owned(),
+            sha256,
+        };
+        if !seen.contains(&policy) {
+            seen.push(policy);
+        }
+    };
+    note(&action.policy_version, action.policy_sha256);
+    let approvals = match &action.decision {
+        Decision::Approved { approvals } | Decision::RefusedOnExecution { approvals, .. } => {
+            approvals.as_slice()
+        }
+        Decision::Rejected {
+            policy_version: Some(version),
+            policy_sha256,
+            ..
+        } => {
+            note(version, *policy_sha256);
+            &[]
+        }
+        Decision::Rejected { .. } | Decision::Lapsed { .. } | Decision::Pending => &[],
+    };
+    for approval in approvals {
+        if let Some(version) = &approval.policy_version {
+            note(version, approval.policy_sha256);
+        }
+    }
 }
 
 /// The pack's top-level members, each of the JSON type the format gives it.
 struct Sections<'a> {
+    schema_version: u32,
     producer: &'a Value,
     intent: &'a Value,
     rail_decisions: &'a [Value],
@@ -205,16 +302,18 @@ impl<'a> Sections<'a> {
                 )));
             }
         }
-        match members.get("schema_version") {
-            Some(version) if version.as_u64() == Some(u64::from(SCHEMA_VERSION)) => {}
-            Some(version) => {
-                return Err(ExportError::UnsupportedSchemaVersion {
+        let schema_version = match members.get("schema_version") {
+            Some(version) => version
+                .as_u64()
+                .and_then(|v| u32::try_from(v).ok())
+                .filter(|v| (OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION).contains(v))
+                .ok_or_else(|| ExportError::UnsupportedSchemaVersion {
                     found: quote(Some(version)),
+                    oldest: OLDEST_SCHEMA_VERSION,
                     supported: SCHEMA_VERSION,
-                });
-            }
+                })?,
             None => return Err(not_a_pack("it has no \"schema_version\"".to_owned())),
-        }
+        };
         if let Some(key) = members
             .keys()
             .find(|key| !TOP_LEVEL_KEYS.contains(&key.as_str()))
@@ -232,6 +331,7 @@ impl<'a> Sections<'a> {
             other => Err(wrong_type(key, other, "a JSON array")),
         };
         Ok(Self {
+            schema_version,
             producer: object("producer")?,
             intent: object("intent")?,
             rail_decisions: array("rail_decisions")?,

@@ -39,7 +39,7 @@ fn pack_contains_intent_decisions_events_and_actions() {
     let value = pack.value();
     // then it holds the intent, the decisions, every event in order and every action
     assert_eq!(value["format"], "npp-evidence-pack");
-    assert_eq!(value["schema_version"], 1);
+    assert_eq!(value["schema_version"], 2);
     assert_eq!(value["intent"]["payment_intent_id"], "pay_002");
     assert_eq!(value["intent"]["amount"], 125_075);
     assert_eq!(value["intent"]["currency"], "AUD");
@@ -66,7 +66,17 @@ fn pack_contains_intent_decisions_events_and_actions() {
         .iter()
         .map(|a| a["decision"]["outcome"].as_str().unwrap())
         .collect();
-    assert_eq!(outcomes, ["APPROVED", "REJECTED", "LAPSED", "PENDING"]);
+    assert_eq!(
+        outcomes,
+        [
+            "APPROVED",
+            "REJECTED",
+            "LAPSED",
+            "PENDING",
+            "REJECTED",
+            "REFUSED_ON_EXECUTION"
+        ]
+    );
     assert_eq!(value["final_state"]["state"], "SETTLED");
     assert_eq!(value["proof"]["event_count"], 8);
     assert_eq!(pack.state(), PaymentState::Settled);
@@ -210,7 +220,7 @@ fn json_export_round_trip() {
         serde_json::from_value(read["operator_actions"].clone()).unwrap();
     assert_eq!(actions, rich_input().operator_actions);
     let verified = verify_pack_bytes(&bytes, Some(&key.public_key())).unwrap();
-    assert_eq!(verified.operator_actions(), 4);
+    assert_eq!(verified.operator_actions(), 6);
     assert_eq!(verified.rail_decisions(), 3);
     assert!(bytes.ends_with(b"}\n") && !bytes[..bytes.len() - 1].contains(&b'\n'));
 }
@@ -265,6 +275,25 @@ fn reordered_keys_and_added_whitespace_still_verify() {
     assert_eq!(verified.chain_head(), pack.proof().chain_head());
     let reparsed: Value = serde_json::from_str(&scrambled).unwrap();
     assert_eq!(canonical_json(&reparsed).unwrap(), pack.canonical_json());
+}
+
+#[test]
+fn the_proof_covers_values_so_an_escaped_spelling_verifies_alike() {
+    // given a signed pack, and the same file with every "bob" written "\u0062ob" and "/" as "\/"
+    let key = PackSigningKey::from_seed([10; 32]);
+    let pack = build_pack(&rich_input()).unwrap().sign(&key).unwrap();
+    let text = pack.canonical_json();
+    assert!(text.contains("\"bob\""));
+    let respelled = text
+        .replace("\"bob\"", "\"\\u0062ob\"")
+        .replace("identity/attempt", "identity\\/attempt");
+    assert_ne!(respelled, text);
+    // when it is verified against the signer's key
+    let verified = verify_pack_bytes(respelled.as_bytes(), Some(&key.public_key())).unwrap();
+    // then it verifies as the same pack: the same values, so the same proof and signature
+    assert_eq!(verified.chain_head(), pack.proof().chain_head());
+    let reparsed: Value = serde_json::from_str(&respelled).unwrap();
+    assert_eq!(&reparsed, pack.value());
 }
 
 #[test]
@@ -353,6 +382,30 @@ fn the_python_snippet_in_the_docs_verifies_packs_and_catches_tampering() {
             .output()
             .unwrap();
         assert!(!output.status.success(), "{name}: tampering went unnoticed");
+        // and given a key written twice (the genuine value last, as Python's json keeps), it
+        // refuses the file
+        let text = pack.canonical_json();
+        let doubled = text.replacen(
+            "\"lifecycle_events\":[{",
+            "\"lifecycle_events\":[{\"amount\":1,",
+            1,
+        );
+        assert_ne!(doubled, text);
+        std::fs::write(&file, doubled).unwrap();
+        let output = std::process::Command::new(&python)
+            .arg(&script)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            !output.status.success(),
+            "{name}: a duplicate key went unnoticed"
+        );
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("duplicate key 'amount'"),
+            "{name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_file(&script).unwrap();
@@ -787,14 +840,17 @@ fn signing_is_deterministic() {
 fn files_that_are_not_packs_are_unreadable_not_invalid() {
     let pack = example_pack("settled.jsonl");
     let mut newer = pack.clone();
-    newer["schema_version"] = json!(2);
+    newer["schema_version"] = json!(3);
+    let mut older = pack.clone();
+    older["schema_version"] = json!(0);
     let mut other_format = pack.clone();
     other_format["format"] = json!("something-else");
     for (bytes, what) in [
         (b"not json".to_vec(), "not JSON"),
         (b"[1,2,3]".to_vec(), "not an object"),
         (b"{\"type\":\"PaymentSettled\"}".to_vec(), "an event"),
-        (serde_json::to_vec(&newer).unwrap(), "schema version 2"),
+        (serde_json::to_vec(&newer).unwrap(), "schema version 3"),
+        (serde_json::to_vec(&older).unwrap(), "schema version 0"),
         (serde_json::to_vec(&other_format).unwrap(), "another format"),
     ] {
         let error = verify_pack_bytes(&bytes, None).unwrap_err();

@@ -26,7 +26,9 @@ fn schema() -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// Packs with every kind of element the format has.
+/// Packs with every kind of element the format has, in both schema versions: what the code
+/// writes now (version 2, with every optional member and outcome) and the version-1 fixtures
+/// the code wrote before.
 fn corpus() -> Vec<Value> {
     let mut packs: Vec<Value> = [
         "settled.jsonl",
@@ -63,6 +65,19 @@ fn corpus() -> Vec<Value> {
         .value()
         .clone(),
     );
+    packs.push(
+        build_pack(&approved_under_policy_input())
+            .unwrap()
+            .value()
+            .clone(),
+    );
+    for name in [
+        "v1-rich-signed.evidence.json",
+        "v1-marked-failed-then-retried.evidence.json",
+        "v1-cancelled.evidence.json",
+    ] {
+        packs.push(serde_json::from_slice(&fixture(name)).unwrap());
+    }
     packs
 }
 
@@ -131,6 +146,26 @@ fn the_schema_refuses_what_the_format_refuses() {
     let mut padded_time = pack;
     padded_time["lifecycle_events"][1]["occurred_at"] = json!("2025-12-17T10:00:00.100Z");
     assert!(check(&padded_time).is_err());
+    // and the members of schema version 2: a policy hash is lower-case hex, a refusal names
+    // its rule, and only the two known versions exist
+    let rich = build_pack(&rich_input()).unwrap().value().clone();
+    assert!(check(&rich).is_ok());
+    let mut upper_policy = rich.clone();
+    upper_policy["operator_actions"][5]["policy_sha256"] = json!("AB".repeat(32));
+    assert!(
+        check(&upper_policy)
+            .unwrap_err()
+            .contains("operator_actions[5].policy_sha256")
+    );
+    let mut no_rule = rich.clone();
+    no_rule["operator_actions"][5]["decision"]
+        .as_object_mut()
+        .unwrap()
+        .remove("rule");
+    assert!(check(&no_rule).unwrap_err().contains("operator_actions[5]"));
+    let mut version_3 = rich;
+    version_3["schema_version"] = json!(3);
+    assert!(check(&version_3).unwrap_err().contains("schema_version"));
 }
 
 /// A validator for the subset of JSON Schema 2020-12 the pack schema uses.

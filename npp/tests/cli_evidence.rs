@@ -426,3 +426,71 @@ fn export_never_replaces_a_key_and_writes_whole_files() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn exit_1_on_a_duplicate_key_in_a_signed_pack() {
+    // Given a key pair and a pack signed with it
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let output = npp(&["evidence", "keygen", "--out-dir", path_str(&keys)]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let pack = dir.path().join("signed.json");
+    let output = npp(&[
+        "evidence",
+        "export",
+        "--events",
+        &example("settled.jsonl"),
+        "--sign-key",
+        path_str(&keys.join("evidence.key")),
+        "-o",
+        path_str(&pack),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // And the same file with a forged amount written before the genuine one in the first event,
+    // which a reader keeping the last value would never see
+    let text = std::fs::read_to_string(&pack).unwrap();
+    let anchor = "\"lifecycle_events\":[{";
+    let at = text.find(anchor).unwrap() + anchor.len();
+    let doubled = dir.path().join("doubled.json");
+    std::fs::write(
+        &doubled,
+        format!("{}\"amount\":1,{}", &text[..at], &text[at..]),
+    )
+    .unwrap();
+    let public = keys.join("evidence.pub");
+    for args in [
+        vec!["evidence", "verify", path_str(&doubled)],
+        vec![
+            "evidence",
+            "verify",
+            path_str(&doubled),
+            "--public-key",
+            path_str(&public),
+        ],
+    ] {
+        // When it is verified, with or without the trusted key
+        let output = npp(&args);
+        // Then it is invalid (exit 1), naming the repeated key
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("invalid: lifecycle_events[0].amount: duplicate key"),
+            "{}",
+            stderr(&output)
+        );
+        assert!(stdout(&output).is_empty());
+    }
+    // And the genuine pack still verifies against the key, naming its schema version
+    let output = npp(&[
+        "evidence",
+        "verify",
+        path_str(&pack),
+        "--public-key",
+        path_str(&public),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("schema version 2"),
+        "{}",
+        stdout(&output)
+    );
+}

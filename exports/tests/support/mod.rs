@@ -189,15 +189,63 @@ pub fn unapproved_action(request_id: &str, payment: &str, decision: Decision) ->
         requested_at: Some(at(100)),
         reason: text("member asked to stop the payment"),
         policy_version: text("policy-2025-12"),
+        policy_sha256: None,
         decision,
     }
 }
 
+/// A rejection as version 1 wrote it: no policy.
 pub fn rejected() -> Decision {
     Decision::Rejected {
         rejected_by: op("frank"),
         rejected_at: at(120),
         reason: text("already sent; ask for a recall instead"),
+        policy_version: None,
+        policy_sha256: None,
+    }
+}
+
+/// The version and SHA-256 of the policy the schema-version-2 actions of the corpus name.
+pub const POLICY_VERSION: &str = "policy-2025-12";
+pub fn policy_sha256() -> Sha256Digest {
+    Sha256Digest::of(b"version = \"policy-2025-12\"\n")
+}
+
+/// An approval given under [`POLICY_VERSION`].
+pub fn approval_under_policy(by: &str, t: i64) -> ApprovalRecord {
+    ApprovalRecord {
+        policy_version: Some(text(POLICY_VERSION)),
+        policy_sha256: Some(policy_sha256()),
+        ..ApprovalRecord::new(op(by), at(t))
+    }
+}
+
+/// A rejection that records the policy it was decided under (schema version 2).
+pub fn rejected_under_policy() -> Decision {
+    Decision::Rejected {
+        rejected_by: op("frank"),
+        rejected_at: at(130),
+        reason: text("the payee bank asked us to wait"),
+        policy_version: Some(text(POLICY_VERSION)),
+        policy_sha256: Some(policy_sha256()),
+    }
+}
+
+/// An approved retry that the core refused when it ran (schema version 2).
+pub fn refused_on_execution() -> Decision {
+    Decision::RefusedOnExecution {
+        approvals: vec![approval_under_policy("bob", 110)],
+        refused_at: at(110),
+        rule: text("identity/attempt-id-never-reused"),
+        why: text("attempt att_2 was already used; an attempt id is never reused"),
+    }
+}
+
+/// A request of schema version 2: its policy hash recorded.
+pub fn action_under_policy(request_id: &str, decision: Decision) -> OperatorAction {
+    OperatorAction {
+        policy_sha256: Some(policy_sha256()),
+        ..unapproved_action(request_id, "pay_002", decision)
     }
 }
 
@@ -211,7 +259,9 @@ pub fn rail_decision(attempt: Option<&str>, t: i64) -> RailDecision {
 }
 
 /// A pack with every kind of element: the retried example's events, a rail decision per
-/// attempt, and besides the derived approved retry a rejected, a lapsed and a pending request.
+/// attempt, and besides the derived approved retry a rejected, a lapsed and a pending request
+/// (as version 1 wrote them), then the members of schema version 2: a rejection under a
+/// recorded policy and a retry refused on execution, both requests with their policy hash.
 pub fn rich_input() -> EvidenceInput {
     let mut input = EvidenceInput::from_event_history(example("retried.jsonl")).unwrap();
     input.rail_decisions = vec![
@@ -219,12 +269,42 @@ pub fn rich_input() -> EvidenceInput {
         rail_decision(Some("att_2"), 300),
         rail_decision(None, 0),
     ];
+    let mut refused = action_under_policy("req_refused", refused_on_execution());
+    refused.action = ActionKind::Retry;
     input.operator_actions.extend([
         unapproved_action("req_rejected", "pay_002", rejected()),
         unapproved_action("req_lapsed", "pay_002", Decision::Lapsed { at: at(4000) }),
         unapproved_action("req_pending", "pay_002", Decision::Pending),
+        action_under_policy("req_rejected_v2", rejected_under_policy()),
+        refused,
     ]);
     input
+}
+
+/// The bare retried history with its approved retry under a recorded policy (schema version 2):
+/// the request's policy hash, and the approval's policy version and hash.
+pub fn approved_under_policy_input() -> EvidenceInput {
+    let mut input = EvidenceInput::from_event_history(example("retried.jsonl")).unwrap();
+    let action = &mut input.operator_actions[0];
+    action.policy_version = text(POLICY_VERSION);
+    action.policy_sha256 = Some(policy_sha256());
+    action.requested_at = Some(Timestamp::parse("2025-12-17T10:04:00Z").unwrap());
+    if let Decision::Approved { approvals } = &mut action.decision {
+        approvals[0].policy_version = Some(text(POLICY_VERSION));
+        approvals[0].policy_sha256 = Some(policy_sha256());
+    }
+    input
+}
+
+/// A version-1 fixture under `exports/tests/fixtures/`, written by the code before schema
+/// version 2 (see fixtures/README.md).
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+    )
+    .unwrap()
 }
 
 /// Sets the member at `path` (keys and indexes) of `value`.
