@@ -679,6 +679,45 @@ fn requests_are_listed_oldest_first_by_when_they_were_made(world: World) {
     assert_eq!(listed, made);
 }
 
+fn a_retry_never_reuses_an_attempt_id_an_imported_history_used(world: World) {
+    // Given an imported payment whose only attempt was named att_2, and which timed out
+    let id = pid("imp");
+    let at = |s: &str| Timestamp::parse(&format!("2025-12-17T08:00:{s}Z")).unwrap();
+    let history = vec![
+        PaymentEvent::PaymentIntentCreated(IntentCreated::new(
+            id,
+            at("00"),
+            Money::from_minor_units(AMOUNT),
+            Currency::AUD,
+            IdempotencyKey::parse("idem-imp").unwrap(),
+            AccountId::parse("payer").unwrap(),
+            AccountId::parse("payee").unwrap(),
+            AttemptLimit::default(),
+        )),
+        PaymentEvent::PaymentAuthorised(Authorised::new(
+            id,
+            at("01"),
+            true,
+            Money::from_minor_units(AMOUNT),
+        )),
+        PaymentEvent::PaymentSentToRail(SentToRail::new(id, at("02"), att("att_2"))),
+        PaymentEvent::PaymentFailed(Failed::new(
+            id,
+            at("17"),
+            Some(att("att_2")),
+            FailureReason::RailTimeout,
+            Some(text("AB05")),
+            None,
+        )),
+    ];
+    world.payments().import_history(&history).unwrap();
+    // When a retry is requested and approved
+    let req = request(&world, OpsAction::Retry, "imp", "alice").unwrap();
+    let payment = approve_executes(&world, &req, "bob");
+    // Then the new attempt takes the first id not used: att_3
+    assert_eq!(payment.open_attempt().unwrap().attempt_id(), att("att_3"));
+}
+
 // ---------------------------------------------------------------- commands and funds
 
 fn the_same_intent_twice_is_one_payment_and_a_changed_one_is_refused(world: World) {
@@ -1205,4 +1244,5 @@ scenarios!(
     an_approved_request_left_by_an_older_version_runs_only_for_an_allowed_approver,
     two_approvers_racing_on_a_two_approval_request_both_count,
     requests_are_listed_oldest_first_by_when_they_were_made,
+    a_retry_never_reuses_an_attempt_id_an_imported_history_used,
 );
