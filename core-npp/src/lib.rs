@@ -24,6 +24,7 @@ mod error;
 mod event;
 mod guards;
 mod hash;
+mod history;
 mod ids;
 mod invariants;
 mod money;
@@ -40,6 +41,7 @@ pub use event::{
     Settled,
 };
 pub use hash::{STATE_ENCODING_MAGIC, STATE_ENCODING_VERSION, StateHash};
+pub use history::{HistoryError, HistoryParser, MAX_EVENTS, MAX_LINE_BYTES, parse_history_with};
 pub use ids::{
     AccountId, ApprovalId, AttemptId, FreeText, IdempotencyKey, MAX_ID_LEN, MAX_TEXT_CHARS,
     OperatorId, PaymentIntentId, SettlementRef,

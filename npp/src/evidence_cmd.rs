@@ -295,19 +295,11 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// Reads a JSON Lines history; an error names the line.
+/// Reads a JSON Lines history with the one history parser (`core_npp::parse_history_with`, as
+/// `npp replay` does); an error names the line.
 fn read_history(path: &Path) -> Result<Vec<PaymentEvent>, String> {
     let bytes = read_limited(path)?;
-    let text = String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())?;
-    let mut events = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let event = serde_json::from_str::<PaymentEvent>(line)
-            .map_err(|e| format!("line {}: {e}", index + 1))?;
-        events.push(event);
-    }
-    Ok(events)
+    core_npp::parse_history_with(&bytes, |line| serde_json::from_str::<PaymentEvent>(line))
+        .map(|history| history.into_iter().map(|(_, event)| event).collect())
+        .map_err(|e| e.to_string())
 }

@@ -1,19 +1,15 @@
 //! `npp replay`: fold a JSON Lines history through the core and report the state and its hash.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use core_npp::{
-    AttemptOutcome, Payment, PaymentEvent, ReplayError, Timestamp, rebuild_from_events,
+    AttemptOutcome, HistoryError, HistoryParser, MAX_LINE_BYTES, Payment, PaymentEvent,
+    ReplayError, Timestamp, rebuild_from_events,
 };
 use serde::Serialize;
-
-/// The longest line `npp replay` reads; an event is a few hundred bytes.
-const MAX_LINE_BYTES: usize = 64 * 1024;
-/// The most events one history may hold.
-const MAX_EVENTS: usize = 100_000;
 
 /// Exit code when the history breaks a domain rule.
 pub const EXIT_RULE_BROKEN: u8 = 1;
@@ -31,12 +27,6 @@ pub struct ReplayArgs {
     pretty: bool,
 }
 
-/// A line that could not be turned into an event.
-struct Unreadable {
-    line: Option<usize>,
-    message: String,
-}
-
 pub fn run(args: &ReplayArgs) -> ExitCode {
     let worst = args
         .files
@@ -51,8 +41,8 @@ fn replay_file(file: &Path, pretty: bool) -> u8 {
     let history = match read_history(file) {
         Ok(history) => history,
         Err(e) => {
-            let at = e.line.map(|n| format!("line {n}: ")).unwrap_or_default();
-            eprintln!("npp replay: {}: {at}{}", file.display(), e.message);
+            // `e` reads `line N: message`, or just `message` when it is on no line.
+            eprintln!("npp replay: {}: {e}", file.display());
             return EXIT_UNREADABLE;
         }
     };
@@ -101,11 +91,8 @@ fn print_report(report: &Report, pretty: bool) -> u8 {
     };
     match rendered {
         Ok(json) => {
-            let mut out = io::stdout().lock();
-            if let Err(e) = writeln!(out, "{json}") {
-                eprintln!("npp replay: cannot write the result: {e}");
-                return EXIT_UNREADABLE;
-            }
+            // A reader that closed the pipe ends the command quietly (crate::out).
+            outln!("{json}");
             0
         }
         Err(e) => {
@@ -122,57 +109,38 @@ pub(crate) fn read_events(path: &Path) -> Result<Vec<PaymentEvent>, (Option<usiz
         .map_err(|e| (e.line, e.message))
 }
 
-fn read_history(path: &Path) -> Result<Vec<(usize, PaymentEvent)>, Unreadable> {
+/// Reads the file (or standard input for `-`) one line at a time into the core's history parser,
+/// which owns the limits, the line numbers and the messages; only opening and reading are here.
+fn read_history(path: &Path) -> Result<Vec<(usize, PaymentEvent)>, HistoryError> {
     let reader: Box<dyn Read> = if path.as_os_str() == "-" {
         Box::new(io::stdin().lock())
     } else {
-        let file = File::open(path).map_err(|e| Unreadable {
-            line: None,
-            message: format!("cannot open: {e}"),
-        })?;
+        let file =
+            File::open(path).map_err(|e| HistoryError::whole(format!("cannot open: {e}")))?;
         Box::new(file)
     };
     let mut reader = BufReader::new(reader);
-    let mut history = Vec::new();
-    let mut buffer = String::new();
-    let mut line_number = 0usize;
+    let mut parser = HistoryParser::new(decode_event);
+    let mut line = Vec::new();
     loop {
-        buffer.clear();
-        line_number += 1;
-        let unreadable = |message: String| Unreadable {
-            line: Some(line_number),
-            message,
-        };
+        line.clear();
+        // One byte more than a line may hold, so the parser sees (and refuses) a longer one
+        // without the whole of it ever being read into memory.
         let read = (&mut reader)
             .take(MAX_LINE_BYTES as u64 + 1)
-            .read_line(&mut buffer)
-            .map_err(|e| unreadable(format!("cannot read: {e}")))?;
+            .read_until(b'\n', &mut line)
+            .map_err(|e| HistoryError::at_line(parser.next_line(), format!("cannot read: {e}")))?;
         if read == 0 {
-            return Ok(history);
+            return Ok(parser.finish());
         }
-        if read > MAX_LINE_BYTES {
-            return Err(unreadable(format!(
-                "line is longer than {MAX_LINE_BYTES} bytes"
-            )));
-        }
-        let text = buffer.trim();
-        if text.is_empty() {
-            continue;
-        }
-        if history.len() >= MAX_EVENTS {
-            return Err(unreadable(format!(
-                "more than {MAX_EVENTS} events in one history"
-            )));
-        }
-        let event = serde_json::from_str::<PaymentEvent>(text)
-            .map_err(|e| unreadable(describe_json_error(&e)))?;
-        history.push((line_number, event));
+        parser.push_line(&line)?;
     }
 }
 
-fn describe_json_error(error: &serde_json::Error) -> String {
-    // serde_json reports positions within the line; the line number is added by the caller.
-    format!("{error}")
+/// One line's JSON as an event. serde_json reports positions within the line; the parser adds
+/// the line number.
+fn decode_event(line: &str) -> Result<PaymentEvent, serde_json::Error> {
+    serde_json::from_str(line)
 }
 
 /// The JSON printed on success.

@@ -199,6 +199,7 @@ fn a_closed_pipe_ends_a_command_quietly() {
         vec!["ops", "list", "--db", db],
         vec!["payment", "show", "pay_006", "--db", db],
         vec!["store", "verify", "--db", db],
+        vec!["replay", &example("settled.jsonl")],
     ] {
         let output = with_closed_stdout(&args);
         let stderr = text(&output.stderr);

@@ -194,3 +194,19 @@ fn blank_lines_are_skipped_but_counted_in_line_numbers() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("line 4"), "{}", stderr(&output));
 }
+
+#[test]
+fn exit_2_for_a_byte_order_mark_says_so_in_plain_words() {
+    // Some editors save "UTF-8" with a byte order mark (EF BB BF) in front of the first line.
+    let history = format!("\u{FEFF}{}", example("settled.jsonl"));
+    let output = replay_stdin(&history);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let message = stderr(&output);
+    assert!(
+        message.contains("line 1: the file starts with a UTF-8 byte order mark"),
+        "{message}"
+    );
+    assert!(message.contains("without a BOM"), "{message}");
+    assert!(!message.contains("expected value"), "{message}");
+}

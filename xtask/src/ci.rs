@@ -56,6 +56,10 @@ const CHECKS: &[Check] = &[
         name: "workflow",
         run: tools::workflow,
     },
+    Check {
+        name: "fuzz-smoke",
+        run: crate::fuzz::smoke,
+    },
 ];
 
 fn timed(name: impl Into<String>, check: impl FnOnce() -> Result<Outcome>) -> Row {

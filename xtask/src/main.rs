@@ -3,6 +3,7 @@
 
 mod categories;
 mod ci;
+mod fuzz;
 mod guard;
 mod run;
 mod tools;
@@ -27,7 +28,12 @@ const USAGE: &str = "usage: cargo xtask <command> [args]
   advisories          cargo deny check advisories (needs the network; run in GitHub Actions)
   workflow            validate .github/workflows/npp-guardrails.yml against the GitHub workflow
                       schema (installs check-jsonschema when missing)
-  docs                rustdoc with warnings denied";
+  docs                rustdoc with warnings denied
+  fuzz [--seconds N] [TARGET..]
+                      coverage-guided fuzzing (cargo-fuzz, installed when missing) of every
+                      parser that takes outside input: history, pacs002, pacs008, evidence;
+                      N seconds per target (default 60); fails naming the target and the
+                      saved input when one crashes";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -55,6 +61,13 @@ fn main() -> ExitCode {
         "deny" => tools::deny(),
         "advisories" => tools::advisories(),
         "workflow" => tools::workflow(),
+        "fuzz" => match fuzz::parse_args(rest) {
+            Ok(args) => fuzz::run(&args),
+            Err(message) => {
+                eprintln!("{message}\n{}", fuzz::USAGE);
+                return ExitCode::from(2);
+            }
+        },
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
