@@ -18,7 +18,7 @@ use crate::load::Loaded;
 pub enum Command<'c> {
     /// [`Payments::create_intent`].
     CreateIntent(&'c NewIntent),
-    /// [`Payments::authorise`].
+    /// [`Payments::authorise`], against the handlers' own funds projection.
     Authorise {
         /// The payment.
         id: PaymentIntentId,
@@ -26,8 +26,6 @@ pub enum Command<'c> {
         policy_checks_passed: bool,
         /// The payer's available funds, from core banking.
         available: Money,
-        /// The live funds projection.
-        funds: &'c LiveFunds,
     },
     /// [`Payments::record_sent_with`].
     RecordSent {
@@ -67,26 +65,26 @@ struct Planned {
 }
 
 impl Payments<'_> {
-    /// Runs one command alone: exactly the single-command method it names.
+    /// Runs one command alone, now, on this thread: exactly the single-command method it names,
+    /// without waiting for other callers.
     pub fn run(&self, command: &Command<'_>) -> Result<Outcome, AppError> {
         match *command {
-            Command::CreateIntent(intent) => self.create_intent(intent),
+            Command::CreateIntent(intent) => self.create_intent_now(intent),
             Command::Authorise {
                 id,
                 policy_checks_passed,
                 available,
-                funds,
-            } => self.authorise(id, policy_checks_passed, available, funds),
+            } => self.authorise_now(id, policy_checks_passed, available),
             Command::RecordSent {
                 id,
                 attempt_id,
                 submission,
-            } => self.record_sent_with(id, attempt_id, submission.cloned()),
+            } => self.record_sent_now(id, attempt_id, submission),
             Command::RailOutcome {
                 id,
                 message_id,
                 outcome,
-            } => self.record_rail_outcome(id, message_id, outcome),
+            } => self.record_rail_outcome_now(id, message_id, outcome),
         }
     }
 
@@ -129,7 +127,10 @@ impl Payments<'_> {
         commands: &[Command<'_>],
     ) -> Result<(Vec<Planned>, Vec<AppendRequest>), AppError> {
         let candidates = self.candidates(commands);
-        let funds = shared_funds(commands);
+        let authorises = commands
+            .iter()
+            .any(|c| matches!(c, Command::Authorise { .. }));
+        let funds = authorises.then(|| self.funds());
         let outstanding = self.outstanding(&candidates, funds)?;
         let mut planned = Vec::with_capacity(commands.len());
         let mut requests = Vec::with_capacity(commands.len());
@@ -212,13 +213,9 @@ impl Payments<'_> {
             Command::Authorise {
                 policy_checks_passed,
                 available,
-                funds: mine,
                 ..
             } => {
-                // Only authorisations against the batch's projection join it.
-                if !funds.is_some_and(|shared| std::ptr::eq(shared, mine)) {
-                    return None;
-                }
+                funds?;
                 let payer = *outstanding.get(&payment.from_account_id())?;
                 let event =
                     authorisation(payment, now, policy_checks_passed, available, |_| Ok(payer))
@@ -265,12 +262,4 @@ impl Payments<'_> {
 enum Candidate {
     New,
     Known(Loaded),
-}
-
-/// The funds projection the batch's authorisations are decided against: the first one named.
-fn shared_funds<'c>(commands: &[Command<'c>]) -> Option<&'c LiveFunds> {
-    commands.iter().find_map(|c| match c {
-        Command::Authorise { funds, .. } => Some(*funds),
-        Command::CreateIntent(_) | Command::RecordSent { .. } | Command::RailOutcome { .. } => None,
-    })
 }

@@ -14,6 +14,7 @@ use event_store::{
 use sha2::{Digest, Sha256};
 
 use crate::clock::Clock;
+use crate::coalesce::{Coalescer, CoalescingStats, OwnedCommand};
 use crate::codec::encode_payment_event;
 use crate::error::AppError;
 use crate::funds::LiveFunds;
@@ -171,6 +172,13 @@ pub struct Payments<'a> {
     /// conflict drops the entry and loads afresh, so a stale entry costs a retry, never a wrong
     /// decision.
     cache: std::sync::Mutex<std::collections::HashMap<PaymentIntentId, Loaded>>,
+    /// The derived funds projection every authorisation of these handlers reads.
+    funds: LiveFunds,
+    /// Concurrent single commands share one hand-off to the store (see `coalesce`).
+    coalescer: Coalescer,
+    /// Whether threads' single commands queue to share hand-offs (not for a store whose appends
+    /// cost nothing to share, such as the memory store: they run directly).
+    share: bool,
 }
 
 /// Past this many cached payments the cache starts over.
@@ -189,7 +197,63 @@ impl<'a> Payments<'a> {
             store,
             clock,
             cache: std::sync::Mutex::new(std::collections::HashMap::new()),
+            funds: LiveFunds::default(),
+            coalescer: Coalescer::default(),
+            share: store.batches_pay(),
         }
+    }
+
+    /// The funds projection these handlers' authorisations read (derived from events, shared by
+    /// every thread using these handlers).
+    pub fn funds(&self) -> &LiveFunds {
+        &self.funds
+    }
+
+    /// How many single commands shared how many hand-offs to the store (zeros when the store
+    /// gains nothing from batches and commands run directly).
+    pub fn coalescing(&self) -> CoalescingStats {
+        self.coalescer.stats()
+    }
+
+    /// Runs a single command: with whatever other callers have queued when the store gains from
+    /// batches, else directly.
+    fn single(&self, command: OwnedCommand) -> Result<Outcome, AppError> {
+        if self.share {
+            self.coalescer.run(self, command)
+        } else {
+            self.run(&command.as_command())
+        }
+    }
+
+    /// Queues a single command for the threads serving commands ([`Payments::serve_commands`])
+    /// and returns at once; `done` is called with the command's result on a serving thread. For
+    /// callers that must not block, such as an asynchronous web request: it hands the command
+    /// over, awaits `done`'s signal, and never runs the store on its own thread. Without a
+    /// serving thread, or with [`MAX_QUEUED_COMMANDS`](crate::MAX_QUEUED_COMMANDS) already waiting, `done` is called at
+    /// once with the refusal (`app/not-serving`, `app/overloaded`).
+    pub fn submit(
+        &self,
+        command: OwnedCommand,
+        done: impl FnOnce(Result<Outcome, AppError>) + Send + 'static,
+    ) {
+        self.coalescer.submit(command, Box::new(done));
+    }
+
+    /// Runs queued commands on this thread, a round at a time, until [`Payments::stop_serving`];
+    /// what is queued when asked to stop still runs. Run it on one or more dedicated threads.
+    pub fn serve_commands(&self) {
+        self.coalescer.serve(self);
+    }
+
+    /// Waits until `count` threads run [`Payments::serve_commands`], or `timeout` passes;
+    /// whether they do. Submit only once they serve: without a server a submission is refused.
+    pub fn wait_for_servers(&self, count: usize, timeout: std::time::Duration) -> bool {
+        self.coalescer.wait_for_servers(count, timeout)
+    }
+
+    /// Asks every thread serving commands to finish what is queued and return.
+    pub fn stop_serving(&self) {
+        self.coalescer.stop();
     }
 
     pub(crate) fn load(&self, id: PaymentIntentId) -> Result<Option<Loaded>, AppError> {
@@ -297,6 +361,11 @@ impl<'a> Payments<'a> {
     /// Records a new intent. The same key and request returns the same payment; the same key
     /// with a different request is `IdempotencyConflict`, and nothing is appended.
     pub fn create_intent(&self, intent: &NewIntent) -> Result<Outcome, AppError> {
+        self.single(OwnedCommand::CreateIntent(intent.clone()))
+    }
+
+    /// [`Payments::create_intent`], run now on this thread.
+    pub(crate) fn create_intent_now(&self, intent: &NewIntent) -> Result<Outcome, AppError> {
         let (payment, request) = self.intent_request(intent)?;
         match self.store.append(request) {
             Ok(AppendOutcome::Committed(_)) => {
@@ -382,11 +451,24 @@ impl<'a> Payments<'a> {
         id: PaymentIntentId,
         policy_checks_passed: bool,
         available: Money,
-        funds: &LiveFunds,
+    ) -> Result<Outcome, AppError> {
+        self.single(OwnedCommand::Authorise {
+            id,
+            policy_checks_passed,
+            available,
+        })
+    }
+
+    /// [`Payments::authorise`], run now on this thread.
+    pub(crate) fn authorise_now(
+        &self,
+        id: PaymentIntentId,
+        policy_checks_passed: bool,
+        available: Money,
     ) -> Result<Outcome, AppError> {
         self.execute(id, None, |payment, now| {
             authorisation(payment, now, policy_checks_passed, available, |account| {
-                funds.outstanding(self.store, account)
+                self.funds.outstanding(self.store, account)
             })
             .map(Some)
         })
@@ -409,7 +491,21 @@ impl<'a> Payments<'a> {
         attempt_id: AttemptId,
         submission: Option<OutboxMessage>,
     ) -> Result<Outcome, AppError> {
-        let outbox: Vec<OutboxMessage> = submission.into_iter().collect();
+        self.single(OwnedCommand::RecordSent {
+            id,
+            attempt_id,
+            submission,
+        })
+    }
+
+    /// [`Payments::record_sent_with`], run now on this thread.
+    pub(crate) fn record_sent_now(
+        &self,
+        id: PaymentIntentId,
+        attempt_id: AttemptId,
+        submission: Option<&OutboxMessage>,
+    ) -> Result<Outcome, AppError> {
+        let outbox: Vec<OutboxMessage> = submission.into_iter().cloned().collect();
         self.execute_with(id, None, &outbox, |payment, now| {
             Ok(Some(sent(payment, now, attempt_id)))
         })
@@ -458,6 +554,20 @@ impl<'a> Payments<'a> {
     /// core refuses (it conflicts with what is recorded) is refused and recorded as an anomaly in
     /// the stream `anomaly-<payment>` for operators.
     pub fn record_rail_outcome(
+        &self,
+        id: PaymentIntentId,
+        message_id: &str,
+        outcome: &RailOutcome,
+    ) -> Result<Outcome, AppError> {
+        self.single(OwnedCommand::RailOutcome {
+            id,
+            message_id: message_id.to_owned(),
+            outcome: outcome.clone(),
+        })
+    }
+
+    /// [`Payments::record_rail_outcome`], run now on this thread.
+    pub(crate) fn record_rail_outcome_now(
         &self,
         id: PaymentIntentId,
         message_id: &str,

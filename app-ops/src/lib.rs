@@ -4,6 +4,7 @@
 
 mod batch;
 mod clock;
+mod coalesce;
 mod codec;
 mod commands;
 mod error;
@@ -16,6 +17,9 @@ mod verify;
 
 pub use batch::Command;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use coalesce::{
+    Callback, CoalescingStats, CommandResult, MAX_COALESCED, MAX_QUEUED_COMMANDS, OwnedCommand,
+};
 pub use codec::{PAYMENT_EVENT_SCHEMA_VERSION, decode_payment_event, encode_payment_event};
 pub use commands::{
     Effect, MAX_CONFLICT_RETRIES, NewIntent, Outcome, Payments, RailOutcome, RailOutcomeRefused,

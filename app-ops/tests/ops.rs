@@ -293,15 +293,9 @@ fn a_large_mark_failed_needs_two_approvers(world: World) {
         .payments()
         .create_intent(&world.intent("big", 2_000_000, "payer"))
         .unwrap();
-    let funds = LiveFunds::default();
     world
         .payments()
-        .authorise(
-            pid("big"),
-            true,
-            Money::from_minor_units(10_000_000),
-            &funds,
-        )
+        .authorise(pid("big"), true, Money::from_minor_units(10_000_000))
         .unwrap();
     world
         .payments()
@@ -622,15 +616,9 @@ fn two_approvers_racing_on_a_two_approval_request_both_count(world: World) {
         .payments()
         .create_intent(&world.intent("big", 2_000_000, "payer"))
         .unwrap();
-    let funds = LiveFunds::default();
     world
         .payments()
-        .authorise(
-            pid("big"),
-            true,
-            Money::from_minor_units(10_000_000),
-            &funds,
-        )
+        .authorise(pid("big"), true, Money::from_minor_units(10_000_000))
         .unwrap();
     world
         .payments()
@@ -743,7 +731,7 @@ fn the_same_intent_twice_is_one_payment_and_a_changed_one_is_refused(world: Worl
 fn authorisation_checks_funds_against_derived_earmarks(world: World) {
     // Given a payer with $1,000 available and two payments of $600
     let available = Money::from_minor_units(100_000);
-    let funds = LiveFunds::default();
+    let payments = world.payments();
     for id in ["p1", "p2"] {
         world
             .payments()
@@ -751,21 +739,15 @@ fn authorisation_checks_funds_against_derived_earmarks(world: World) {
             .unwrap();
     }
     // When both are authorised
-    let first = world
-        .payments()
-        .authorise(pid("p1"), true, available, &funds)
-        .unwrap();
-    let second = world
-        .payments()
-        .authorise(pid("p2"), true, available, &funds)
-        .unwrap();
+    let first = payments.authorise(pid("p1"), true, available).unwrap();
+    let second = payments.authorise(pid("p2"), true, available).unwrap();
     // Then the first earmarks $600 and the second fails for insufficient funds
     assert_eq!(first.payment.state(), PaymentState::Authorised);
     assert_eq!(
         second.payment.last_failure().unwrap().reason(),
         FailureReason::InsufficientFunds
     );
-    let mut funds = funds.snapshot().unwrap();
+    let mut funds = payments.funds().snapshot().unwrap();
     funds.catch_up(&*world.store).unwrap();
     let position = funds.account(AccountId::parse("payer").unwrap());
     assert_eq!(
@@ -817,7 +799,6 @@ fn funds_positions_follow_every_kind_of_event(world: World) {
 fn concurrent_authorisations_share_catch_ups_and_miss_no_commit(world: World) {
     // Given 200 intents of $1 from one payer, and a payer with $150 available
     let available = Money::from_minor_units(15_000);
-    let funds = LiveFunds::default();
     for n in 0..200 {
         world
             .payments()
@@ -828,17 +809,18 @@ fn concurrent_authorisations_share_catch_ups_and_miss_no_commit(world: World) {
     let payments = world.payments();
     std::thread::scope(|scope| {
         for t in 0..8 {
-            let (payments, funds) = (&payments, &funds);
+            let payments = &payments;
             scope.spawn(move || {
                 for n in (t..200).step_by(8) {
                     payments
-                        .authorise(pid(&format!("c{n}")), true, available, funds)
+                        .authorise(pid(&format!("c{n}")), true, available)
                         .unwrap();
                 }
             });
         }
     });
     // Then the live projection, caught up once more, equals one rebuilt from the log
+    let funds = payments.funds();
     let outstanding = funds
         .outstanding(&*world.store, AccountId::parse("payer").unwrap())
         .unwrap();
@@ -858,6 +840,106 @@ fn concurrent_authorisations_share_catch_ups_and_miss_no_commit(world: World) {
 }
 
 // ---------------------------------------------------------------- batches
+
+fn concurrent_single_commands_share_hand_offs_and_keep_their_own_results(world: World) {
+    // Given 16 callers on one set of handlers, each moving its own payments with single commands
+    let payments = world.payments();
+    let available = Money::from_minor_units(1_000_000_000);
+    std::thread::scope(|scope| {
+        for t in 0..16 {
+            let (payments, world) = (&payments, &world);
+            scope.spawn(move || {
+                for n in 0..12 {
+                    let id = format!("co{t}-{n}");
+                    let created = payments
+                        .create_intent(&world.intent(&id, AMOUNT, &format!("payer{t}")))
+                        .unwrap();
+                    assert_eq!(created.payment.payment_intent_id(), pid(&id));
+                    let authorised = payments.authorise(pid(&id), true, available).unwrap();
+                    assert_eq!(authorised.payment.state(), PaymentState::Authorised);
+                    let sent = payments.record_sent(pid(&id), att("att_1")).unwrap();
+                    assert_eq!(sent.version, 3);
+                    let again =
+                        payments.create_intent(&world.intent(&id, AMOUNT, &format!("payer{t}")));
+                    assert_eq!(again.unwrap().effect, Effect::AlreadyApplied);
+                }
+            });
+        }
+    });
+    // Then every caller got its own result and every history is whole
+    for t in 0..16 {
+        for n in 0..12 {
+            assert_eq!(
+                world.payment(&format!("co{t}-{n}")).state(),
+                PaymentState::Sent
+            );
+        }
+    }
+    assert!(verify_store(&*world.store).is_ok());
+    // And on a store whose commits are shared, the commands took fewer hand-offs than there were
+    // commands (in memory they run directly: nothing to share)
+    let stats = payments.coalescing();
+    if world.store.batches_pay() {
+        assert_eq!(stats.commands, 16 * 12 * 4);
+        assert!(stats.rounds < stats.commands, "{stats:?}");
+    } else {
+        assert_eq!(stats.commands, 0, "{stats:?}");
+    }
+}
+
+fn submitted_commands_run_on_the_serving_threads_and_call_back(world: World) {
+    let payments = world.payments();
+    // Given no thread serving commands, When one is submitted, Then it is refused at once
+    let (tx, rx) = std::sync::mpsc::channel();
+    let intent = world.intent("sub-0", AMOUNT, "payer");
+    payments.submit(OwnedCommand::CreateIntent(intent), {
+        let tx = tx.clone();
+        move |result| tx.send(result).unwrap()
+    });
+    assert_eq!(refusal(rx.recv().unwrap()), "app/not-serving");
+    // Given two serving threads
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            let payments = &payments;
+            scope.spawn(move || payments.serve_commands());
+        }
+        // Wait until they serve: a submission is refused until one of them has started.
+        loop {
+            let (probe, answer) = std::sync::mpsc::channel();
+            payments.submit(
+                OwnedCommand::CreateIntent(world.intent("sub-probe", AMOUNT, "payer")),
+                move |result| probe.send(result).unwrap(),
+            );
+            if answer.recv().unwrap().is_ok() {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        // When 300 intents are submitted from one thread without waiting for any
+        for n in 0..300 {
+            let tx = tx.clone();
+            let intent = world.intent(&format!("sub-{n}"), AMOUNT, "payer");
+            payments.submit(OwnedCommand::CreateIntent(intent), move |result| {
+                tx.send(result).unwrap();
+            });
+        }
+        // Then each is answered with its own payment, once
+        let mut ids = std::collections::BTreeSet::new();
+        for _ in 0..300 {
+            let outcome = rx.recv().unwrap().unwrap();
+            assert_eq!(outcome.effect, Effect::Appended);
+            assert!(ids.insert(outcome.payment.payment_intent_id()));
+        }
+        assert_eq!(ids.len(), 300);
+        // And asked to stop, the servers return (the scope ends only when they do)
+        payments.stop_serving();
+    });
+    // And the commands shared hand-offs
+    let stats = payments.coalescing();
+    assert!(stats.commands >= 300, "{stats:?}");
+    assert!(stats.rounds < stats.commands, "{stats:?}");
+    assert_eq!(stats.queued, 0);
+}
 
 fn a_batch_moves_many_payments_and_earmarks_as_if_one_by_one(world: World) {
     // Given 8 intents of $500 from one payer with $2,500 available, created in one batch
@@ -879,7 +961,6 @@ fn a_batch_moves_many_payments_and_earmarks_as_if_one_by_one(world: World) {
             .all(|r| r.as_ref().unwrap().effect == Effect::Appended)
     );
     // When all eight are authorised in one batch
-    let funds = LiveFunds::default();
     let available = Money::from_minor_units(5 * AMOUNT);
     let authorise: Vec<Command<'_>> = ids
         .iter()
@@ -887,7 +968,6 @@ fn a_batch_moves_many_payments_and_earmarks_as_if_one_by_one(world: World) {
             id: pid(id),
             policy_checks_passed: true,
             available,
-            funds: &funds,
         })
         .collect();
     let states: Vec<PaymentState> = payments
@@ -922,7 +1002,8 @@ fn a_batch_moves_many_payments_and_earmarks_as_if_one_by_one(world: World) {
         assert_eq!(kinds, [EventKind::PaymentIntentCreated, second], "{id}");
         assert_eq!(world.payment(id).state(), *state);
     }
-    let outstanding = funds
+    let outstanding = payments
+        .funds()
         .outstanding(&*world.store, AccountId::parse("payer").unwrap())
         .unwrap();
     assert_eq!(outstanding, available);
@@ -931,19 +1012,15 @@ fn a_batch_moves_many_payments_and_earmarks_as_if_one_by_one(world: World) {
 fn a_refused_authorisation_in_a_batch_earmarks_nothing_for_its_neighbours(world: World) {
     // Given a payer with room for two payments, one of them already authorised
     let available = Money::from_minor_units(2 * AMOUNT);
-    let funds = LiveFunds::default();
     world.created("p1");
     world.created("p2");
     let payments = world.payments();
-    payments
-        .authorise(pid("p1"), true, available, &funds)
-        .unwrap();
+    payments.authorise(pid("p1"), true, available).unwrap();
     // When one batch authorises p1 again (refused: it is authorised) and p2
     let authorise = |id: &str| Command::Authorise {
         id: pid(id),
         policy_checks_passed: true,
         available,
-        funds: &funds,
     };
     let mut results = payments
         .run_batch(&[authorise("p1"), authorise("p2")])
@@ -1012,14 +1089,8 @@ fn a_batch_decided_on_a_stale_value_retries_alone(world: World) {
     // Given a handler that cached p1 as authorised, and another process that sent it since
     let stale = world.payments();
     world.created("p1");
-    let funds = LiveFunds::default();
     stale
-        .authorise(
-            pid("p1"),
-            true,
-            Money::from_minor_units(AMOUNT * 10),
-            &funds,
-        )
+        .authorise(pid("p1"), true, Money::from_minor_units(AMOUNT * 10))
         .unwrap();
     world
         .payments()
@@ -1245,4 +1316,6 @@ scenarios!(
     two_approvers_racing_on_a_two_approval_request_both_count,
     requests_are_listed_oldest_first_by_when_they_were_made,
     a_retry_never_reuses_an_attempt_id_an_imported_history_used,
+    concurrent_single_commands_share_hand_offs_and_keep_their_own_results,
+    submitted_commands_run_on_the_serving_threads_and_call_back,
 );

@@ -2,6 +2,7 @@
 //! and recorded events with their envelope.
 
 use std::fmt;
+use std::sync::Arc;
 
 use core_npp::{ApprovalId, PaymentIntentId, Timestamp};
 
@@ -198,12 +199,14 @@ fn bounded(what: &str, value: String, max: usize) -> Result<String, StoreError> 
 /// An event to append, before the store gives it a version, a position and a hash.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct NewEvent {
-    event_type: String,
+    // Shared, so that a store keeping the event (the memory store) or a reader handing it on
+    // copies a pointer, not the text.
+    event_type: Arc<str>,
     schema_version: u16,
     occurred_at: Timestamp,
-    correlation_id: Option<String>,
-    causation_id: Option<String>,
-    payload: String,
+    correlation_id: Option<Arc<str>>,
+    causation_id: Option<Arc<str>>,
+    payload: Arc<str>,
 }
 
 impl NewEvent {
@@ -221,24 +224,24 @@ impl NewEvent {
             )));
         }
         Ok(Self {
-            event_type: bounded("event type", event_type.to_owned(), MAX_EVENT_TYPE)?,
+            event_type: bounded("event type", event_type.to_owned(), MAX_EVENT_TYPE)?.into(),
             schema_version,
             occurred_at,
             correlation_id: None,
             causation_id: None,
-            payload,
+            payload: payload.into(),
         })
     }
 
     /// Tags the event with the id of the flow it belongs to.
     pub fn with_correlation(mut self, id: &str) -> Result<Self, StoreError> {
-        self.correlation_id = Some(bounded("correlation id", id.to_owned(), MAX_KEY)?);
+        self.correlation_id = Some(bounded("correlation id", id.to_owned(), MAX_KEY)?.into());
         Ok(self)
     }
 
     /// Tags the event with the id of what caused it (a command, a rail message).
     pub fn with_causation(mut self, id: &str) -> Result<Self, StoreError> {
-        self.causation_id = Some(bounded("causation id", id.to_owned(), MAX_KEY)?);
+        self.causation_id = Some(bounded("causation id", id.to_owned(), MAX_KEY)?.into());
         Ok(self)
     }
 

@@ -38,6 +38,14 @@ pub trait EventStore: Send + Sync {
     /// The stream's current version (0 for an unknown stream), without reading its events.
     fn stream_version(&self, stream: &StreamId) -> Result<u32, StoreError>;
 
+    /// Whether appending many requests in one hand-off ([`EventStore::append_batch`]) costs less
+    /// than appending them one by one: true for stores that commit to disk (one transaction and
+    /// one fsync for the lot); false for one whose appends cost nothing to share (in memory),
+    /// where callers are better off not waiting for each other.
+    fn batches_pay(&self) -> bool {
+        true
+    }
+
     /// Every event of a stream, in version order (empty for an unknown stream).
     fn read_stream(&self, stream: &StreamId) -> Result<Vec<RecordedEvent>, StoreError>;
 

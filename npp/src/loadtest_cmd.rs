@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use app_ops::{
-    Command, LiveFunds, NewIntent, OperatorActions, OpsAction, Payments, RailOutcome, SystemClock,
-    TomlPolicy,
+    Command, NewIntent, OperatorActions, OpsAction, OwnedCommand, Payments, RailOutcome,
+    SystemClock, TomlPolicy,
 };
 use core_npp::{
     AccountId, AttemptId, AttemptLimit, Currency, FailureReason, FreeText, IdempotencyKey, Money,
@@ -27,6 +27,12 @@ use store::{MemoryStore, OpenMode, PostgresConfig, PostgresStore, SqliteStore};
 const POLICY: &str = "version = \"loadtest\"\n[operators]\nalice = [\"requester\"]\nbob = [\"approver\"]\n\
 [roles.requester]\nrequest = [\"retry\"]\n[roles.approver]\napprove = [\"retry\"]\n";
 
+/// The most threads replaying payments after the run (as many as the callers, up to this).
+const MAX_VERIFIERS: usize = 32;
+
+/// The most callers a run may have (`--concurrency`): each is a task or a thread.
+const MAX_CONCURRENCY: u64 = 65_536;
+
 #[derive(clap::Args, Debug)]
 pub struct LoadtestArgs {
     /// The store: memory, sqlite (a scratch file unless --db) or postgres (--database-url).
@@ -38,11 +44,21 @@ pub struct LoadtestArgs {
     /// Open loop: start this many payments per second, whatever the latency (default: closed loop).
     #[arg(long)]
     rate: Option<u64>,
-    /// Worker threads.
-    #[arg(long, default_value_t = 16)]
-    concurrency: usize,
-    /// Payments each worker moves together: their next commands go to the store as one batch
-    /// (`Payments::run_batch`), so in-flight payments = concurrency x batch.
+    /// Callers, each moving one payment at a time through single commands. On SQLite and
+    /// PostgreSQL the callers are asynchronous tasks that submit each command and await it, as an
+    /// HTTP service's requests do, served by a few threads that run whatever is queued as one
+    /// batch (default 512 callers). In memory they are threads calling the handlers directly, as
+    /// an embedding application's would (default: the machine's cores; there is no commit to
+    /// share).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_CONCURRENCY))]
+    concurrency: Option<u64>,
+    /// Threads serving the submitted commands (SQLite and PostgreSQL): while one waits for its
+    /// commit, another decides the next round.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+    servers: u64,
+    /// An experiment, not the production path: each worker moves this many payments in lockstep,
+    /// their next commands handed to `Payments::run_batch` together. 1 (the default) runs single
+    /// commands, which the application layer coalesces by itself.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=512))]
     batch: u64,
     /// The SQLite file (kept afterwards); a scratch file by default.
@@ -64,8 +80,15 @@ struct Report {
     events: u64,
     commands: u64,
     concurrency: usize,
+    /// How the callers ran: `async-tasks` (submitted, served by `servers` threads), `threads`
+    /// or `lockstep` (`--batch`).
+    callers: &'static str,
+    servers: u64,
     batch: u64,
     rate: Option<u64>,
+    /// Hand-offs to the store the coalesced single commands shared (0 when commands ran
+    /// directly, as in memory).
+    rounds: u64,
     seconds: f64,
     payments_per_sec: f64,
     events_per_sec: f64,
@@ -96,7 +119,7 @@ impl Drop for Scratch {
     }
 }
 
-fn open(args: &LoadtestArgs) -> Result<(Box<dyn EventStore>, Scratch), String> {
+fn open(args: &LoadtestArgs, concurrency: usize) -> Result<(Box<dyn EventStore>, Scratch), String> {
     let mut scratch = Scratch {
         sqlite: None,
         postgres: None,
@@ -124,7 +147,7 @@ fn open(args: &LoadtestArgs) -> Result<(Box<dyn EventStore>, Scratch), String> {
                 .ok_or("--store postgres needs --database-url (or NPP_DATABASE_URL)")?;
             let mut config = PostgresConfig::new(&url);
             config.schema = format!("loadtest_{}", std::process::id());
-            config.readers = u32::try_from(args.concurrency.clamp(2, 32)).unwrap_or(8);
+            config.readers = u32::try_from(concurrency.clamp(2, 32)).unwrap_or(8);
             scratch.postgres = Some((url, config.schema.clone()));
             Box::new(PostgresStore::connect(&config).map_err(|e| e.to_string())?)
         }
@@ -135,7 +158,6 @@ fn open(args: &LoadtestArgs) -> Result<(Box<dyn EventStore>, Scratch), String> {
 struct Shared<'a> {
     payments: Payments<'a>,
     policy: TomlPolicy,
-    funds: LiveFunds,
     next: AtomicU64,
     done: AtomicU64,
     started: Instant,
@@ -158,36 +180,76 @@ pub fn run(args: &LoadtestArgs) -> ExitCode {
     }
 }
 
+/// The default number of callers for a store (see `--concurrency`).
+fn default_concurrency(store: &str) -> usize {
+    match store {
+        "memory" => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+        _ => 512,
+    }
+}
+
+/// Whether the callers are asynchronous tasks submitting to serving threads (the stores whose
+/// commits callers share), rather than threads calling the handlers directly (memory) or
+/// workers moving payments in lockstep (`--batch`).
+fn asynchronous(args: &LoadtestArgs, store: &dyn EventStore) -> bool {
+    args.batch == 1 && store.batches_pay()
+}
+
 fn execute(args: &LoadtestArgs) -> Result<Report, String> {
-    let (store, _scratch) = open(args)?;
+    let concurrency = match args.concurrency {
+        Some(n) => usize::try_from(n).map_err(|_| format!("--concurrency {n} is too large"))?,
+        None => default_concurrency(&args.store),
+    };
+    let (store, _scratch) = open(args, concurrency)?;
     let shared = Shared {
         payments: Payments::new(&*store, &SystemClock),
         policy: TomlPolicy::parse(POLICY).map_err(|e| e.to_string())?,
-        funds: LiveFunds::default(),
         next: AtomicU64::new(0),
         done: AtomicU64::new(0),
         started: Instant::now(),
     };
     let terminal = std::io::stderr().is_terminal() && !args.json;
-    let workers = args.concurrency.max(1);
+    let workers = concurrency.max(1);
     // A worker's failure fails the run: figures from a partial run would mislead.
-    let per_worker: Vec<Result<Histogram, String>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| scope.spawn(|| worker(&shared, args)))
-            .collect();
-        while terminal
-            && shared.done.load(Ordering::Relaxed) < args.payments
-            && handles.iter().any(|h| !h.is_finished())
-        {
-            let done = shared.done.load(Ordering::Relaxed);
-            eprint!("{}", crate::progress::line(done, args.payments, "payments"));
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("a worker panicked".into())))
-            .collect()
-    });
+    let callers = if asynchronous(args, &*store) {
+        "async-tasks"
+    } else if args.batch > 1 {
+        "lockstep"
+    } else {
+        "threads"
+    };
+    let per_worker: Vec<Result<Histogram, String>> = if asynchronous(args, &*store) {
+        run_tasks(&shared, args, workers, terminal)
+    } else {
+        std::thread::scope(|scope| {
+            let mut handles = Vec::with_capacity(workers);
+            for n in 0..workers {
+                let spawned = std::thread::Builder::new()
+                    .name(format!("loadtest-{n}"))
+                    .spawn_scoped(scope, || worker(&shared, args));
+                match spawned {
+                    Ok(handle) => handles.push(handle),
+                    Err(e) => {
+                        // Stop the others: no payment is left to take.
+                        shared.next.store(args.payments, Ordering::Relaxed);
+                        return vec![Err(format!("cannot start caller thread {n}: {e}"))];
+                    }
+                }
+            }
+            while terminal
+                && shared.done.load(Ordering::Relaxed) < args.payments
+                && handles.iter().any(|h| !h.is_finished())
+            {
+                let done = shared.done.load(Ordering::Relaxed);
+                eprint!("{}", crate::progress::line(done, args.payments, "payments"));
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err("a worker panicked".into())))
+                .collect()
+        })
+    };
     let mut latencies = Histogram::default();
     for worker in per_worker {
         latencies.merge(&worker?);
@@ -199,7 +261,7 @@ fn execute(args: &LoadtestArgs) -> Result<Report, String> {
             crate::progress::line(args.payments, args.payments, "payments")
         );
     }
-    let (events, hashes_per_sec) = verify(&*store, args.payments, workers)?;
+    let (events, hashes_per_sec) = verify(&*store, args.payments, workers.min(MAX_VERIFIERS))?;
     let pct = |per_mille: u64| f64::from(latencies.quantile(per_mille)) / 1000.0;
     Ok(Report {
         store: args.store.clone(),
@@ -207,7 +269,14 @@ fn execute(args: &LoadtestArgs) -> Result<Report, String> {
         events,
         commands: latencies.len(),
         concurrency: workers,
+        callers,
+        servers: if callers == "async-tasks" {
+            args.servers
+        } else {
+            0
+        },
         batch: args.batch,
+        rounds: shared.payments.coalescing().rounds,
         rate: args.rate,
         seconds,
         payments_per_sec: args.payments as f64 / seconds,
@@ -293,7 +362,11 @@ fn worker(shared: &Shared<'_>, args: &LoadtestArgs) -> Result<Histogram, String>
         let mut group = (first..last)
             .map(Script::for_payment)
             .collect::<Result<Vec<_>, _>>()?;
-        lockstep(shared, &mut group, &mut latencies)?;
+        if let [one] = group.as_mut_slice() {
+            single_commands(shared, one, &mut latencies)?;
+        } else {
+            lockstep(shared, &mut group, &mut latencies)?;
+        }
         shared.done.fetch_add(last - first, Ordering::Relaxed);
     }
 }
@@ -387,6 +460,186 @@ impl Script {
     }
 }
 
+/// The asynchronous callers: `workers` tasks on one runtime thread, each submitting its
+/// payment's commands one at a time and awaiting each, served by `--servers` threads running
+/// `Payments::serve_commands`, as `npp serve` runs them.
+fn run_tasks(
+    shared: &Shared<'_>,
+    args: &LoadtestArgs,
+    workers: usize,
+    terminal: bool,
+) -> Vec<Result<Histogram, String>> {
+    std::thread::scope(|scope| {
+        let servers = usize::try_from(args.servers).unwrap_or(1);
+        for _ in 0..servers {
+            scope.spawn(|| shared.payments.serve_commands());
+        }
+        // Operator actions are rare and are not coalesced: they run on a thread of their own,
+        // never on the runtime's thread (the PostgreSQL client blocks).
+        if !shared
+            .payments
+            .wait_for_servers(servers, Duration::from_secs(10))
+        {
+            shared.payments.stop_serving();
+            return vec![Err("the command servers did not start within 10 s".into())];
+        }
+        let (ops, requests) = std::sync::mpsc::channel::<OpsJob>();
+        scope.spawn(move || {
+            for (pid, reply) in requests {
+                let mut latencies = Histogram::default();
+                let result = operator_retry(shared, pid, &mut latencies).map(|()| latencies);
+                let _ = reply.send(result);
+            }
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build();
+        let results = match runtime {
+            Ok(runtime) => runtime.block_on(async {
+                let progress = async {
+                    while terminal && shared.done.load(Ordering::Relaxed) < args.payments {
+                        let done = shared.done.load(Ordering::Relaxed);
+                        eprint!("{}", crate::progress::line(done, args.payments, "payments"));
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                };
+                let tasks = (0..workers).map(|_| task(shared, args, &ops)).collect();
+                let (results, ()) = tokio::join!(join_all(tasks), progress);
+                results
+            }),
+            Err(e) => vec![Err(format!("cannot start the async runtime: {e}"))],
+        };
+        drop(ops);
+        shared.payments.stop_serving();
+        results
+    })
+}
+
+/// An operator retry for the ops thread, and where to send the latencies it measured.
+type OpsJob = (
+    PaymentIntentId,
+    tokio::sync::oneshot::Sender<Result<Histogram, String>>,
+);
+
+/// Drives every future to completion on the calling task and returns their outputs in order.
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(move |cx| {
+        let mut pending = false;
+        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(outputs.iter_mut().filter_map(Option::take).collect())
+        }
+    })
+    .await
+}
+
+/// One asynchronous caller: payments one after another, each command submitted and awaited.
+async fn task(
+    shared: &Shared<'_>,
+    args: &LoadtestArgs,
+    ops: &std::sync::mpsc::Sender<OpsJob>,
+) -> Result<Histogram, String> {
+    let mut latencies = Histogram::default();
+    loop {
+        let index = shared.next.fetch_add(1, Ordering::Relaxed);
+        if index >= args.payments {
+            return Ok(latencies);
+        }
+        if let Some(rate) = args.rate {
+            let due = Duration::from_nanos(index.saturating_mul(1_000_000_000) / rate.max(1));
+            if let Some(wait) = due.checked_sub(shared.started.elapsed()) {
+                tokio::time::sleep(wait).await;
+            }
+        }
+        let mut script = Script::for_payment(index)?;
+        let pid = script.intent.payment_intent_id;
+        while let Some(step) = script.steps.pop_front() {
+            let command = match step {
+                Step::OperatorRetry => {
+                    let (reply, answer) = tokio::sync::oneshot::channel();
+                    ops.send((pid, reply))
+                        .map_err(|_| "the operator thread stopped".to_owned())?;
+                    let measured = answer
+                        .await
+                        .map_err(|_| "an operator retry was dropped unanswered".to_owned())??;
+                    latencies.merge(&measured);
+                    continue;
+                }
+                Step::Create => OwnedCommand::CreateIntent(script.intent.clone()),
+                Step::Authorise => OwnedCommand::Authorise {
+                    id: pid,
+                    policy_checks_passed: true,
+                    available: Money::from_minor_units(1_000_000_000_000),
+                },
+                Step::Send(attempt_id) => OwnedCommand::RecordSent {
+                    id: pid,
+                    attempt_id,
+                    submission: None,
+                },
+                Step::Rail(message_id, outcome) => OwnedCommand::RailOutcome {
+                    id: pid,
+                    message_id,
+                    outcome,
+                },
+            };
+            let started = Instant::now();
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            shared.payments.submit(command, move |result| {
+                let _ = reply.send(result);
+            });
+            let result = answer
+                .await
+                .map_err(|_| "a command was dropped unanswered".to_owned())?;
+            latencies.record(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+            result.map_err(|e| e.to_string())?;
+        }
+        shared.done.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Moves one payment through its script with single commands, each timed: the production path
+/// every caller of the application layer takes.
+fn single_commands(
+    shared: &Shared<'_>,
+    script: &mut Script,
+    latencies: &mut Histogram,
+) -> Result<(), String> {
+    let payments = &shared.payments;
+    let pid = script.intent.payment_intent_id;
+    while let Some(step) = script.steps.pop_front() {
+        match step {
+            Step::OperatorRetry => operator_retry(shared, pid, latencies)?,
+            Step::Create => {
+                timed(latencies, || payments.create_intent(&script.intent))?;
+            }
+            Step::Authorise => {
+                let available = Money::from_minor_units(1_000_000_000_000);
+                timed(latencies, || payments.authorise(pid, true, available))?;
+            }
+            Step::Send(attempt_id) => {
+                timed(latencies, || payments.record_sent(pid, attempt_id))?;
+            }
+            Step::Rail(message_id, outcome) => {
+                timed(latencies, || {
+                    payments.record_rail_outcome(pid, &message_id, &outcome)
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Moves a group of payments through their scripts together: each round sends every payment's
 /// next command to the store in one batch. Operator retries run as the operators would, alone.
 fn lockstep(
@@ -406,7 +659,6 @@ fn lockstep(
                     id: pid,
                     policy_checks_passed: true,
                     available: Money::from_minor_units(1_000_000_000_000),
-                    funds: &shared.funds,
                 }),
                 Some(Step::Send(attempt_id)) => commands.push(Command::RecordSent {
                     id: pid,
@@ -470,19 +722,29 @@ fn print_report(r: &Report) {
         r.events,
         r.commands
     );
-    outln!(
-        "mode                  {}",
-        r.rate.map_or_else(
-            || format!(
-                "closed loop, {} workers x {} payments",
-                r.concurrency, r.batch
-            ),
-            |rate| format!(
-                "open loop at {rate}/s, {} workers x {} payments",
-                r.concurrency, r.batch
-            )
-        )
+    let callers = match r.callers {
+        "async-tasks" => format!(
+            "{} async callers, {} serving threads",
+            r.concurrency, r.servers
+        ),
+        "lockstep" => format!(
+            "{} threads x {} payments in lockstep",
+            r.concurrency, r.batch
+        ),
+        _ => format!("{} caller threads", r.concurrency),
+    };
+    let lap = r.rate.map_or_else(
+        || "closed loop".to_owned(),
+        |rate| format!("open loop at {rate}/s"),
     );
+    outln!("mode                  {lap}, {callers}");
+    if r.rounds > 0 {
+        outln!(
+            "coalescing            {} commands a store hand-off ({} hand-offs)",
+            r.commands / r.rounds.max(1),
+            r.rounds
+        );
+    }
     outln!("seconds               {:.2}", r.seconds);
     outln!("payments per second   {:.0}", r.payments_per_sec);
     outln!("events per second     {:.0}", r.events_per_sec);

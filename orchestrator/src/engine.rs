@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
-use app_ops::{AppError, Clock, Command, Effect, LiveFunds, Payments, decode_payment_event};
+use app_ops::{AppError, Clock, Command, Effect, Payments, decode_payment_event};
 use core_npp::{
     AccountId, AttemptId, FreeText, Money, Payment, PaymentEvent, PaymentIntentId, PaymentState,
     Timestamp,
@@ -109,7 +109,6 @@ pub struct Orchestrator<'a> {
     funds_source: &'a dyn FundsSource,
     router: Router,
     config: Config,
-    funds: LiveFunds,
     /// One set of command handlers for the process's life, so their payment cache spares a
     /// read per command (a stale entry costs a version conflict and a reload, never a wrong
     /// decision).
@@ -169,7 +168,6 @@ impl<'a> Orchestrator<'a> {
             funds_source,
             router,
             config,
-            funds: LiveFunds::default(),
             payments: Payments::new(store, clock),
             position: 0,
             live: BTreeMap::new(),
@@ -388,7 +386,6 @@ impl<'a> Orchestrator<'a> {
                 id: *id,
                 policy_checks_passed: true,
                 available: self.funds_source.available(live.payment.from_account_id()),
-                funds: &self.funds,
             })
             .collect();
         self.payments

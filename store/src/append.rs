@@ -81,6 +81,25 @@ pub(crate) trait Engine {
     fn insert_events(&mut self, rows: &[EventRow<'_>]) -> Result<bool, StoreError>;
     /// Inserts outbox rows; `false` if any id is taken.
     fn insert_outbox(&mut self, rows: &[OutboxRow<'_>]) -> Result<bool, StoreError>;
+    /// Everything a set-wise batch writes: claims, events and outbox rows; `false` if any key is
+    /// taken (the caller then rolls the whole transaction back). One step each by default; an
+    /// engine whose steps are round trips writes them in one.
+    fn insert_set(&mut self, set: &SetRows<'_>) -> Result<bool, StoreError> {
+        Ok(
+            (set.rail.is_empty() || self.claim_rail_messages(&set.rail)?)
+                && (set.keys.is_empty() || self.claim_idempotency_keys(&set.keys)?)
+                && self.insert_events(&set.events)?
+                && (set.outbox.is_empty() || self.insert_outbox(&set.outbox)?),
+        )
+    }
+}
+
+/// The rows of one set-wise batch.
+pub(crate) struct SetRows<'a> {
+    pub(crate) rail: Vec<ClaimRow<'a>>,
+    pub(crate) keys: Vec<ClaimRow<'a>>,
+    pub(crate) events: Vec<EventRow<'a>>,
+    pub(crate) outbox: Vec<OutboxRow<'a>>,
 }
 
 /// The result of one unit.
@@ -88,18 +107,26 @@ pub(crate) type UnitResult = Result<GroupOutcome, StoreError>;
 
 /// Writes `units` through `engine`: one result per unit, in order. `Err` only when the database
 /// itself failed, in which case nothing of the batch was written.
-pub(crate) fn write_batch<E: Engine>(
+pub(crate) fn write_batch<E: Engine, U: AsRef<[AppendRequest]>>(
     engine: &mut E,
     heads: &mut Heads,
-    units: &[Vec<AppendRequest>],
+    units: &[U],
 ) -> Result<Vec<UnitResult>, StoreError> {
-    debug_assert!(units.iter().all(|u| !u.is_empty()), "a unit has an append");
+    debug_assert!(
+        units.iter().all(|u| !u.as_ref().is_empty()),
+        "a unit has an append"
+    );
     engine.begin()?;
     match write_set_wise(engine, heads, units) {
         Ok(written) => {
             engine.commit()?;
-            note_heads(heads, &written.heads);
-            Ok(written.outcomes.into_iter().map(Ok).collect())
+            // A later append of a stream supersedes an earlier one: noted in batch order.
+            for (request, last) in units.iter().flat_map(AsRef::as_ref).zip(&written.lasts) {
+                if let Start::Known(last) = last {
+                    heads.note(request.stream(), request.final_version(), *last);
+                }
+            }
+            Ok(written.outcomes)
         }
         Err(_) => {
             engine.rollback()?;
@@ -121,9 +148,10 @@ enum Start {
 /// Heads written in the open transaction, by stream: (version, hash).
 type Written<'a> = HashMap<&'a StreamId, (u32, EventHash)>;
 
-struct SetWise<'a> {
-    outcomes: Vec<GroupOutcome>,
-    heads: Written<'a>,
+struct SetWise {
+    outcomes: Vec<UnitResult>,
+    /// Each append's last hash (`Start::Known`, once sealed), in batch order.
+    lasts: Vec<Start>,
 }
 
 /// Why the set-wise path handed the batch back: anything at all, since the isolated path
@@ -140,13 +168,25 @@ fn ok_or_fallback(done: bool) -> Result<(), Fallback> {
     if done { Ok(()) } else { Err(Fallback) }
 }
 
-fn write_set_wise<'a, E: Engine>(
+fn write_set_wise<E: Engine, U: AsRef<[AppendRequest]>>(
     engine: &mut E,
     heads: &Heads,
-    units: &'a [Vec<AppendRequest>],
-) -> Result<SetWise<'a>, Fallback> {
-    let requests: Vec<&AppendRequest> = units.iter().flatten().collect();
-    let starts = plan_starts(heads, &requests)?;
+    units: &[U],
+) -> Result<SetWise, Fallback> {
+    // A single append (the common hand-off) needs no list of its own.
+    let single: [&AppendRequest; 1];
+    let collected: Vec<&AppendRequest>;
+    let requests: &[&AppendRequest] = match (units, units.first().map(AsRef::as_ref)) {
+        ([_], Some([only])) => {
+            single = [only];
+            &single
+        }
+        _ => {
+            collected = units.iter().flat_map(AsRef::as_ref).collect();
+            &collected
+        }
+    };
+    let mut starts = plan_starts(heads, requests)?;
     let wanted: Vec<(&StreamId, u32)> = requests
         .iter()
         .zip(&starts)
@@ -158,41 +198,49 @@ fn write_set_wise<'a, E: Engine>(
     } else {
         engine.read_heads(&wanted)?
     };
-    let rail = claims(&requests, ClaimKind::Rail)?;
-    let keys = claims(&requests, ClaimKind::Idempotency)?;
-    if !rail.is_empty() {
-        ok_or_fallback(engine.claim_rail_messages(&rail)?)?;
-    }
-    if !keys.is_empty() {
-        ok_or_fallback(engine.claim_idempotency_keys(&keys)?)?;
-    }
-    let mut rows = Vec::new();
-    let mut lasts: Vec<EventHash> = Vec::with_capacity(requests.len());
-    for (request, start) in requests.iter().zip(&starts) {
-        let prev = match start {
-            Start::Known(hash) => *hash,
-            Start::After(index) => *lasts.get(*index).ok_or(Fallback)?,
-            Start::Read(slot) => read.get(*slot).copied().flatten().ok_or(Fallback)?,
+    let rail = claims(requests, ClaimKind::Rail)?;
+    let keys = claims(requests, ClaimKind::Idempotency)?;
+    let events: usize = requests.iter().map(|r| r.events().len()).sum();
+    let mut rows = Vec::with_capacity(events);
+    // Each start becomes its append's last hash in place: an append chained after an earlier
+    // one of the batch finds that one's last hash where its start was.
+    for index in 0..requests.len() {
+        let (Some(request), Some(start)) = (requests.get(index), starts.get(index).copied()) else {
+            return Err(Fallback);
         };
-        lasts.push(seal(request, prev, &mut rows));
+        let prev = match start {
+            Start::Known(hash) => hash,
+            Start::After(earlier) => match starts.get(earlier) {
+                Some(Start::Known(last)) => *last,
+                Some(Start::After(_) | Start::Read(_)) | None => return Err(Fallback),
+            },
+            Start::Read(slot) => read.get(slot).copied().flatten().ok_or(Fallback)?,
+        };
+        let last = seal(request, prev, &mut rows);
+        if let Some(slot) = starts.get_mut(index) {
+            *slot = Start::Known(last);
+        }
     }
-    ok_or_fallback(engine.insert_events(&rows)?)?;
     let outbox: Vec<OutboxRow<'_>> = requests.iter().flat_map(|r| outbox_rows(r)).collect();
-    if !outbox.is_empty() {
-        ok_or_fallback(engine.insert_outbox(&outbox)?)?;
-    }
-    let mut written = Written::new();
-    for (request, last) in requests.iter().zip(&lasts) {
-        written.insert(request.stream(), (request.final_version(), *last));
-    }
+    ok_or_fallback(engine.insert_set(&SetRows {
+        rail,
+        keys,
+        events: rows,
+        outbox,
+    })?)?;
     let mut committed = requests.iter().map(|r| committed(r));
     let outcomes = units
         .iter()
-        .map(|unit| GroupOutcome::Committed(committed.by_ref().take(unit.len()).collect()))
+        .map(|unit| {
+            let count = unit.as_ref().len();
+            Ok(GroupOutcome::Committed(
+                committed.by_ref().take(count).collect(),
+            ))
+        })
         .collect();
     Ok(SetWise {
         outcomes,
-        heads: written,
+        lasts: starts,
     })
 }
 
@@ -200,7 +248,17 @@ fn write_set_wise<'a, E: Engine>(
 /// earlier append of the batch, or a slot of one read. An append that expects a version another
 /// append of the batch has moved past is a conflict: handed back.
 fn plan_starts(heads: &Heads, requests: &[&AppendRequest]) -> Result<Vec<Start>, Fallback> {
-    let mut latest: HashMap<&StreamId, (u32, usize)> = HashMap::with_capacity(requests.len());
+    if let [only] = requests {
+        // One append: nothing earlier in the batch to chain from.
+        let start = match only.expected_version() {
+            0 => Start::Known(EventHash::GENESIS),
+            expected => heads
+                .get(only.stream(), expected)
+                .map_or(Start::Read(0), Start::Known),
+        };
+        return Ok(vec![start]);
+    }
+    let mut latest = Latest::with_capacity(requests.len());
     let mut reads = 0usize;
     let mut starts = Vec::with_capacity(requests.len());
     for (index, request) in requests.iter().enumerate() {
@@ -221,6 +279,46 @@ fn plan_starts(heads: &Heads, requests: &[&AppendRequest]) -> Result<Vec<Start>,
         starts.push(start);
     }
     Ok(starts)
+}
+
+/// The latest (version, index) each stream reached in the batch so far: a scan for the small
+/// batches a single caller hands over, a hash map for the large ones group commit gathers.
+enum Latest<'a> {
+    Few(Vec<(&'a StreamId, (u32, usize))>),
+    Many(HashMap<&'a StreamId, (u32, usize)>),
+}
+
+/// Past this many appends a batch indexes its streams instead of scanning them.
+const SCAN_LIMIT: usize = 16;
+
+impl<'a> Latest<'a> {
+    fn with_capacity(n: usize) -> Self {
+        if n <= SCAN_LIMIT {
+            Latest::Few(Vec::with_capacity(n))
+        } else {
+            Latest::Many(HashMap::with_capacity(n))
+        }
+    }
+
+    fn get(&self, stream: &StreamId) -> Option<&(u32, usize)> {
+        match self {
+            Latest::Few(pairs) => pairs
+                .iter()
+                .rev()
+                .find(|(s, _)| *s == stream)
+                .map(|(_, v)| v),
+            Latest::Many(map) => map.get(stream),
+        }
+    }
+
+    fn insert(&mut self, stream: &'a StreamId, value: (u32, usize)) {
+        match self {
+            Latest::Few(pairs) => pairs.push((stream, value)),
+            Latest::Many(map) => {
+                map.insert(stream, value);
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -253,12 +351,15 @@ fn claims<'a>(
     kind: ClaimKind,
 ) -> Result<Vec<ClaimRow<'a>>, Fallback> {
     let rows: Vec<ClaimRow<'a>> = requests.iter().filter_map(|r| claim_of(r, kind)).collect();
-    let mut seen = std::collections::HashSet::with_capacity(rows.len());
-    if rows.iter().all(|row| seen.insert(row.key)) {
-        Ok(rows)
+    let unique = if rows.len() <= SCAN_LIMIT {
+        rows.iter()
+            .enumerate()
+            .all(|(i, row)| rows.iter().take(i).all(|earlier| earlier.key != row.key))
     } else {
-        Err(Fallback)
-    }
+        let mut seen = std::collections::HashSet::with_capacity(rows.len());
+        rows.iter().all(|row| seen.insert(row.key))
+    };
+    if unique { Ok(rows) } else { Err(Fallback) }
 }
 
 /// Seals `request`'s events after `prev` into `rows`; returns the last hash.
@@ -324,15 +425,16 @@ impl From<StoreError> for Refusal {
     }
 }
 
-fn write_isolated<E: Engine>(
+fn write_isolated<E: Engine, U: AsRef<[AppendRequest]>>(
     engine: &mut E,
     heads: &mut Heads,
-    units: &[Vec<AppendRequest>],
+    units: &[U],
 ) -> Result<Vec<UnitResult>, StoreError> {
     engine.begin()?;
     let mut written = Written::new();
     let mut results = Vec::with_capacity(units.len());
     for unit in units {
+        let unit = unit.as_ref();
         engine.savepoint()?;
         let mut mine = Written::new();
         match append_unit(engine, heads, &written, &mut mine, unit) {

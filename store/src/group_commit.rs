@@ -223,9 +223,11 @@ mod tests {
             let stream = event_store::StreamId::parse("s-1").unwrap();
             AppendRequest::new(stream, 0, vec![event], at).unwrap()
         };
-        // When more callers than the queue holds hand off appends
+        // When more callers hand off appends than the writer can take in one batch plus what the
+        // queue holds
+        let callers_count = MAX_BATCH + MAX_QUEUED_JOBS + 64;
         let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let callers: Vec<_> = (0..MAX_QUEUED_JOBS + 64)
+        let callers: Vec<_> = (0..callers_count)
             .map(|_| {
                 let (commit, started) = (commit.clone(), started.clone());
                 std::thread::spawn(move || {
@@ -235,14 +237,14 @@ mod tests {
             })
             .collect();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while (started.load(Ordering::SeqCst) < MAX_QUEUED_JOBS + 64
-            || commit.depth() < MAX_QUEUED_JOBS)
+        while (started.load(Ordering::SeqCst) < callers_count || commit.depth() < MAX_QUEUED_JOBS)
             && std::time::Instant::now() < deadline
         {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
-        // Then the queue holds its bound and no more: the other callers wait to queue
+        // Then the queue holds its bound and no more (the writer took at most one batch): the
+        // other callers wait to queue
         assert_eq!(commit.depth(), MAX_QUEUED_JOBS);
         // And once the writer moves, every caller gets its answer and the queue drains
         barrier.wait();

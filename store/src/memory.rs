@@ -23,6 +23,8 @@ struct Inner {
     rail_messages: HashMap<String, PriorResult>,
     outbox: Vec<OutboxRow>,
     outbox_ids: HashMap<String, usize>,
+    /// The open write's undo log, kept between writes so it allocates once.
+    undo: Vec<Undo>,
 }
 
 struct OutboxRow {
@@ -55,7 +57,8 @@ impl MemoryStore {
 
 /// What the open transaction changed, to undo on rollback.
 enum Undo {
-    Event(StreamId),
+    /// This many events appended to the log (each one's stream index with it).
+    Events(usize),
     RailClaim(String),
     IdempotencyClaim(String),
     Outbox(String),
@@ -65,20 +68,24 @@ enum Undo {
 /// log on rollback, so the one append algorithm runs here exactly as on the SQL engines.
 struct MemoryEngine<'a> {
     inner: &'a mut Inner,
-    undo: Vec<Undo>,
     savepoints: Vec<usize>,
 }
 
 impl MemoryEngine<'_> {
     fn undo_to(&mut self, mark: usize) {
-        while self.undo.len() > mark {
-            match self.undo.pop() {
-                Some(Undo::Event(stream)) => {
-                    self.inner.log.pop();
-                    if let Some(indices) = self.inner.streams.get_mut(&stream) {
-                        indices.pop();
-                        if indices.is_empty() {
-                            self.inner.streams.remove(&stream);
+        while self.inner.undo.len() > mark {
+            match self.inner.undo.pop() {
+                Some(Undo::Events(count)) => {
+                    for _ in 0..count {
+                        let Some(event) = self.inner.log.pop() else {
+                            break;
+                        };
+                        let stream = event.stream_id();
+                        if let Some(indices) = self.inner.streams.get_mut(stream) {
+                            indices.pop();
+                            if indices.is_empty() {
+                                self.inner.streams.remove(stream);
+                            }
                         }
                     }
                 }
@@ -107,15 +114,54 @@ impl MemoryEngine<'_> {
     }
 }
 
+impl MemoryEngine<'_> {
+    /// Appends one stream's run of rows; `false` (nothing written) when the first row's version
+    /// is not the stream's next, as the SQL engines' unique (stream, version) key would refuse it.
+    fn insert_run(&mut self, stream: &StreamId, rows: &[EventRow<'_>]) -> Result<bool, StoreError> {
+        let start = self.inner.log.len();
+        let indices = self.inner.streams.get_mut(stream);
+        let current = indices.as_ref().map_or(0, |i| i.len());
+        let sequential = rows
+            .iter()
+            .zip(current..)
+            .all(|(row, before)| usize::try_from(row.version).is_ok_and(|v| v == before + 1));
+        if !sequential {
+            return Ok(false);
+        }
+        let positions = start..start + rows.len();
+        match indices {
+            Some(indices) => indices.extend(positions),
+            None => {
+                self.inner
+                    .streams
+                    .insert(stream.clone(), positions.collect());
+            }
+        }
+        for (offset, row) in rows.iter().enumerate() {
+            self.inner.log.push(RecordedEvent::from_parts(
+                stream.clone(),
+                row.version,
+                (start + offset) as u64 + 1,
+                row.event.clone(),
+                row.recorded_at,
+                row.prev,
+                row.hash,
+            ));
+        }
+        self.inner.undo.push(Undo::Events(rows.len()));
+        Ok(true)
+    }
+}
+
 impl Engine for MemoryEngine<'_> {
     fn begin(&mut self) -> Result<(), StoreError> {
-        self.undo.clear();
+        self.inner.undo.clear();
         self.savepoints.clear();
         Ok(())
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {
-        self.undo.clear();
+        self.inner.undo.clear();
         self.savepoints.clear();
         Ok(())
     }
@@ -127,7 +173,7 @@ impl Engine for MemoryEngine<'_> {
     }
 
     fn savepoint(&mut self) -> Result<(), StoreError> {
-        self.savepoints.push(self.undo.len());
+        self.savepoints.push(self.inner.undo.len());
         Ok(())
     }
 
@@ -170,7 +216,7 @@ impl Engine for MemoryEngine<'_> {
                 version: claim.version,
             };
             self.inner.rail_messages.insert(claim.key.to_owned(), prior);
-            self.undo.push(Undo::RailClaim(claim.key.to_owned()));
+            self.inner.undo.push(Undo::RailClaim(claim.key.to_owned()));
         }
         Ok(true)
     }
@@ -196,7 +242,9 @@ impl Engine for MemoryEngine<'_> {
             self.inner
                 .idempotency
                 .insert(claim.key.to_owned(), (prior, *fingerprint));
-            self.undo.push(Undo::IdempotencyClaim(claim.key.to_owned()));
+            self.inner
+                .undo
+                .push(Undo::IdempotencyClaim(claim.key.to_owned()));
         }
         Ok(true)
     }
@@ -209,31 +257,15 @@ impl Engine for MemoryEngine<'_> {
     }
 
     fn insert_events(&mut self, rows: &[EventRow<'_>]) -> Result<bool, StoreError> {
-        for row in rows {
-            // The unique (stream, version) key of the SQL engines: the version must be next.
-            if self.version_of(row.stream)? != row.version - 1 {
+        // Rows come in runs of one stream (one append's events): one index lookup per run.
+        let mut rest = rows;
+        while let Some(first) = rest.first() {
+            let run = rest.iter().take_while(|r| r.stream == first.stream).count();
+            let (these, later) = rest.split_at(run);
+            if !self.insert_run(first.stream, these)? {
                 return Ok(false);
             }
-            let position = self.inner.log.len();
-            let recorded = RecordedEvent::from_parts(
-                row.stream.clone(),
-                row.version,
-                position as u64 + 1,
-                row.event.clone(),
-                row.recorded_at,
-                row.prev,
-                row.hash,
-            );
-            self.inner.log.push(recorded);
-            match self.inner.streams.get_mut(row.stream) {
-                Some(indices) => indices.push(position),
-                None => {
-                    self.inner
-                        .streams
-                        .insert(row.stream.clone(), vec![position]);
-                }
-            }
-            self.undo.push(Undo::Event(row.stream.clone()));
+            rest = later;
         }
         Ok(true)
     }
@@ -254,21 +286,20 @@ impl Engine for MemoryEngine<'_> {
                 lease: None,
                 delivered: false,
             });
-            self.undo.push(Undo::Outbox(id.to_owned()));
+            self.inner.undo.push(Undo::Outbox(id.to_owned()));
         }
         Ok(true)
     }
 }
 
 impl MemoryStore {
-    fn write(&self, units: &[Vec<AppendRequest>]) -> Vec<UnitResult> {
-        let mut inner = match self.lock() {
+    fn write<U: AsRef<[AppendRequest]>>(&self, units: &[U]) -> Vec<UnitResult> {
+        let mut guard = match self.lock() {
             Ok(inner) => inner,
             Err(e) => return units.iter().map(|_| Err(e.clone())).collect(),
         };
         let mut engine = MemoryEngine {
-            inner: &mut inner,
-            undo: Vec::new(),
+            inner: &mut guard,
             savepoints: Vec::new(),
         };
         // Reads cost nothing here, so no head is remembered.
@@ -281,7 +312,7 @@ impl MemoryStore {
 
 impl EventStore for MemoryStore {
     fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        self.write(&[vec![request]])
+        self.write(&[std::slice::from_ref(&request)])
             .pop()
             .map_or_else(|| Err(StoreError::Unavailable("no result".into())), single)
     }
@@ -300,6 +331,10 @@ impl EventStore for MemoryStore {
         self.write(&[requests])
             .pop()
             .unwrap_or_else(|| Err(StoreError::Unavailable("no result".into())))
+    }
+
+    fn batches_pay(&self) -> bool {
+        false
     }
 
     fn stream_version(&self, stream: &StreamId) -> Result<u32, StoreError> {

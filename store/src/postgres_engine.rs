@@ -9,12 +9,43 @@ use event_store::{EventHash, PriorResult, StoreError, StreamId};
 use postgres::error::SqlState;
 use postgres::{Client, Row, Statement};
 
-use crate::append::{ClaimRow, Engine, EventRow, OutboxRow};
+use crate::append::{ClaimRow, Engine, EventRow, OutboxRow, SetRows};
 use crate::row::{corrupt_row, fingerprint_from_db, int, nanos, prior_from_db, version_from_db};
 
-/// Serialises appending transactions across every process sharing the database, so that global
-/// positions commit in order and a catching-up reader never skips one (see ARCHITECTURE.md).
-pub(crate) const APPEND_LOCK: i64 = 0x4E50_5031;
+/// Opens a batch's transaction holding the append lock, advisory lock 0x4E50_5031 ("NPP1"),
+/// which serialises appending transactions across every process sharing the database, so that
+/// global positions commit in order and a catching-up reader never skips one (ARCHITECTURE.md).
+/// One round trip: the simple protocol runs both statements from one message.
+const BEGIN_LOCKED: &str = "BEGIN; SELECT pg_advisory_xact_lock(1313886257)";
+
+/// A set-wise batch's every row in one statement: rail and idempotency claims (a taken key is
+/// skipped, so the counts tell), events in the batch's order, outbox rows. A data-modifying CTE
+/// always runs in full; no table refers to another, so none needs to see another's rows.
+const INSERT_SET: &str = "WITH rail AS (
+    INSERT INTO rail_messages (message_id, stream_id, version, recorded_at)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[])
+    ON CONFLICT (message_id) DO NOTHING RETURNING 1
+), keys AS (
+    INSERT INTO idempotency_keys (key, stream_id, version, fingerprint, recorded_at)
+    SELECT * FROM unnest($5::text[], $6::text[], $7::int[], $8::bytea[], $9::bigint[])
+    ON CONFLICT (key) DO NOTHING RETURNING 1
+), ev AS (
+    INSERT INTO events (stream_id, version, event_type, schema_version,
+        occurred_at, recorded_at, correlation_id, causation_id, payload, prev_hash, hash)
+    SELECT s, v, t, sv, o, r, c, ca, p, ph, h
+    FROM unnest($10::text[], $11::int[], $12::text[], $13::int[], $14::bigint[], $15::bigint[],
+                $16::text[], $17::text[], $18::text[], $19::bytea[], $20::bytea[])
+         WITH ORDINALITY AS u(s, v, t, sv, o, r, c, ca, p, ph, h, n)
+    ORDER BY n RETURNING 1
+), ob AS (
+    INSERT INTO outbox (id, destination, payload, stream_id, version, created_at)
+    SELECT i, d, p, s, v, c
+    FROM unnest($21::text[], $22::text[], $23::text[], $24::text[], $25::int[], $26::bigint[])
+         WITH ORDINALITY AS u(i, d, p, s, v, c, n)
+    ORDER BY n RETURNING 1
+)
+SELECT (SELECT count(*) FROM rail), (SELECT count(*) FROM keys),
+       (SELECT count(*) FROM ev), (SELECT count(*) FROM ob)";
 
 const HEADS: &str = "SELECT e.stream_id, e.version, e.hash FROM events e
     JOIN unnest($1::text[], $2::int[]) AS w(stream_id, version)
@@ -59,6 +90,7 @@ pub(crate) struct Statements {
     idempotency_claims: Statement,
     events: Statement,
     outbox: Statement,
+    set: Statement,
 }
 
 impl Statements {
@@ -69,6 +101,7 @@ impl Statements {
             idempotency_claims: client.prepare(IDEMPOTENCY_CLAIMS)?,
             events: client.prepare(EVENTS)?,
             outbox: client.prepare(OUTBOX)?,
+            set: client.prepare(INSERT_SET)?,
         })
     }
 }
@@ -198,11 +231,8 @@ fn claim_columns<'a>(claims: &[ClaimRow<'a>]) -> Result<ClaimColumns<'a>, StoreE
 
 impl Engine for PgEngine<'_> {
     fn begin(&mut self) -> Result<(), StoreError> {
-        self.run("BEGIN")?;
-        self.client
-            .execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])
-            .map_err(pg)?;
-        Ok(())
+        // One round trip: the simple protocol runs both statements from one message.
+        self.run(BEGIN_LOCKED)
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {
@@ -285,14 +315,7 @@ impl Engine for PgEngine<'_> {
 
     fn claim_idempotency_keys(&mut self, claims: &[ClaimRow<'_>]) -> Result<bool, StoreError> {
         let (keys, streams, versions, times) = claim_columns(claims)?;
-        let prints = claims
-            .iter()
-            .map(|c| {
-                c.fingerprint.map(|f| &f[..]).ok_or_else(|| {
-                    StoreError::InvalidAppend("an idempotency claim without a fingerprint".into())
-                })
-            })
-            .collect::<Result<Vec<&[u8]>, _>>()?;
+        let prints = fingerprints(claims)?;
         let statements = self.statements;
         let statement = &statements.idempotency_claims;
         self.claim(
@@ -310,61 +333,110 @@ impl Engine for PgEngine<'_> {
     }
 
     fn insert_events(&mut self, rows: &[EventRow<'_>]) -> Result<bool, StoreError> {
-        let mut c = EventColumns::default();
-        for row in rows {
-            c.streams.push(row.stream.as_str());
-            c.versions.push(int(row.version, "version")?);
-            c.types.push(row.event.event_type());
-            c.schema_versions
-                .push(i32::from(row.event.schema_version()));
-            c.occurred
-                .push(nanos(row.event.occurred_at(), "occurred_at")?);
-            c.recorded.push(nanos(row.recorded_at, "recorded_at")?);
-            c.correlations.push(row.event.correlation_id());
-            c.causations.push(row.event.causation_id());
-            c.payloads.push(row.event.payload());
-            c.prev_hashes.push(&row.prev.as_bytes()[..]);
-            c.hashes.push(&row.hash.as_bytes()[..]);
-        }
+        let c = EventColumns::of(rows)?;
         let statements = self.statements;
-        let statement = &statements.events;
-        self.insert(
-            statement,
-            &[
-                &c.streams,
-                &c.versions,
-                &c.types,
-                &c.schema_versions,
-                &c.occurred,
-                &c.recorded,
-                &c.correlations,
-                &c.causations,
-                &c.payloads,
-                &c.prev_hashes,
-                &c.hashes,
-            ],
-            rows.len(),
-        )
+        self.insert(&statements.events, &c.params(), rows.len())
     }
 
     fn insert_outbox(&mut self, rows: &[OutboxRow<'_>]) -> Result<bool, StoreError> {
-        let (mut ids, mut destinations, mut payloads, mut streams, mut versions, mut times) =
-            (vec![], vec![], vec![], vec![], vec![], vec![]);
-        for row in rows {
-            ids.push(row.message.id());
-            destinations.push(row.message.destination());
-            payloads.push(row.message.payload());
-            streams.push(row.stream.as_str());
-            versions.push(int(row.version, "version")?);
-            times.push(nanos(row.recorded_at, "recorded_at")?);
-        }
+        let c = OutboxColumns::of(rows)?;
         let statements = self.statements;
-        let statement = &statements.outbox;
-        self.insert(
-            statement,
-            &[&ids, &destinations, &payloads, &streams, &versions, &times],
-            rows.len(),
-        )
+        self.insert(&statements.outbox, &c.params(), rows.len())
+    }
+
+    fn insert_set(&mut self, set: &SetRows<'_>) -> Result<bool, StoreError> {
+        let (rail_ids, rail_streams, rail_versions, rail_times) = claim_columns(&set.rail)?;
+        let (keys, key_streams, key_versions, key_times) = claim_columns(&set.keys)?;
+        let prints = fingerprints(&set.keys)?;
+        let events = EventColumns::of(&set.events)?;
+        let outbox = OutboxColumns::of(&set.outbox)?;
+        let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![
+            &rail_ids,
+            &rail_streams,
+            &rail_versions,
+            &rail_times,
+            &keys,
+            &key_streams,
+            &key_versions,
+            &prints,
+            &key_times,
+        ];
+        params.extend(events.params());
+        params.extend(outbox.params());
+        let row = match self.client.query_one(&self.statements.set, &params) {
+            Ok(row) => row,
+            Err(e) if is_unique_violation(&e) => return Ok(false),
+            Err(e) => return Err(pg(e)),
+        };
+        let describe = || "the counts of a batch's inserts".to_owned();
+        let counts = [
+            (0, "rail", set.rail.len()),
+            (1, "keys", set.keys.len()),
+            (2, "events", set.events.len()),
+            (3, "outbox", set.outbox.len()),
+        ];
+        for (index, name, expected) in counts {
+            let inserted: i64 = column(&row, index, "batch", name, &describe)?;
+            if usize::try_from(inserted).ok() != Some(expected) {
+                // A claim found its key taken: the isolated path says which.
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+fn fingerprints<'a>(claims: &[ClaimRow<'a>]) -> Result<Vec<&'a [u8]>, StoreError> {
+    claims
+        .iter()
+        .map(|c| {
+            c.fingerprint.map(|f| &f[..]).ok_or_else(|| {
+                StoreError::InvalidAppend("an idempotency claim without a fingerprint".into())
+            })
+        })
+        .collect()
+}
+
+/// The columns of outbox rows, one vector per column.
+struct OutboxColumns<'a> {
+    ids: Vec<&'a str>,
+    destinations: Vec<&'a str>,
+    payloads: Vec<&'a str>,
+    streams: Vec<&'a str>,
+    versions: Vec<i32>,
+    times: Vec<i64>,
+}
+
+impl<'a> OutboxColumns<'a> {
+    fn of(rows: &[OutboxRow<'a>]) -> Result<Self, StoreError> {
+        let mut c = Self {
+            ids: Vec::with_capacity(rows.len()),
+            destinations: Vec::with_capacity(rows.len()),
+            payloads: Vec::with_capacity(rows.len()),
+            streams: Vec::with_capacity(rows.len()),
+            versions: Vec::with_capacity(rows.len()),
+            times: Vec::with_capacity(rows.len()),
+        };
+        for row in rows {
+            c.ids.push(row.message.id());
+            c.destinations.push(row.message.destination());
+            c.payloads.push(row.message.payload());
+            c.streams.push(row.stream.as_str());
+            c.versions.push(int(row.version, "version")?);
+            c.times.push(nanos(row.recorded_at, "recorded_at")?);
+        }
+        Ok(c)
+    }
+
+    fn params(&self) -> [&(dyn postgres::types::ToSql + Sync); 6] {
+        [
+            &self.ids,
+            &self.destinations,
+            &self.payloads,
+            &self.streams,
+            &self.versions,
+            &self.times,
+        ]
     }
 }
 
@@ -382,4 +454,53 @@ struct EventColumns<'a> {
     payloads: Vec<&'a str>,
     prev_hashes: Vec<&'a [u8]>,
     hashes: Vec<&'a [u8]>,
+}
+
+impl<'a> EventColumns<'a> {
+    fn of(rows: &'a [EventRow<'a>]) -> Result<Self, StoreError> {
+        let mut c = Self::default();
+        for row in rows {
+            c.streams.push(row.stream.as_str());
+            c.versions.push(int(row.version, "version")?);
+            c.types.push(row.event.event_type());
+            c.schema_versions
+                .push(i32::from(row.event.schema_version()));
+            c.occurred
+                .push(nanos(row.event.occurred_at(), "occurred_at")?);
+            c.recorded.push(nanos(row.recorded_at, "recorded_at")?);
+            c.correlations.push(row.event.correlation_id());
+            c.causations.push(row.event.causation_id());
+            c.payloads.push(row.event.payload());
+            c.prev_hashes.push(&row.prev.as_bytes()[..]);
+            c.hashes.push(&row.hash.as_bytes()[..]);
+        }
+        Ok(c)
+    }
+
+    fn params(&self) -> [&(dyn postgres::types::ToSql + Sync); 11] {
+        [
+            &self.streams,
+            &self.versions,
+            &self.types,
+            &self.schema_versions,
+            &self.occurred,
+            &self.recorded,
+            &self.correlations,
+            &self.causations,
+            &self.payloads,
+            &self.prev_hashes,
+            &self.hashes,
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_opening_statement_takes_the_append_lock() {
+        assert_eq!(
+            super::BEGIN_LOCKED,
+            format!("BEGIN; SELECT pg_advisory_xact_lock({})", 0x4E50_5031_i64)
+        );
+    }
 }

@@ -83,11 +83,8 @@ impl World {
 
     pub fn authorised(&self, id: &str) -> Outcome {
         self.created(id);
-        let funds = LiveFunds::default();
         let available = Money::from_minor_units(1_000_000_000);
-        self.payments()
-            .authorise(pid(id), true, available, &funds)
-            .unwrap()
+        self.payments().authorise(pid(id), true, available).unwrap()
     }
 
     pub fn sent(&self, id: &str) -> Outcome {
