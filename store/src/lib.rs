@@ -10,13 +10,14 @@ mod checkpoint;
 mod group_commit;
 mod heads;
 mod memory;
+mod pg_pool;
 mod postgres_engine;
 mod postgres_store;
 mod row;
 mod sqlite;
 
 pub use memory::MemoryStore;
-pub use postgres_store::{PostgresConfig, PostgresStore};
+pub use postgres_store::{PostgresConfig, PostgresStore, application_name};
 pub use sqlite::{OpenMode, SqliteStore};
 
 /// The newest schema version this binary knows (both SQL adapters share the numbering).

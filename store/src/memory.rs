@@ -1,6 +1,7 @@
 //! The in-memory adapter: the same semantics as the SQL adapters, for tests and benchmarks.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
 
 use core_npp::Timestamp;
@@ -371,11 +372,9 @@ impl EventStore for MemoryStore {
         limit: usize,
     ) -> Result<Vec<StreamId>, StoreError> {
         let inner = self.lock()?;
-        let streams = inner
-            .streams
-            .keys()
-            .filter(|s| after.is_none_or(|a| *s > a));
-        Ok(streams.take(limit).cloned().collect())
+        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let streams = inner.streams.range::<StreamId, _>((from, Bound::Unbounded));
+        Ok(streams.take(limit).map(|(s, _)| s.clone()).collect())
     }
 
     fn find_idempotency(&self, key: &str) -> Result<Option<(PriorResult, [u8; 32])>, StoreError> {

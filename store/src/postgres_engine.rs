@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use event_store::{EventHash, PriorResult, StoreError, StreamId};
 use postgres::error::SqlState;
-use postgres::{Client, Row, Statement};
+use postgres::{Client, Row, Statement, ToStatement};
 
 use crate::append::{ClaimRow, Engine, EventRow, OutboxRow, SetRows};
 use crate::row::{corrupt_row, fingerprint_from_db, int, nanos, prior_from_db, version_from_db};
@@ -75,12 +75,13 @@ const OUTBOX: &str = "INSERT INTO outbox (id, destination, payload, stream_id, v
          WITH ORDINALITY AS u(i, d, p, s, v, c, n)
     ORDER BY n";
 
-const STREAM_VERSION: &str = "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = $1";
+pub(crate) const STREAM_VERSION: &str =
+    "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = $1";
 
-const FIND_RAIL_MESSAGE: &str =
+pub(crate) const FIND_RAIL_MESSAGE: &str =
     "SELECT stream_id, version FROM rail_messages WHERE message_id = $1";
 
-const FIND_IDEMPOTENCY: &str =
+pub(crate) const FIND_IDEMPOTENCY: &str =
     "SELECT stream_id, version, fingerprint FROM idempotency_keys WHERE key = $1";
 
 /// The writer's statements, prepared once per connection.
@@ -132,23 +133,25 @@ pub(crate) fn column<'r, T: postgres::types::FromSql<'r>>(
         .map_err(|e| corrupt_row(table, name, describe(), format!("cannot be read: {e}")))
 }
 
-pub(crate) fn stream_version(client: &mut Client, stream: &StreamId) -> Result<u32, StoreError> {
+pub(crate) fn stream_version<S: ToStatement + ?Sized>(
+    client: &mut Client,
+    statement: &S,
+    stream: &StreamId,
+) -> Result<u32, StoreError> {
     let describe = || format!("stream {stream}");
     let row = client
-        .query_one(STREAM_VERSION, &[&stream.as_str()])
+        .query_one(statement, &[&stream.as_str()])
         .map_err(pg)?;
     let raw: i32 = column(&row, 0, "events", "version", &describe)?;
     version_from_db(i64::from(raw), true, "events", &describe)
 }
 
-pub(crate) fn find_rail_message(
+pub(crate) fn find_rail_message<S: ToStatement + ?Sized>(
     client: &mut Client,
+    statement: &S,
     message_id: &str,
 ) -> Result<Option<PriorResult>, StoreError> {
-    let Some(row) = client
-        .query_opt(FIND_RAIL_MESSAGE, &[&message_id])
-        .map_err(pg)?
-    else {
+    let Some(row) = client.query_opt(statement, &[&message_id]).map_err(pg)? else {
         return Ok(None);
     };
     let describe = || format!("key {message_id:?}");
@@ -157,11 +160,12 @@ pub(crate) fn find_rail_message(
     prior_from_db("rail_messages", message_id, &stream, i64::from(version)).map(Some)
 }
 
-pub(crate) fn find_idempotency(
+pub(crate) fn find_idempotency<S: ToStatement + ?Sized>(
     client: &mut Client,
+    statement: &S,
     key: &str,
 ) -> Result<Option<(PriorResult, [u8; 32])>, StoreError> {
-    let Some(row) = client.query_opt(FIND_IDEMPOTENCY, &[&key]).map_err(pg)? else {
+    let Some(row) = client.query_opt(statement, &[&key]).map_err(pg)? else {
         return Ok(None);
     };
     let describe = || format!("key {key:?}");
@@ -295,7 +299,7 @@ impl Engine for PgEngine<'_> {
     }
 
     fn stream_version(&mut self, stream: &StreamId) -> Result<u32, StoreError> {
-        stream_version(self.client, stream)
+        stream_version(self.client, STREAM_VERSION, stream)
     }
 
     fn claim_rail_messages(&mut self, claims: &[ClaimRow<'_>]) -> Result<bool, StoreError> {
@@ -310,7 +314,7 @@ impl Engine for PgEngine<'_> {
     }
 
     fn find_rail_message(&mut self, message_id: &str) -> Result<Option<PriorResult>, StoreError> {
-        find_rail_message(self.client, message_id)
+        find_rail_message(self.client, FIND_RAIL_MESSAGE, message_id)
     }
 
     fn claim_idempotency_keys(&mut self, claims: &[ClaimRow<'_>]) -> Result<bool, StoreError> {
@@ -329,7 +333,7 @@ impl Engine for PgEngine<'_> {
         &mut self,
         key: &str,
     ) -> Result<Option<(PriorResult, [u8; 32])>, StoreError> {
-        find_idempotency(self.client, key)
+        find_idempotency(self.client, FIND_IDEMPOTENCY, key)
     }
 
     fn insert_events(&mut self, rows: &[EventRow<'_>]) -> Result<bool, StoreError> {

@@ -7,15 +7,16 @@ use event_store::{
     RecordedEvent, StoreError, StreamId,
 };
 
-use postgres::{Client, NoTls, Row};
-use r2d2_postgres::PostgresConnectionManager;
+use postgres::{Client, NoTls, Row, Statement};
 
 use crate::SCHEMA_VERSION;
 use crate::append::{UnitResult, write_batch};
 use crate::group_commit::{BatchWriter, GroupCommit};
 use crate::heads::Heads;
+use crate::pg_pool::{Lent, MAX_READERS, ReaderPool};
 use crate::postgres_engine::{
-    PgEngine, Statements, column, find_idempotency, find_rail_message, pg, stream_version,
+    FIND_IDEMPOTENCY, FIND_RAIL_MESSAGE, PgEngine, STREAM_VERSION, Statements, column,
+    find_idempotency, find_rail_message, pg, stream_version,
 };
 use crate::row::{
     RawRow, build_recorded, count_from_db, event_row, nanos, outbox_item, stream_from_db,
@@ -101,8 +102,32 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_undelivered ON outbox (seq) WHERE delivered_at IS NULL;
 ";
 
-const SELECT_EVENT: &str = "SELECT stream_id, version, global_position, event_type, schema_version,
-    occurred_at, recorded_at, correlation_id, causation_id, payload, prev_hash, hash FROM events";
+/// The columns of an event row, in the order `decode` reads them.
+macro_rules! select_event {
+    () => {
+        "SELECT stream_id, version, global_position, event_type, schema_version,
+    occurred_at, recorded_at, correlation_id, causation_id, payload, prev_hash, hash FROM events"
+    };
+}
+
+// The readers' statements: each is prepared once per reader connection.
+const READ_STREAM: &str = concat!(select_event!(), " WHERE stream_id = $1 ORDER BY version");
+const READ_ALL: &str = concat!(
+    select_event!(),
+    " WHERE global_position > $1 ORDER BY global_position LIMIT $2"
+);
+const LIST_STREAMS: &str =
+    "SELECT DISTINCT stream_id FROM events WHERE stream_id > $1 ORDER BY stream_id LIMIT $2";
+// SKIP LOCKED: two processes claiming at once take different rows, never the same one.
+const CLAIM_OUTBOX: &str = "UPDATE outbox SET lease_owner = $1, lease_until = $2, claims = claims + 1
+    WHERE seq IN (SELECT seq FROM outbox
+                  WHERE delivered_at IS NULL AND (lease_until IS NULL OR lease_until <= $3 OR lease_owner = $1)
+                    AND destination = $6 AND left(stream_id, length($5)) = $5
+                  ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
+    RETURNING id, destination, payload, claims";
+const COMPLETE_OUTBOX: &str = "UPDATE outbox SET delivered_at = $3
+    WHERE id = $1 AND lease_owner = $2 AND delivered_at IS NULL";
+const PENDING_OUTBOX: &str = "SELECT count(*) FROM outbox WHERE delivered_at IS NULL";
 
 /// Where and how to connect.
 #[derive(Clone, Debug)]
@@ -111,7 +136,7 @@ pub struct PostgresConfig {
     pub url: String,
     /// The schema holding the tables (created if missing): `npp` by default.
     pub schema: String,
-    /// Reader connections kept in the pool.
+    /// Reader connections the store may open (1 to 64; they open as reads need them).
     pub readers: u32,
 }
 
@@ -130,12 +155,8 @@ impl PostgresConfig {
 pub struct PostgresStore {
     /// `None` when connected read-only.
     writer: Option<GroupCommit>,
-    readers: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+    readers: ReaderPool,
     describe: String,
-}
-
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
 }
 
 fn valid_schema(schema: &str) -> bool {
@@ -153,6 +174,12 @@ impl PostgresStore {
     pub fn connect(config: &PostgresConfig) -> Result<Self, StoreError> {
         let (pg_config, mut client) = Self::client(config)?;
         migrate(&mut client, &config.schema)?;
+        client
+            .execute(
+                "SELECT set_config('application_name', $1, false)",
+                &[&application_name("writer", &config.schema)],
+            )
+            .map_err(pg)?;
         let readers = Self::readers(config, pg_config)?;
         let statements = Statements::prepare(&mut client).map_err(pg)?;
         let writer = GroupCommit::spawn(
@@ -225,6 +252,12 @@ impl PostgresStore {
     }
 
     fn client(config: &PostgresConfig) -> Result<(postgres::Config, Client), StoreError> {
+        if !(1..=MAX_READERS).contains(&config.readers) {
+            return Err(StoreError::Unrepresentable {
+                what: "reader connections",
+                why: format!("{} is not 1 to {MAX_READERS}", config.readers),
+            });
+        }
         if !valid_schema(&config.schema) {
             return Err(StoreError::InvalidAppend(format!(
                 "schema name {:?} is not [a-z_][a-z0-9_]*",
@@ -247,13 +280,10 @@ impl PostgresStore {
     fn readers(
         config: &PostgresConfig,
         pg_config: postgres::Config,
-    ) -> Result<r2d2::Pool<PostgresConnectionManager<NoTls>>, StoreError> {
-        let manager = PostgresConnectionManager::new(pg_config, NoTls);
-        r2d2::Pool::builder()
-            .max_size(config.readers.max(1))
-            .min_idle(Some(0))
-            .build(manager)
-            .map_err(unavailable)
+    ) -> Result<ReaderPool, StoreError> {
+        let mut pg_config = pg_config;
+        pg_config.application_name(&application_name("reader", &config.schema));
+        ReaderPool::new(pg_config, config.readers)
     }
 
     fn writer(&self) -> Result<&GroupCommit, StoreError> {
@@ -262,11 +292,39 @@ impl PostgresStore {
             .ok_or_else(|| StoreError::ReadOnly(self.describe.clone()))
     }
 
-    fn reader(
-        &self,
-    ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
-        self.readers.get().map_err(unavailable)
+    fn reader(&self) -> Result<Lent<'_>, StoreError> {
+        self.readers.get()
     }
+
+    /// Runs a read (a statement that changes nothing) on a reader connection; should the server
+    /// have ended that connection (a restart, an idle timeout), once more on a new one.
+    fn read<T>(
+        &self,
+        sql: &'static str,
+        read: impl Fn(&mut Client, &Statement) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut reader = self.reader()?;
+        let first = {
+            let (client, statement) = reader.prepared(sql)?;
+            read(client, &statement)
+        };
+        match first {
+            Err(_) if reader.is_broken() => {
+                drop(reader);
+                let mut reader = self.reader()?;
+                let (client, statement) = reader.prepared(sql)?;
+                read(client, &statement)
+            }
+            done => done,
+        }
+    }
+}
+
+/// What `pg_stat_activity.application_name` shows for a connection of this store: the role
+/// ("writer" or "reader") and the schema, so an operator can tell whose connections are whose.
+pub fn application_name(role: &str, schema: &str) -> String {
+    // PostgreSQL keeps 63 bytes; a schema name is at most 63 ASCII characters.
+    format!("npp-{role} {schema}").chars().take(63).collect()
 }
 
 fn describe(config: &PostgresConfig) -> String {
@@ -413,28 +471,25 @@ impl EventStore for PostgresStore {
     }
 
     fn stream_version(&self, stream: &StreamId) -> Result<u32, StoreError> {
-        stream_version(&mut *self.reader()?, stream)
+        self.read(STREAM_VERSION, |client, statement| {
+            stream_version(client, statement, stream)
+        })
     }
 
     fn read_stream(&self, stream: &StreamId) -> Result<Vec<RecordedEvent>, StoreError> {
-        let sql = format!("{SELECT_EVENT} WHERE stream_id = $1 ORDER BY version");
-        let rows = self
-            .reader()?
-            .query(sql.as_str(), &[&stream.as_str()])
-            .map_err(pg)?;
-        rows.iter().map(decode).collect()
+        self.read(READ_STREAM, |client, statement| {
+            let rows = client.query(statement, &[&stream.as_str()]).map_err(pg)?;
+            rows.iter().map(decode).collect()
+        })
     }
 
     fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
-        let sql =
-            format!("{SELECT_EVENT} WHERE global_position > $1 ORDER BY global_position LIMIT $2");
         let after = big(after, "position")?;
         let limit = big(limit as u64, "limit")?;
-        let rows = self
-            .reader()?
-            .query(sql.as_str(), &[&after, &limit])
-            .map_err(pg)?;
-        rows.iter().map(decode).collect()
+        self.read(READ_ALL, |client, statement| {
+            let rows = client.query(statement, &[&after, &limit]).map_err(pg)?;
+            rows.iter().map(decode).collect()
+        })
     }
 
     fn list_streams(
@@ -444,13 +499,9 @@ impl EventStore for PostgresStore {
     ) -> Result<Vec<StreamId>, StoreError> {
         let after = after.map_or("", StreamId::as_str);
         let limit = big(limit as u64, "limit")?;
-        let rows = self
-            .reader()?
-            .query(
-                "SELECT DISTINCT stream_id FROM events WHERE stream_id > $1 ORDER BY stream_id LIMIT $2",
-                &[&after, &limit],
-            )
-            .map_err(pg)?;
+        let rows = self.read(LIST_STREAMS, |client, statement| {
+            client.query(statement, &[&after, &limit]).map_err(pg)
+        })?;
         rows.iter()
             .map(|row| {
                 let describe = || "a stream listed in events".to_owned();
@@ -461,11 +512,15 @@ impl EventStore for PostgresStore {
     }
 
     fn find_idempotency(&self, key: &str) -> Result<Option<(PriorResult, [u8; 32])>, StoreError> {
-        find_idempotency(&mut *self.reader()?, key)
+        self.read(FIND_IDEMPOTENCY, |client, statement| {
+            find_idempotency(client, statement, key)
+        })
     }
 
     fn find_rail_message(&self, message_id: &str) -> Result<Option<PriorResult>, StoreError> {
-        find_rail_message(&mut *self.reader()?, message_id)
+        self.read(FIND_RAIL_MESSAGE, |client, statement| {
+            find_rail_message(client, statement, message_id)
+        })
     }
 
     fn claim_outbox(&self, claim: &OutboxClaim<'_>) -> Result<Vec<OutboxItem>, StoreError> {
@@ -474,16 +529,11 @@ impl EventStore for PostgresStore {
         let now = nanos(claim.now, "now")?;
         let until = now.saturating_add(claim.lease_nanos);
         let limit = big(claim.limit as u64, "limit")?;
-        // SKIP LOCKED: two processes claiming at once take different rows, never the same one.
-        let rows = self
-            .reader()?
+        let mut reader = self.reader()?;
+        let (client, statement) = reader.prepared(CLAIM_OUTBOX)?;
+        let rows = client
             .query(
-                "UPDATE outbox SET lease_owner = $1, lease_until = $2, claims = claims + 1
-                 WHERE seq IN (SELECT seq FROM outbox
-                               WHERE delivered_at IS NULL AND (lease_until IS NULL OR lease_until <= $3 OR lease_owner = $1)
-                                 AND destination = $6 AND left(stream_id, length($5)) = $5
-                               ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
-                 RETURNING id, destination, payload, claims",
+                &statement,
                 &[&owner, &until, &now, &limit, &streams, &destination],
             )
             .map_err(pg)?;
@@ -508,24 +558,18 @@ impl EventStore for PostgresStore {
     ) -> Result<bool, StoreError> {
         self.writer()?;
         let now = nanos(now, "now")?;
-        let changed = self
-            .reader()?
-            .execute(
-                "UPDATE outbox SET delivered_at = $3 WHERE id = $1 AND lease_owner = $2 AND delivered_at IS NULL",
-                &[&id, &owner, &now],
-            )
+        let mut reader = self.reader()?;
+        let (client, statement) = reader.prepared(COMPLETE_OUTBOX)?;
+        let changed = client
+            .execute(&statement, &[&id, &owner, &now])
             .map_err(pg)?;
         Ok(changed == 1)
     }
 
     fn pending_outbox(&self) -> Result<usize, StoreError> {
-        let row = self
-            .reader()?
-            .query_one(
-                "SELECT count(*) FROM outbox WHERE delivered_at IS NULL",
-                &[],
-            )
-            .map_err(pg)?;
+        let row = self.read(PENDING_OUTBOX, |client, statement| {
+            client.query_one(statement, &[]).map_err(pg)
+        })?;
         let count: i64 = column(&row, 0, "outbox", "count", &|| "undelivered".to_owned())?;
         count_from_db(count, "outbox messages")
     }

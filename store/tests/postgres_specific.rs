@@ -171,3 +171,64 @@ fn a_value_the_server_refuses_fails_only_its_own_append_in_a_batch() {
     assert_eq!(h.store.read_stream(&stream("ok-2")).unwrap().len(), 2);
     assert!(h.store.read_stream(&stream("nul")).unwrap().is_empty());
 }
+
+#[test]
+fn reads_survive_the_server_ending_a_reader_connection() {
+    // Given a store whose reader connections have each served a read
+    let Some(h) = postgres() else { return };
+    let (url, schema) = h.pg_schema.clone().unwrap();
+    h.store.append(request("pay-1", 0, 2)).unwrap();
+    assert_eq!(h.store.read_stream(&stream("pay-1")).unwrap().len(), 2);
+    // When the server ends every reader connection of this store (a restart, an idle timeout)
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let ended: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = $1) AS t",
+            &[&store::application_name("reader", &schema)],
+        )
+        .unwrap()
+        .get(0);
+    assert!(ended >= 1, "no reader connection was found to end");
+    // Then the next reads run on new connections, with the same answers
+    for _ in 0..3 {
+        assert_eq!(h.store.read_stream(&stream("pay-1")).unwrap().len(), 2);
+        assert_eq!(h.store.read_all(0, 10).unwrap().len(), 2);
+    }
+}
+
+#[test]
+fn connections_name_their_role_and_schema() {
+    let Some(h) = postgres() else { return };
+    let (url, schema) = h.pg_schema.clone().unwrap();
+    h.store.append(request("pay-1", 0, 1)).unwrap();
+    h.store.read_stream(&stream("pay-1")).unwrap();
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    for role in ["writer", "reader"] {
+        let name = store::application_name(role, &schema);
+        let count: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                &[&name],
+            )
+            .unwrap()
+            .get(0);
+        assert!(count >= 1, "no connection named {name:?}");
+    }
+}
+
+#[test]
+fn a_reader_count_out_of_range_is_refused() {
+    for readers in [0, 65] {
+        let mut config = PostgresConfig::new(&test_database_url());
+        config.schema = fresh_schema();
+        config.readers = readers;
+        let Err(e) = PostgresStore::connect_read_only(&config) else {
+            panic!("{readers} readers were accepted");
+        };
+        assert!(
+            matches!(e, StoreError::Unrepresentable { .. }) && e.to_string().contains("1 to 64"),
+            "{e}"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's automation. `cargo xtask ci` runs every check and prints a table;
 //! each check is also a subcommand, so GitHub Actions and a developer run exactly the same thing.
 
+mod bench_peer;
 mod categories;
 mod ci;
 mod fuzz;
@@ -33,7 +34,12 @@ const USAGE: &str = "usage: cargo xtask <command> [args]
                       coverage-guided fuzzing (cargo-fuzz, installed when missing) of every
                       parser that takes outside input: history, pacs002, pacs008, evidence;
                       N seconds per target (default 60); fails naming the target and the
-                      saved input when one crashes";
+                      saved input when one crashes
+  bench-peer [--memory-payments N] [--postgres-payments N] [--database-url URL]
+             [--peer DIR] [--skip-postgres]
+                      npp loadtest beside the peer (cqrs-es 0.5, ../shared/bench/peer-cqrs) on
+                      the same store, payments and concurrency; prints a Markdown table with
+                      the ratio (docs/PERFORMANCE.md)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -65,6 +71,13 @@ fn main() -> ExitCode {
             Ok(args) => fuzz::run(&args),
             Err(message) => {
                 eprintln!("{message}\n{}", fuzz::USAGE);
+                return ExitCode::from(2);
+            }
+        },
+        "bench-peer" => match bench_peer::parse_args(rest) {
+            Ok(args) => bench_peer::run(&args),
+            Err(message) => {
+                eprintln!("{message}\n{}", bench_peer::USAGE);
                 return ExitCode::from(2);
             }
         },
