@@ -47,6 +47,43 @@ const INSERT_SET: &str = "WITH rail AS (
 SELECT (SELECT count(*) FROM rail), (SELECT count(*) FROM keys),
        (SELECT count(*) FROM ev), (SELECT count(*) FROM ob)";
 
+/// [`INSERT_SET`] as a transaction by itself, in one round trip: the append lock is taken before
+/// any row is made (every insert waits on it through a one-time filter), and `npp_claims_free`
+/// (schema version 4) raises [`CLAIM_TAKEN`] unless every row went in, so nothing commits unless
+/// all of it does.
+const INSERT_SET_ALONE: &str = "WITH lock AS MATERIALIZED (
+    SELECT 1 AS taken FROM pg_advisory_xact_lock(1313886257)
+), rail AS (
+    INSERT INTO rail_messages (message_id, stream_id, version, recorded_at)
+    SELECT m, s, v, r FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[]) AS u(m, s, v, r)
+    WHERE EXISTS (SELECT 1 FROM lock)
+    ON CONFLICT (message_id) DO NOTHING RETURNING 1
+), keys AS (
+    INSERT INTO idempotency_keys (key, stream_id, version, fingerprint, recorded_at)
+    SELECT k, s, v, f, r
+    FROM unnest($5::text[], $6::text[], $7::int[], $8::bytea[], $9::bigint[]) AS u(k, s, v, f, r)
+    WHERE EXISTS (SELECT 1 FROM lock)
+    ON CONFLICT (key) DO NOTHING RETURNING 1
+), ev AS (
+    INSERT INTO events (stream_id, version, event_type, schema_version,
+        occurred_at, recorded_at, correlation_id, causation_id, payload, prev_hash, hash)
+    SELECT s, v, t, sv, o, r, c, ca, p, ph, h
+    FROM unnest($10::text[], $11::int[], $12::text[], $13::int[], $14::bigint[], $15::bigint[],
+                $16::text[], $17::text[], $18::text[], $19::bytea[], $20::bytea[])
+         WITH ORDINALITY AS u(s, v, t, sv, o, r, c, ca, p, ph, h, n)
+    WHERE EXISTS (SELECT 1 FROM lock)
+    ORDER BY n RETURNING 1
+), ob AS (
+    INSERT INTO outbox (id, destination, payload, stream_id, version, created_at)
+    SELECT i, d, p, s, v, c
+    FROM unnest($21::text[], $22::text[], $23::text[], $24::text[], $25::int[], $26::bigint[])
+         WITH ORDINALITY AS u(i, d, p, s, v, c, n)
+    WHERE EXISTS (SELECT 1 FROM lock)
+    ORDER BY n RETURNING 1
+)
+SELECT npp_claims_free((SELECT count(*) FROM rail) = $27 AND (SELECT count(*) FROM keys) = $28
+    AND (SELECT count(*) FROM ev) = $29 AND (SELECT count(*) FROM ob) = $30)";
+
 const HEADS: &str = "SELECT e.stream_id, e.version, e.hash FROM events e
     JOIN unnest($1::text[], $2::int[]) AS w(stream_id, version)
       ON e.stream_id = w.stream_id AND e.version = w.version";
@@ -92,6 +129,7 @@ pub(crate) struct Statements {
     events: Statement,
     outbox: Statement,
     set: Statement,
+    set_alone: Statement,
 }
 
 impl Statements {
@@ -103,6 +141,7 @@ impl Statements {
             events: client.prepare(EVENTS)?,
             outbox: client.prepare(OUTBOX)?,
             set: client.prepare(INSERT_SET)?,
+            set_alone: client.prepare(INSERT_SET_ALONE)?,
         })
     }
 }
@@ -119,6 +158,22 @@ pub(crate) fn pg(e: postgres::Error) -> StoreError {
 
 fn is_unique_violation(e: &postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+/// `npp_claims_free` found a claim's key taken (schema version 4).
+fn is_claim_taken(e: &postgres::Error) -> bool {
+    e.code().is_some_and(|c| c.code() == CLAIM_TAKEN)
+}
+
+/// The SQLSTATE `npp_claims_free` raises.
+pub(crate) const CLAIM_TAKEN: &str = "NPP01";
+
+/// A row count as PostgreSQL's BIGINT.
+fn count(rows: usize) -> Result<i64, StoreError> {
+    i64::try_from(rows).map_err(|_| StoreError::Unrepresentable {
+        what: "row count",
+        why: format!("{rows} is over i64"),
+    })
 }
 
 /// One column of `row`, of the type this store writes there; anything else is corruption.
@@ -179,15 +234,42 @@ pub(crate) fn find_idempotency<S: ToStatement + ?Sized>(
     )))
 }
 
+/// Where the writer connection is in one batch's transaction. `begin` only marks it due: a
+/// batch that needs nothing but its inserts writes them in one statement that is a transaction by
+/// itself (one round trip), and anything else opens the transaction first.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub(crate) enum Tx {
+    /// No transaction.
+    #[default]
+    Idle,
+    /// `begin` was called; nothing has been sent yet.
+    Due,
+    /// `BEGIN` (with the lock) was sent.
+    Open,
+    /// The batch committed in one statement.
+    Committed,
+}
+
 /// The writer connection inside one batch's transaction.
 pub(crate) struct PgEngine<'a> {
     pub(crate) client: &'a mut Client,
     pub(crate) statements: &'a Statements,
+    pub(crate) tx: Tx,
 }
 
 impl PgEngine<'_> {
     fn run(&mut self, sql: &str) -> Result<(), StoreError> {
         self.client.batch_execute(sql).map_err(pg)
+    }
+
+    /// Sends the due `BEGIN` (with the lock), before any statement that needs the transaction.
+    fn open(&mut self) -> Result<(), StoreError> {
+        if self.tx == Tx::Due {
+            // One round trip: the simple protocol runs both statements from one message.
+            self.run(BEGIN_LOCKED)?;
+            self.tx = Tx::Open;
+        }
+        Ok(())
     }
 
     /// Runs an insert; `false` when a unique key was taken.
@@ -235,19 +317,35 @@ fn claim_columns<'a>(claims: &[ClaimRow<'a>]) -> Result<ClaimColumns<'a>, StoreE
 
 impl Engine for PgEngine<'_> {
     fn begin(&mut self) -> Result<(), StoreError> {
-        // One round trip: the simple protocol runs both statements from one message.
-        self.run(BEGIN_LOCKED)
+        debug_assert_eq!(self.tx, Tx::Idle, "a batch's transaction is already open");
+        self.tx = Tx::Due;
+        Ok(())
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {
-        self.run("COMMIT")
+        let was = std::mem::take(&mut self.tx);
+        match was {
+            Tx::Open => self.run("COMMIT"),
+            Tx::Idle | Tx::Due | Tx::Committed => Ok(()),
+        }
     }
 
     fn rollback(&mut self) -> Result<(), StoreError> {
-        self.run("ROLLBACK")
+        let was = std::mem::take(&mut self.tx);
+        match was {
+            Tx::Open => self.run("ROLLBACK"),
+            // A one-statement batch that failed was rolled back by the server.
+            Tx::Idle | Tx::Due => Ok(()),
+            // Nothing may follow a one-statement commit but the outcomes: rolling back now
+            // would have the isolated path write the batch again.
+            Tx::Committed => Err(StoreError::Unavailable(
+                "a batch asked to roll back after it committed in one statement".into(),
+            )),
+        }
     }
 
     fn savepoint(&mut self) -> Result<(), StoreError> {
+        self.open()?;
         self.run("SAVEPOINT npp_unit")
     }
 
@@ -263,6 +361,7 @@ impl Engine for PgEngine<'_> {
         &mut self,
         wanted: &[(&StreamId, u32)],
     ) -> Result<Vec<Option<EventHash>>, StoreError> {
+        self.open()?;
         let streams: Vec<&str> = wanted.iter().map(|(s, _)| s.as_str()).collect();
         let versions = wanted
             .iter()
@@ -299,10 +398,12 @@ impl Engine for PgEngine<'_> {
     }
 
     fn stream_version(&mut self, stream: &StreamId) -> Result<u32, StoreError> {
+        self.open()?;
         stream_version(self.client, STREAM_VERSION, stream)
     }
 
     fn claim_rail_messages(&mut self, claims: &[ClaimRow<'_>]) -> Result<bool, StoreError> {
+        self.open()?;
         let (ids, streams, versions, times) = claim_columns(claims)?;
         let statements = self.statements;
         let statement = &statements.rail_claims;
@@ -314,10 +415,12 @@ impl Engine for PgEngine<'_> {
     }
 
     fn find_rail_message(&mut self, message_id: &str) -> Result<Option<PriorResult>, StoreError> {
+        self.open()?;
         find_rail_message(self.client, FIND_RAIL_MESSAGE, message_id)
     }
 
     fn claim_idempotency_keys(&mut self, claims: &[ClaimRow<'_>]) -> Result<bool, StoreError> {
+        self.open()?;
         let (keys, streams, versions, times) = claim_columns(claims)?;
         let prints = fingerprints(claims)?;
         let statements = self.statements;
@@ -333,16 +436,19 @@ impl Engine for PgEngine<'_> {
         &mut self,
         key: &str,
     ) -> Result<Option<(PriorResult, [u8; 32])>, StoreError> {
+        self.open()?;
         find_idempotency(self.client, FIND_IDEMPOTENCY, key)
     }
 
     fn insert_events(&mut self, rows: &[EventRow<'_>]) -> Result<bool, StoreError> {
+        self.open()?;
         let c = EventColumns::of(rows)?;
         let statements = self.statements;
         self.insert(&statements.events, &c.params(), rows.len())
     }
 
     fn insert_outbox(&mut self, rows: &[OutboxRow<'_>]) -> Result<bool, StoreError> {
+        self.open()?;
         let c = OutboxColumns::of(rows)?;
         let statements = self.statements;
         self.insert(&statements.outbox, &c.params(), rows.len())
@@ -367,11 +473,46 @@ impl Engine for PgEngine<'_> {
         ];
         params.extend(events.params());
         params.extend(outbox.params());
-        let row = match self.client.query_one(&self.statements.set, &params) {
-            Ok(row) => row,
-            Err(e) if is_unique_violation(&e) => return Ok(false),
-            Err(e) => return Err(pg(e)),
+        let expected = [
+            count(set.rail.len())?,
+            count(set.keys.len())?,
+            count(set.events.len())?,
+            count(set.outbox.len())?,
+        ];
+        if self.tx == Tx::Due {
+            params.extend(
+                expected
+                    .iter()
+                    .map(|n| n as &(dyn postgres::types::ToSql + Sync)),
+            );
+        }
+        let alone = self.tx == Tx::Due;
+        let statement = if alone {
+            &self.statements.set_alone
+        } else {
+            &self.statements.set
         };
+        let row = match self.client.query_one(statement, &params) {
+            Ok(row) => row,
+            Err(e) if is_unique_violation(&e) || is_claim_taken(&e) => {
+                if alone {
+                    // The server rolled the one-statement transaction back.
+                    self.tx = Tx::Idle;
+                }
+                return Ok(false);
+            }
+            Err(e) => {
+                if alone {
+                    self.tx = Tx::Idle;
+                }
+                return Err(pg(e));
+            }
+        };
+        if alone {
+            // Every count was checked by the statement itself, which then committed.
+            self.tx = Tx::Committed;
+            return Ok(true);
+        }
         let describe = || "the counts of a batch's inserts".to_owned();
         let counts = [
             (0, "rail", set.rail.len()),

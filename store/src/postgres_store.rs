@@ -15,7 +15,7 @@ use crate::group_commit::{BatchWriter, GroupCommit};
 use crate::heads::Heads;
 use crate::pg_pool::{Lent, MAX_READERS, ReaderPool};
 use crate::postgres_engine::{
-    FIND_IDEMPOTENCY, FIND_RAIL_MESSAGE, PgEngine, STREAM_VERSION, Statements, column,
+    FIND_IDEMPOTENCY, FIND_RAIL_MESSAGE, PgEngine, STREAM_VERSION, Statements, Tx, column,
     find_idempotency, find_rail_message, pg, stream_version,
 };
 use crate::row::{
@@ -83,7 +83,22 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
     // The numbering is shared with SQLite, whose version 3 rebuilds its claims tables without
     // rowids; PostgreSQL's tables need no such change.
     (3, "claims tables without rowid (SQLite only)", "SELECT 1"),
+    (4, "npp_claims_free, for one-statement batches", V4),
 ];
+
+/// Lets a batch's one statement refuse itself: raised, the error rolls back everything the
+/// statement wrote (see `INSERT_SET_ALONE`).
+const V4: &str = "
+CREATE FUNCTION npp_claims_free(every_row_went_in boolean) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT every_row_went_in THEN
+        RAISE EXCEPTION 'a rail message or idempotency key of the batch is already claimed'
+            USING ERRCODE = 'NPP01';
+    END IF;
+    RETURN true;
+END $$;
+";
 
 const V2: &str = "
 CREATE TABLE outbox (
@@ -390,6 +405,7 @@ impl BatchWriter for PgWriter {
         let mut engine = PgEngine {
             client: &mut self.client,
             statements: &self.statements,
+            tx: Tx::Idle,
         };
         match write_batch(&mut engine, &mut self.heads, units) {
             Ok(results) => results,

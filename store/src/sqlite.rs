@@ -36,6 +36,8 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
     (1, "events, claims and append-only triggers", V1),
     (2, "transactional outbox", V2),
     (3, "claims tables without rowid", V3),
+    // The numbering is shared with PostgreSQL, whose version 4 adds a function SQLite needs not.
+    (4, "npp_claims_free (PostgreSQL only)", "SELECT 1"),
 ];
 
 /// One B-tree per claims table instead of two (a rowid table and its key's index): a third fewer
