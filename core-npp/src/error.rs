@@ -441,6 +441,16 @@ pub enum ParseError {
         /// The code point.
         code_point: u32,
     },
+    /// U+FFFE or U+FFFF in text bound for an ISO 20022 message, which XML 1.0 cannot carry.
+    #[error(
+        "{field} contains U+{code_point:04X}, which is not a character an ISO 20022 message (XML 1.0) can carry"
+    )]
+    TextNonCharacter {
+        /// The field.
+        field: &'static str,
+        /// The code point.
+        code_point: u32,
+    },
     /// Not a three-letter upper-case code.
     #[error("currency {value:?} is not a three-letter upper-case ISO 4217 code")]
     Currency {

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ParseError;
 use crate::ids::{
-    AccountId, ApprovalId, AttemptId, FreeText, IdempotencyKey, OperatorId, PaymentIntentId,
-    SettlementRef,
+    AccountId, ApprovalId, AttemptId, EndToEndId, FreeText, IdempotencyKey, OperatorId,
+    ParseVisitor, PartyName, PaymentIntentId, SettlementRef,
 };
 use crate::money::{Currency, Money};
 use crate::state::FailureReason;
@@ -192,11 +192,14 @@ impl Approval {
 }
 
 /// Declares an event struct with private fields, a constructor and getters, so that an event can
-/// be built once and never changed afterwards.
+/// be built once and never changed afterwards. Fields listed after `optional` are `None` when
+/// built, read as `Option<&T>`, absent from the JSON when `None`, and given by a builder
+/// (`with_<field>`) that consumes the event and returns a new one.
 macro_rules! event_struct {
     (
         $(#[$meta:meta])*
         $name:ident { $( $(#[$fmeta:meta])* $field:ident : $ty:ty ),* $(,)? }
+        $( optional { $( $(#[$ometa:meta])* $ofield:ident : $oty:ty => $with:ident ),* $(,)? } )?
     ) => {
         $(#[$meta])*
         #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -205,13 +208,18 @@ macro_rules! event_struct {
             payment_intent_id: PaymentIntentId,
             occurred_at: Timestamp,
             $( $(#[$fmeta])* $field: $ty, )*
+            $($(
+                $(#[$ometa])*
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                $ofield: Option<$oty>,
+            )*)?
         }
 
         impl $name {
             /// Builds the event.
             #[allow(clippy::too_many_arguments)]
             pub fn new(payment_intent_id: PaymentIntentId, occurred_at: Timestamp, $( $field: $ty ),*) -> Self {
-                Self { payment_intent_id, occurred_at, $( $field ),* }
+                Self { payment_intent_id, occurred_at, $( $field, )* $($( $ofield: None, )*)? }
             }
 
             /// The payment (stream) this event belongs to.
@@ -230,12 +238,30 @@ macro_rules! event_struct {
                     &self.$field
                 }
             )*
+
+            $($(
+                #[doc = concat!("The `", stringify!($ofield), "` field, when the event carries it.")]
+                pub fn $ofield(&self) -> Option<&$oty> {
+                    self.$ofield.as_ref()
+                }
+
+                #[doc = concat!("The same event carrying `", stringify!($ofield), "`.")]
+                #[must_use]
+                pub fn $with(self, $ofield: $oty) -> Self {
+                    Self { $ofield: Some($ofield), ..self }
+                }
+            )*)?
         }
     };
 }
 
 event_struct!(
     /// A payer asked to pay `amount` from one member account to another.
+    ///
+    /// The optional payment details (the parties' names, the remittance text and the payer's
+    /// end-to-end id) travel to the payee in the pacs.008; they are part of the state hash when
+    /// present (state encoding version 2) and absent from the JSON when not, so an intent
+    /// without them is exactly what it always was.
     IntentCreated {
         amount: Money,
         currency: Currency,
@@ -245,7 +271,89 @@ event_struct!(
         #[serde(default)]
         max_attempts: AttemptLimit,
     }
+    optional {
+        /// The payer's name (`Dbtr/Nm`).
+        #[serde(deserialize_with = "debtor_name")]
+        debtor_name: PartyName => with_debtor_name,
+        /// The payee's name (`Cdtr/Nm`).
+        #[serde(deserialize_with = "creditor_name")]
+        creditor_name: PartyName => with_creditor_name,
+        /// Up to 280 characters for the payee (`RmtInf/Ustrd`).
+        #[serde(deserialize_with = "remittance_information")]
+        remittance_information: FreeText => with_remittance_information,
+        /// The payer's reference (`PmtId/EndToEndId`); without it, the payment id is sent.
+        #[serde(deserialize_with = "end_to_end_id")]
+        end_to_end_id: EndToEndId => with_end_to_end_id,
+    }
 );
+
+/// The names of the intent's optional payment details, in the order the state encodes them.
+pub const INTENT_DETAIL_FIELDS: [&str; 4] = [
+    "debtor_name",
+    "creditor_name",
+    "remittance_information",
+    "end_to_end_id",
+];
+
+impl IntentCreated {
+    /// The names of the optional payment details this intent carries, in the order of
+    /// [`INTENT_DETAIL_FIELDS`]: the fields that came with payment event schema version 2 and
+    /// state encoding version 2. Empty for every intent recorded before them.
+    pub fn detail_fields(&self) -> impl Iterator<Item = &'static str> + '_ {
+        let present = [
+            self.debtor_name.is_some(),
+            self.creditor_name.is_some(),
+            self.remittance_information.is_some(),
+            self.end_to_end_id.is_some(),
+        ];
+        INTENT_DETAIL_FIELDS
+            .into_iter()
+            .zip(present)
+            .filter_map(|(name, present)| present.then_some(name))
+    }
+
+    /// Whether the intent carries any of the optional payment details.
+    pub fn has_details(&self) -> bool {
+        self.detail_fields().next().is_some()
+    }
+}
+
+/// Reads an optional detail through `parse`, so that a refusal names the field.
+fn detail<'de, D, T>(
+    deserializer: D,
+    field: &'static str,
+    parse: fn(&str) -> Result<T, ParseError>,
+) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    deserializer
+        .deserialize_str(ParseVisitor::new(field, parse))
+        .map(Some)
+}
+
+fn debtor_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<PartyName>, D::Error> {
+    detail(d, "debtor_name", |raw| {
+        PartyName::parse_for("debtor_name", raw)
+    })
+}
+
+fn creditor_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<PartyName>, D::Error> {
+    detail(d, "creditor_name", |raw| {
+        PartyName::parse_for("creditor_name", raw)
+    })
+}
+
+/// Remittance text in an intent: free text that an ISO 20022 message can carry.
+fn remittance_information<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<FreeText>, D::Error> {
+    detail(d, "remittance_information", FreeText::parse_remittance)
+}
+
+fn end_to_end_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<EndToEndId>, D::Error> {
+    detail(d, "end_to_end_id", EndToEndId::parse)
+}
 
 event_struct!(
     /// Policy checks passed and the amount is earmarked on the payer's account.

@@ -1,7 +1,10 @@
 //! The canonical state hash: SHA-256 over a documented, stable byte encoding of a payment.
 //!
-//! The encoding (version 1) is specified in docs/ARCHITECTURE.md ("State hash encoding") and
-//! pinned by a golden test. Changing it changes every recorded hash: add a new version instead.
+//! The encoding is specified in docs/ARCHITECTURE.md ("State hash encoding") and pinned by
+//! golden tests. Changing a version changes every hash recorded in it: add a new version
+//! instead. A payment is encoded in the oldest version that can hold it: version 1 unless its
+//! intent carries any of the optional payment details, which only version 2 encodes, so every
+//! hash recorded before them is unchanged.
 
 use std::fmt;
 
@@ -17,8 +20,13 @@ use crate::timestamp::Timestamp;
 /// The magic bytes that open every encoded state, with the encoding version after them.
 pub const STATE_ENCODING_MAGIC: &[u8; 8] = b"NPPSTATE";
 
-/// The version of the byte encoding.
-pub const STATE_ENCODING_VERSION: u16 = 1;
+/// The newest version of the byte encoding: version 1 with the intent's optional payment
+/// details (names, remittance text, end-to-end id) after the intent's other fields.
+pub const STATE_ENCODING_VERSION: u16 = 2;
+
+/// The oldest version of the byte encoding, still the one of every payment whose intent carries
+/// none of the optional payment details.
+pub const OLDEST_STATE_ENCODING_VERSION: u16 = 1;
 
 /// A SHA-256 state hash.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -106,11 +114,24 @@ impl Encoder<'_> {
 }
 
 impl Payment {
-    /// Appends the canonical byte encoding of this payment (version 1) to `out`.
+    /// The version of the byte encoding this payment is encoded in: the oldest that holds it,
+    /// [`STATE_ENCODING_VERSION`] (2) when its intent carries any optional payment detail,
+    /// [`OLDEST_STATE_ENCODING_VERSION`] (1) otherwise.
+    pub fn state_encoding_version(&self) -> u16 {
+        if self.intent.has_details() {
+            STATE_ENCODING_VERSION
+        } else {
+            OLDEST_STATE_ENCODING_VERSION
+        }
+    }
+
+    /// Appends the canonical byte encoding of this payment to `out`, in the version
+    /// [`Payment::state_encoding_version`] names.
     pub fn encode_state(&self, out: &mut Vec<u8>) {
+        let version = self.state_encoding_version();
         let mut e = Encoder(out);
         e.0.extend_from_slice(STATE_ENCODING_MAGIC);
-        e.0.extend_from_slice(&STATE_ENCODING_VERSION.to_be_bytes());
+        e.0.extend_from_slice(&version.to_be_bytes());
         e.bytes(self.payment_intent_id().as_bytes());
         e.bytes(self.idempotency_key().as_bytes());
         e.bytes(self.from_account_id().as_bytes());
@@ -119,6 +140,12 @@ impl Payment {
         e.0.extend_from_slice(&self.currency().as_bytes());
         e.u8(self.max_attempts().get());
         e.time(self.created_at());
+        if version >= STATE_ENCODING_VERSION {
+            e.opt(self.debtor_name(), |e, name| e.str(name.as_str()));
+            e.opt(self.creditor_name(), |e, name| e.str(name.as_str()));
+            e.text(self.remittance_information());
+            e.opt(self.end_to_end_id(), |e, id| e.str(id.as_str()));
+        }
         e.u8(self.state.tag());
         e.u32(self.version);
         e.time(self.last_occurred_at);

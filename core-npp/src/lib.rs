@@ -37,14 +37,17 @@ mod transitions;
 pub use error::{DomainError, InvariantCategory, ParseError, ReplayError};
 pub use event::{
     Acknowledged, Approval, AttemptLimit, Authorised, Cancelled, DEFAULT_ATTEMPT_LIMIT, EventKind,
-    Expired, Failed, IntentCreated, MAX_ATTEMPT_LIMIT, PaymentEvent, RetryApproved, SentToRail,
-    Settled,
+    Expired, Failed, INTENT_DETAIL_FIELDS, IntentCreated, MAX_ATTEMPT_LIMIT, PaymentEvent,
+    RetryApproved, SentToRail, Settled,
 };
-pub use hash::{STATE_ENCODING_MAGIC, STATE_ENCODING_VERSION, StateHash};
+pub use hash::{
+    OLDEST_STATE_ENCODING_VERSION, STATE_ENCODING_MAGIC, STATE_ENCODING_VERSION, StateHash,
+};
 pub use history::{HistoryError, HistoryParser, MAX_EVENTS, MAX_LINE_BYTES, parse_history_with};
 pub use ids::{
-    AccountId, ApprovalId, AttemptId, FreeText, IdempotencyKey, MAX_ID_LEN, MAX_TEXT_CHARS,
-    OperatorId, PaymentIntentId, SettlementRef,
+    AccountId, ApprovalId, AttemptId, EndToEndId, FreeText, IdempotencyKey, MAX_END_TO_END_ID_LEN,
+    MAX_ID_LEN, MAX_NAME_CHARS, MAX_TEXT_CHARS, OperatorId, PartyName, PaymentIntentId,
+    SettlementRef,
 };
 pub use money::{Currency, Money};
 pub use payment::{Applied, Attempt, AttemptOutcome, Authorisation, FailureRecord, Payment};

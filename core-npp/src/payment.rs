@@ -10,7 +10,8 @@ use crate::event::{
     Approval, AttemptLimit, EventKind, Failed, IntentCreated, PaymentEvent, RetryApproved, Settled,
 };
 use crate::ids::{
-    AccountId, ApprovalId, AttemptId, FreeText, IdempotencyKey, PaymentIntentId, SettlementRef,
+    AccountId, ApprovalId, AttemptId, EndToEndId, FreeText, IdempotencyKey, PartyName,
+    PaymentIntentId, SettlementRef,
 };
 use crate::money::{Currency, Money};
 use crate::state::{FailureReason, PaymentState};
@@ -280,6 +281,27 @@ impl Payment {
     /// When the intent was created.
     pub fn created_at(&self) -> Timestamp {
         self.intent.occurred_at()
+    }
+    /// The payer's name, if the intent gave it.
+    pub fn debtor_name(&self) -> Option<&PartyName> {
+        self.intent.debtor_name()
+    }
+    /// The payee's name, if the intent gave it.
+    pub fn creditor_name(&self) -> Option<&PartyName> {
+        self.intent.creditor_name()
+    }
+    /// The remittance text for the payee, if the intent gave it.
+    pub fn remittance_information(&self) -> Option<&FreeText> {
+        self.intent.remittance_information()
+    }
+    /// The payer's end-to-end id, if the intent gave one (the rail then carries it instead of
+    /// the payment id).
+    pub fn end_to_end_id(&self) -> Option<&EndToEndId> {
+        self.intent.end_to_end_id()
+    }
+    /// The intent the payment was created from.
+    pub fn intent(&self) -> &IntentCreated {
+        &self.intent
     }
     /// When the latest applied event happened.
     pub fn last_occurred_at(&self) -> Timestamp {

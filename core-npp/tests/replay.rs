@@ -241,10 +241,57 @@ fn golden_state_hash_of_the_documented_history() {
     assert!(bytes.starts_with(b"NPPSTATE\x00\x01"));
 }
 
+/// The golden history with payment details is `examples/settled-with-details.jsonl`: its intent
+/// carries both names, remittance text and an end-to-end id, so it is encoded in version 2. If
+/// this hash changes, every hash recorded for such a payment changes: add a new version instead.
+#[test]
+fn golden_state_hash_of_a_history_whose_intent_carries_every_detail() {
+    // Given the settled example whose intent names both parties, the remittance and its own
+    // end-to-end id
+    let history = parse_jsonl(include_str!("../../examples/settled-with-details.jsonl"));
+    let payment = given(&history);
+    assert_eq!(payment.debtor_name().unwrap().as_str(), "Zoë Nguyen");
+    assert_eq!(payment.end_to_end_id().unwrap().as_str(), "INV 2025/117");
+    // When its state is hashed
+    let hash = payment.state_hash().to_hex();
+    // Then the hash is the pinned one, in encoding version 2
+    assert_eq!(
+        hash,
+        "b25f7b82c7d051193ee2b15f36048007368ac5b8778f9a99a2004c0bcac46d5e"
+    );
+    assert_eq!(payment.state_encoding_version(), 2);
+    let mut bytes = Vec::new();
+    payment.encode_state(&mut bytes);
+    assert!(bytes.starts_with(b"NPPSTATE\x00\x02"));
+}
+
+#[test]
+fn two_intents_differing_only_in_a_name_hash_differently() {
+    // Given the detailed example, and the same history with another payee name
+    let history = parse_jsonl(include_str!("../../examples/settled-with-details.jsonl"));
+    let mut renamed = history.clone();
+    let PaymentEvent::PaymentIntentCreated(intent) = &history[0] else {
+        panic!("the example starts with its intent");
+    };
+    renamed[0] = PaymentEvent::PaymentIntentCreated(
+        intent
+            .clone()
+            .with_creditor_name(PartyName::parse("O'Brien and Sons Pty Ltd").unwrap()),
+    );
+    // When both are replayed
+    let (original, other) = (given(&history), given(&renamed));
+    // Then they are equal in everything but the name, and their hashes differ
+    assert_eq!(original.state(), other.state());
+    assert_eq!(original.debtor_name(), other.debtor_name());
+    assert_ne!(original.creditor_name(), other.creditor_name());
+    assert_ne!(original.state_hash(), other.state_hash());
+}
+
 #[test]
 fn every_example_history_replays_and_round_trips_through_json() {
     let examples = [
         include_str!("../../examples/settled.jsonl"),
+        include_str!("../../examples/settled-with-details.jsonl"),
         include_str!("../../examples/retried.jsonl"),
         include_str!("../../examples/cancelled.jsonl"),
         include_str!("../../examples/late-failure-with-duplicate.jsonl"),

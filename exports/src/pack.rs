@@ -1,7 +1,7 @@
 //! Building an evidence pack: replay the events, check the actions and decisions against them,
 //! hash everything into the proof, and lay it all out as one canonical JSON object.
 
-use core_npp::{PaymentIntentId, PaymentState, STATE_ENCODING_VERSION};
+use core_npp::{PaymentIntentId, PaymentState};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -182,7 +182,7 @@ pub fn build_pack(input: &EvidenceInput) -> Result<EvidencePack, ExportError> {
         event_count: event_hashes.len(),
         event_hashes,
         state_hash: Sha256Digest::from_bytes(*payment.state_hash().as_bytes()),
-        state_encoding_version: STATE_ENCODING_VERSION,
+        state_encoding_version: payment.state_encoding_version(),
         rail_decision_hashes: item_hashes(&decisions, &decisions_path())?,
         operator_action_hashes: item_hashes(&operator_actions, &actions_path())?,
     };

@@ -6,7 +6,10 @@
 //! approval or rejection policies, or `REFUSED_ON_EXECUTION`; a version-1 pack holding one is
 //! refused) and version 2.
 
-use core_npp::{PaymentEvent, PaymentIntentId, PaymentState, Replay, STATE_ENCODING_VERSION};
+use core_npp::{
+    OLDEST_STATE_ENCODING_VERSION, PaymentEvent, PaymentIntentId, PaymentState, Replay,
+    STATE_ENCODING_VERSION,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -481,13 +484,26 @@ fn chain_fault(items: &[Value], proof: &Proof) -> Result<Option<EventFault>, Exp
 
 fn check_state_hash(replayed: &Replay, proof: &Proof) -> Result<(), ExportError> {
     let proof_path = JsonPath::root().key("proof");
-    if proof.state_encoding_version != STATE_ENCODING_VERSION {
+    // The payment's events fix its encoding version (the oldest that holds it), so a pack of a
+    // payment without payment details still says 1, as every pack before them did.
+    let version = replayed.payment().state_encoding_version();
+    if proof.state_encoding_version != version {
+        let reason = if (OLDEST_STATE_ENCODING_VERSION..=STATE_ENCODING_VERSION)
+            .contains(&proof.state_encoding_version)
+        {
+            format!(
+                "state encoding version {} is not the one this payment is encoded in ({version})",
+                proof.state_encoding_version
+            )
+        } else {
+            format!(
+                "state encoding version {} is not one this software computes ({OLDEST_STATE_ENCODING_VERSION} to {STATE_ENCODING_VERSION})",
+                proof.state_encoding_version
+            )
+        };
         return Err(ExportError::Malformed {
             path: proof_path.key("state_encoding_version"),
-            reason: format!(
-                "state encoding version {} is not the one this software computes ({STATE_ENCODING_VERSION})",
-                proof.state_encoding_version
-            ),
+            reason,
         });
     }
     let replayed_hash = Sha256Digest::from_bytes(*replayed.payment().state_hash().as_bytes());
