@@ -134,7 +134,10 @@ fn an_intent_without_details_serialises_exactly_as_before() {
         panic!("an intent");
     };
     assert!(!plain.has_details());
-    assert_eq!(given(std::slice::from_ref(&event)).state_encoding_version(), 1);
+    assert_eq!(
+        given(std::slice::from_ref(&event)).state_encoding_version(),
+        1
+    );
 }
 
 #[test]
