@@ -2,10 +2,10 @@
 //! retry a bounded number of times when another writer got there first.
 
 use core_npp::{
-    AccountId, Acknowledged, Applied, AttemptId, AttemptLimit, Authorised, Currency, Expired,
-    Failed, FailureReason, FreeText, IdempotencyKey, IntentCreated, Money, Payment, PaymentEvent,
-    PaymentIntentId, PaymentState, ReplayError, SentToRail, Settled, SettlementRef, Timestamp,
-    rebuild_from_events,
+    AccountId, Acknowledged, Applied, AttemptId, AttemptLimit, Authorised, Currency, EndToEndId,
+    Expired, Failed, FailureReason, FreeText, IdempotencyKey, IntentCreated, Money, PartyName,
+    Payment, PaymentEvent, PaymentIntentId, PaymentState, ReplayError, SentToRail, Settled,
+    SettlementRef, Timestamp, rebuild_from_events,
 };
 use event_store::{
     AppendOutcome, AppendRequest, EventStore, IdempotencyClaim, NewEvent, OutboxMessage,
@@ -49,6 +49,10 @@ pub struct Outcome {
 }
 
 /// A new payment intent, as a caller asks for it.
+///
+/// Build one with [`NewIntent::new`] and the `with_*` builders for the optional parts; the fields
+/// are public so that a caller may also write the struct out (every optional one `None` for an
+/// intent without payment details).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct NewIntent {
     /// The payment's id.
@@ -65,10 +69,96 @@ pub struct NewIntent {
     pub to_account_id: AccountId,
     /// The attempt limit, from the policy in force.
     pub max_attempts: AttemptLimit,
+    /// The payer's name, for the payee (`Dbtr/Nm` of the pacs.008).
+    pub debtor_name: Option<PartyName>,
+    /// The payee's name (`Cdtr/Nm`).
+    pub creditor_name: Option<PartyName>,
+    /// Text for the payee (`RmtInf/Ustrd`); it must fit a message (see
+    /// [`FreeText::parse_remittance`]), or the intent is refused.
+    pub remittance_information: Option<FreeText>,
+    /// The payer's own reference (`PmtId/EndToEndId`); without it the payment id is sent.
+    pub end_to_end_id: Option<EndToEndId>,
+    /// The caller's id for the request that asked for the payment (an HTTP request id),
+    /// recorded as the intent event's correlation id. Not part of the request itself: the same
+    /// request asked again under another correlation id is the same request.
+    pub correlation_id: Option<String>,
 }
 
 impl NewIntent {
-    /// The request an intent event stands for: what a caller would have asked to record it.
+    /// An intent without payment details or correlation id; add them with the `with_*`
+    /// builders.
+    pub fn new(
+        payment_intent_id: PaymentIntentId,
+        amount: Money,
+        currency: Currency,
+        idempotency_key: IdempotencyKey,
+        from_account_id: AccountId,
+        to_account_id: AccountId,
+        max_attempts: AttemptLimit,
+    ) -> Self {
+        Self {
+            payment_intent_id,
+            amount,
+            currency,
+            idempotency_key,
+            from_account_id,
+            to_account_id,
+            max_attempts,
+            debtor_name: None,
+            creditor_name: None,
+            remittance_information: None,
+            end_to_end_id: None,
+            correlation_id: None,
+        }
+    }
+
+    /// The same intent with the payer's name.
+    #[must_use]
+    pub fn with_debtor_name(self, name: PartyName) -> Self {
+        Self {
+            debtor_name: Some(name),
+            ..self
+        }
+    }
+
+    /// The same intent with the payee's name.
+    #[must_use]
+    pub fn with_creditor_name(self, name: PartyName) -> Self {
+        Self {
+            creditor_name: Some(name),
+            ..self
+        }
+    }
+
+    /// The same intent with remittance text.
+    #[must_use]
+    pub fn with_remittance_information(self, text: FreeText) -> Self {
+        Self {
+            remittance_information: Some(text),
+            ..self
+        }
+    }
+
+    /// The same intent with the payer's end-to-end id.
+    #[must_use]
+    pub fn with_end_to_end_id(self, id: EndToEndId) -> Self {
+        Self {
+            end_to_end_id: Some(id),
+            ..self
+        }
+    }
+
+    /// The same intent recorded under the caller's request id.
+    #[must_use]
+    pub fn with_correlation_id(self, id: impl Into<String>) -> Self {
+        Self {
+            correlation_id: Some(id.into()),
+            ..self
+        }
+    }
+
+    /// The request an intent event stands for: what a caller would have asked to record it
+    /// (with no correlation id, which the event does not hold).
     pub fn of_event(intent: &IntentCreated) -> Self {
         Self {
             payment_intent_id: intent.payment_intent_id(),
@@ -78,13 +168,51 @@ impl NewIntent {
             from_account_id: *intent.from_account_id(),
             to_account_id: *intent.to_account_id(),
             max_attempts: *intent.max_attempts(),
+            debtor_name: intent.debtor_name().cloned(),
+            creditor_name: intent.creditor_name().cloned(),
+            remittance_information: intent.remittance_information().cloned(),
+            end_to_end_id: intent.end_to_end_id().cloned(),
+            correlation_id: None,
         }
     }
 
+    /// The intent event this request records, created at `at`.
+    pub fn event(&self, at: Timestamp) -> IntentCreated {
+        let mut event = IntentCreated::new(
+            self.payment_intent_id,
+            at,
+            self.amount,
+            self.currency,
+            self.idempotency_key,
+            self.from_account_id,
+            self.to_account_id,
+            self.max_attempts,
+        );
+        if let Some(name) = &self.debtor_name {
+            event = event.with_debtor_name(name.clone());
+        }
+        if let Some(name) = &self.creditor_name {
+            event = event.with_creditor_name(name.clone());
+        }
+        if let Some(text) = &self.remittance_information {
+            event = event.with_remittance_information(text.clone());
+        }
+        if let Some(id) = &self.end_to_end_id {
+            event = event.with_end_to_end_id(id.clone());
+        }
+        event
+    }
+
     /// SHA-256 of the request's fields, so a key reused for a different request is caught.
+    ///
+    /// An intent without payment details has the fingerprint it always had (`npp.intent.v1`),
+    /// so a request repeated across the upgrade that brought them is still the same request.
+    /// With any detail the fingerprint is `npp.intent.v2`: the same fields, then each detail as
+    /// `-` when absent or `+`, its length in bytes, `:` and its text, so that no two different
+    /// requests share one. The correlation id is not part of it.
     pub fn fingerprint(&self) -> [u8; 32] {
-        let canonical = format!(
-            "npp.intent.v1\n{}\n{}\n{}\n{}\n{}\n{}",
+        let base = format!(
+            "{}\n{}\n{}\n{}\n{}\n{}",
             self.payment_intent_id,
             self.amount.minor_units(),
             self.currency,
@@ -92,7 +220,38 @@ impl NewIntent {
             self.to_account_id,
             self.max_attempts.get()
         );
+        let details = [
+            self.debtor_name.as_ref().map(PartyName::as_str),
+            self.creditor_name.as_ref().map(PartyName::as_str),
+            self.remittance_information.as_ref().map(FreeText::as_str),
+            self.end_to_end_id.as_ref().map(EndToEndId::as_str),
+        ];
+        if details.iter().all(Option::is_none) {
+            return Sha256::digest(format!("npp.intent.v1\n{base}").as_bytes()).into();
+        }
+        let mut canonical = format!("npp.intent.v2\n{base}");
+        for detail in details {
+            match detail {
+                None => canonical.push_str("\n-"),
+                Some(text) => {
+                    canonical.push_str(&format!("\n+{}:{text}", text.len()));
+                }
+            }
+        }
         Sha256::digest(canonical.as_bytes()).into()
+    }
+
+    /// Refuses an intent whose remittance text no ISO 20022 message can carry (U+FFFE or
+    /// U+FFFF): it could never be sent, so it is never recorded.
+    fn check_sendable(&self) -> Result<(), AppError> {
+        match &self.remittance_information {
+            Some(text) if !text.fits_a_message() => Err(AppError::refused(
+                "intent/remittance-fits-a-message",
+                "remittance_information holds U+FFFE or U+FFFF, which no ISO 20022 message \
+                 (XML 1.0) can carry",
+            )),
+            Some(_) | None => Ok(()),
+        }
     }
 }
 
@@ -301,26 +460,17 @@ impl<'a> Payments<'a> {
         &self,
         intent: &NewIntent,
     ) -> Result<(Payment, AppendRequest), AppError> {
-        let event = PaymentEvent::PaymentIntentCreated(IntentCreated::new(
-            intent.payment_intent_id,
-            self.clock.now(),
-            intent.amount,
-            intent.currency,
-            intent.idempotency_key,
-            intent.from_account_id,
-            intent.to_account_id,
-            intent.max_attempts,
-        ));
+        intent.check_sendable()?;
+        let event = PaymentEvent::PaymentIntentCreated(intent.event(self.clock.now()));
         let payment = Payment::create(&event).map_err(AppError::Rule)?;
         let claim = IdempotencyClaim::new(intent.idempotency_key.as_str(), intent.fingerprint())?;
         let stream = StreamId::payment(intent.payment_intent_id);
-        let request = AppendRequest::new(
-            stream,
-            0,
-            vec![encode_payment_event(&event)?],
-            self.clock.now(),
-        )?
-        .with_idempotency(claim);
+        let mut envelope = encode_payment_event(&event)?;
+        if let Some(correlation_id) = &intent.correlation_id {
+            envelope = envelope.with_correlation(correlation_id)?;
+        }
+        let request = AppendRequest::new(stream, 0, vec![envelope], self.clock.now())?
+            .with_idempotency(claim);
         Ok((payment, request))
     }
 
@@ -405,10 +555,10 @@ impl<'a> Payments<'a> {
             ));
         };
         let id = intent.payment_intent_id();
-        let claim = IdempotencyClaim::new(
-            intent.idempotency_key().as_str(),
-            NewIntent::of_event(intent).fingerprint(),
-        )?;
+        let request = NewIntent::of_event(intent);
+        request.check_sendable()?;
+        let claim =
+            IdempotencyClaim::new(intent.idempotency_key().as_str(), request.fingerprint())?;
         let events = history
             .iter()
             .map(encode_payment_event)

@@ -20,7 +20,10 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use coalesce::{
     Callback, CoalescingStats, CommandResult, MAX_COALESCED, MAX_QUEUED_COMMANDS, OwnedCommand,
 };
-pub use codec::{PAYMENT_EVENT_SCHEMA_VERSION, decode_payment_event, encode_payment_event};
+pub use codec::{
+    OLDEST_PAYMENT_EVENT_SCHEMA_VERSION, PAYMENT_EVENT_SCHEMA_VERSION, decode_payment_event,
+    encode_payment_event,
+};
 pub use commands::{
     Effect, MAX_CONFLICT_RETRIES, NewIntent, Outcome, Payments, RailOutcome, RailOutcomeRefused,
     decode_anomaly,

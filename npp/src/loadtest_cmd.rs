@@ -410,6 +410,11 @@ impl Script {
             to_account_id: AccountId::parse(&format!("802007:{:08}", (index * 7) % 32_900))
                 .map_err(parse_err)?,
             max_attempts: AttemptLimit::default(),
+            debtor_name: None,
+            creditor_name: None,
+            remittance_information: None,
+            end_to_end_id: None,
+            correlation_id: None,
         };
         let att1 = AttemptId::parse("att_1").map_err(parse_err)?;
         let msg = |n: &str| format!("{pid}-{n}");

@@ -195,16 +195,15 @@ impl<'a> Simulation<'a> {
     fn intent(&self, index: u64, limit: core_npp::AttemptLimit) -> Result<NewIntent, SimError> {
         let id = scenario_payment_id(self.config.seed, index)?;
         let amount = 100 + dice(self.config.seed, &format!("amount-{index}")) % 500_000;
-        Ok(NewIntent {
-            payment_intent_id: id,
-            amount: Money::from_minor_units(i64::try_from(amount).unwrap_or(100)),
-            currency: Currency::AUD,
-            idempotency_key: IdempotencyKey::parse(id.as_str())
-                .map_err(|e| SimError::Config(e.to_string()))?,
-            from_account_id: self.account(index, "payer")?,
-            to_account_id: self.account(index, "payee")?,
-            max_attempts: limit,
-        })
+        Ok(NewIntent::new(
+            id,
+            Money::from_minor_units(i64::try_from(amount).unwrap_or(100)),
+            Currency::AUD,
+            IdempotencyKey::parse(id.as_str()).map_err(|e| SimError::Config(e.to_string()))?,
+            self.account(index, "payer")?,
+            self.account(index, "payee")?,
+            limit,
+        ))
     }
 
     fn arrival(&self, index: u64) -> Result<Timestamp, SimError> {

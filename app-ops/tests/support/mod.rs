@@ -64,15 +64,15 @@ impl World {
     }
 
     pub fn intent(&self, id: &str, amount: i64, from: &str) -> NewIntent {
-        NewIntent {
-            payment_intent_id: pid(id),
-            amount: Money::from_minor_units(amount),
-            currency: Currency::AUD,
-            idempotency_key: IdempotencyKey::parse(&format!("idem-{id}")).unwrap(),
-            from_account_id: AccountId::parse(from).unwrap(),
-            to_account_id: AccountId::parse("payee").unwrap(),
-            max_attempts: self.policy.attempt_limit(),
-        }
+        NewIntent::new(
+            pid(id),
+            Money::from_minor_units(amount),
+            Currency::AUD,
+            IdempotencyKey::parse(&format!("idem-{id}")).unwrap(),
+            AccountId::parse(from).unwrap(),
+            AccountId::parse("payee").unwrap(),
+            self.policy.attempt_limit(),
+        )
     }
 
     pub fn created(&self, id: &str) -> Outcome {
