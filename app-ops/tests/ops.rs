@@ -531,6 +531,12 @@ impl event_store::EventStore for CrashOnAtomic<'_> {
     fn pending_outbox(&self) -> Result<usize, event_store::StoreError> {
         self.0.pending_outbox()
     }
+
+    fn oldest_pending_outbox(
+        &self,
+    ) -> Result<Option<core_npp::Timestamp>, event_store::StoreError> {
+        self.0.oldest_pending_outbox()
+    }
 }
 
 fn an_approval_is_never_recorded_without_its_execution(world: World) {

@@ -81,6 +81,10 @@ pub trait EventStore: Send + Sync {
 
     /// How many outbox messages are not yet delivered.
     fn pending_outbox(&self) -> Result<usize, StoreError>;
+
+    /// When the oldest undelivered outbox message was written (its append's `recorded_at`);
+    /// `None` when every message is delivered. For the outbox-age metric.
+    fn oldest_pending_outbox(&self) -> Result<Option<Timestamp>, StoreError>;
 }
 
 /// Where a stream's chain breaks.

@@ -242,7 +242,7 @@ fn write_key_pair(dir: &Path) -> Result<(PathBuf, PathBuf), String> {
     Ok((private, public))
 }
 
-fn read_signing_key(path: &Path) -> Result<PackSigningKey, String> {
+pub(crate) fn read_signing_key(path: &Path) -> Result<PackSigningKey, String> {
     let text = read_text(path)?;
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
     match (lines.next(), lines.next(), lines.next()) {

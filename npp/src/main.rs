@@ -20,6 +20,7 @@ macro_rules! out {
 
 mod evidence_cmd;
 mod files;
+mod keys_cmd;
 mod latency;
 mod loadtest_cmd;
 mod ops_cmd;
@@ -27,6 +28,7 @@ mod out;
 mod policy_cmd;
 mod progress;
 mod replay;
+mod serve_cmd;
 mod simulate_cmd;
 mod store_cmd;
 mod target;
@@ -75,6 +77,14 @@ enum Command {
     /// make a signing key pair.
     #[command(subcommand)]
     Evidence(evidence_cmd::EvidenceCommand),
+    /// Run the HTTP API (and the orchestrator, with the simulated participant) until SIGTERM.
+    ///
+    /// Prints `npp serve: listening on http://ADDR` once it accepts requests. Exit 0: stopped
+    /// by a signal. Exit 1: stopped on a failure. Exit 2: could not start.
+    Serve(serve_cmd::ServeArgs),
+    /// The API keys `npp serve` accepts: add (prints the token once), list, revoke.
+    #[command(subcommand)]
+    Keys(keys_cmd::KeysCommand),
 }
 
 fn main() -> ExitCode {
@@ -88,5 +98,7 @@ fn main() -> ExitCode {
         Command::Payment(command) => ops_cmd::run_payment(&command),
         Command::Policy(command) => policy_cmd::run(&command),
         Command::Evidence(command) => evidence_cmd::run(&command),
+        Command::Serve(args) => serve_cmd::run(&args),
+        Command::Keys(command) => keys_cmd::run(&command),
     }
 }

@@ -154,7 +154,7 @@ pub(crate) fn read_policy(path: &Path) -> Result<TomlPolicy, Failure> {
 /// The policy an ops command runs under: the store's, checked against the file given (which
 /// must be the same document); or, for a store that holds none yet, the file (recorded as the
 /// store's policy by the action itself).
-fn policy(arg: &PolicyArg, store: &dyn EventStore) -> Result<TomlPolicy, Failure> {
+pub(crate) fn policy(arg: &PolicyArg, store: &dyn EventStore) -> Result<TomlPolicy, Failure> {
     let file = arg.policy.clone().or_else(|| {
         let default = PathBuf::from(DEFAULT_POLICY_FILE);
         default.is_file().then_some(default)

@@ -31,6 +31,7 @@ struct Inner {
 struct OutboxRow {
     message: OutboxMessage,
     stream: StreamId,
+    created_at: Timestamp,
     claims: u32,
     lease: Option<(String, Timestamp)>,
     delivered: bool,
@@ -283,6 +284,7 @@ impl Engine for MemoryEngine<'_> {
             self.inner.outbox.push(OutboxRow {
                 message: row.message.clone(),
                 stream: row.stream.clone(),
+                created_at: row.recorded_at,
                 claims: 0,
                 lease: None,
                 delivered: false,
@@ -436,5 +438,15 @@ impl EventStore for MemoryStore {
             .iter()
             .filter(|row| !row.delivered)
             .count())
+    }
+
+    fn oldest_pending_outbox(&self) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self
+            .lock()?
+            .outbox
+            .iter()
+            .filter(|row| !row.delivered)
+            .map(|row| row.created_at)
+            .min())
     }
 }

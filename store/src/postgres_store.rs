@@ -20,7 +20,7 @@ use crate::postgres_engine::{
 };
 use crate::row::{
     RawRow, build_recorded, count_from_db, event_row, nanos, outbox_item, stream_from_db,
-    version_from_db,
+    timestamp_from_db, version_from_db,
 };
 /// Serialises migrations across processes starting together.
 const MIGRATION_LOCK: i64 = 0x4E50_5032;
@@ -143,6 +143,7 @@ const CLAIM_OUTBOX: &str = "UPDATE outbox SET lease_owner = $1, lease_until = $2
 const COMPLETE_OUTBOX: &str = "UPDATE outbox SET delivered_at = $3
     WHERE id = $1 AND lease_owner = $2 AND delivered_at IS NULL";
 const PENDING_OUTBOX: &str = "SELECT count(*) FROM outbox WHERE delivered_at IS NULL";
+const OLDEST_OUTBOX: &str = "SELECT min(created_at) FROM outbox WHERE delivered_at IS NULL";
 
 /// Where and how to connect.
 #[derive(Clone, Debug)]
@@ -588,5 +589,16 @@ impl EventStore for PostgresStore {
         })?;
         let count: i64 = column(&row, 0, "outbox", "count", &|| "undelivered".to_owned())?;
         count_from_db(count, "outbox messages")
+    }
+
+    fn oldest_pending_outbox(&self) -> Result<Option<core_npp::Timestamp>, StoreError> {
+        let row = self.read(OLDEST_OUTBOX, |client, statement| {
+            client.query_one(statement, &[]).map_err(pg)
+        })?;
+        let describe = || "the oldest undelivered".to_owned();
+        let oldest: Option<i64> = column(&row, 0, "outbox", "created_at", &describe)?;
+        oldest
+            .map(|nanos| timestamp_from_db(nanos, "outbox", "created_at", "the oldest undelivered"))
+            .transpose()
     }
 }

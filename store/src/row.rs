@@ -110,6 +110,17 @@ pub(crate) fn fingerprint_from_db(key: &str, bytes: &[u8]) -> Result<[u8; 32], S
     })
 }
 
+/// A time read back from `table`.`column` (Unix nanoseconds this store wrote).
+pub(crate) fn timestamp_from_db(
+    nanos: i64,
+    table: &'static str,
+    column: &'static str,
+    row: &str,
+) -> Result<Timestamp, StoreError> {
+    Timestamp::from_unix_nanos(i128::from(nanos))
+        .map_err(|e| corrupt_row(table, column, row, format!("{nanos} is not a time: {e}")))
+}
+
 /// A count read back (never negative).
 pub(crate) fn count_from_db(raw: i64, what: &'static str) -> Result<usize, StoreError> {
     usize::try_from(raw).map_err(|_| {

@@ -18,7 +18,7 @@ use crate::group_commit::{BatchWriter, GroupCommit};
 use crate::heads::Heads;
 use crate::row::{
     RawRow, at, build_recorded, corrupt_row, count_from_db, event_row, fingerprint_from_db, nanos,
-    outbox_item, prior_from_db, stream_from_db, version_from_db,
+    outbox_item, prior_from_db, stream_from_db, timestamp_from_db, version_from_db,
 };
 
 /// `PRAGMA application_id` of an npp event store ("NPP1"), so a stranger's SQLite file is
@@ -1041,6 +1041,23 @@ impl EventStore for SqliteStore {
                 )
                 .map_err(unavailable)?;
             count_from_db(count, "outbox messages")
+        })
+    }
+
+    fn oldest_pending_outbox(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.with_reader(|conn| {
+            let oldest = conn
+                .query_row(
+                    "SELECT min(created_at) FROM outbox WHERE delivered_at IS NULL",
+                    [],
+                    |row| row.get::<_, Option<i64>>(0),
+                )
+                .map_err(unavailable)?;
+            oldest
+                .map(|nanos| {
+                    timestamp_from_db(nanos, "outbox", "created_at", "the oldest undelivered")
+                })
+                .transpose()
         })
     }
 }

@@ -747,6 +747,27 @@ fn append_at_head_finds_the_head_and_retries_a_lost_race(store: &dyn EventStore)
     );
 }
 
+fn the_oldest_undelivered_message_is_known(store: &dyn EventStore) {
+    // Given nothing in the outbox
+    assert_eq!(store.oldest_pending_outbox().unwrap(), None);
+    // When two messages are written at different times
+    let written_at = |stream: &str, id: &str, at_seconds: i64| {
+        AppendRequest::new(support::stream(stream), 0, events(1, 1), at(at_seconds))
+            .unwrap()
+            .with_outbox(outbox(id))
+    };
+    committed(store.append(written_at("old-1", "MSG-OLD", 100)));
+    committed(store.append(written_at("old-2", "MSG-NEW", 200)));
+    // Then the oldest is the first, until it is delivered; then the second; then none
+    assert_eq!(store.oldest_pending_outbox().unwrap(), Some(at(100)));
+    let claimed = store.claim_outbox(&lease_claim("w", at(300), 10)).unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(store.complete_outbox("MSG-OLD", "w", at(301)).unwrap());
+    assert_eq!(store.oldest_pending_outbox().unwrap(), Some(at(200)));
+    assert!(store.complete_outbox("MSG-NEW", "w", at(302)).unwrap());
+    assert_eq!(store.oldest_pending_outbox().unwrap(), None);
+}
+
 fn outbox_claims_take_only_their_destination_and_streams(store: &dyn EventStore) {
     committed(store.append(request("payment-s1-1", 0, 1).with_outbox(outbox("SC-1"))));
     committed(store.append(request("payment-other", 0, 1).with_outbox(outbox("SC-2"))));
@@ -833,6 +854,7 @@ macro_rules! contract_suite {
             case!(stream_version_is_the_head_without_reading_the_stream);
             case!(append_at_head_finds_the_head_and_retries_a_lost_race);
             case!(outbox_claims_take_only_their_destination_and_streams);
+            case!(the_oldest_undelivered_message_is_known);
         }
     };
 }

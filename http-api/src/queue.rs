@@ -1,0 +1,102 @@
+//! The operator queue (payments waiting for a person, and why) and the gauges `GET /metrics`
+//! reads at each scrape.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use app_ops::RequestStatus;
+use core_npp::PaymentState;
+
+use crate::problem::Problem;
+use crate::state::State;
+use crate::views::{OperatorQueue, QueueItem};
+
+fn seconds_since(then: core_npp::Timestamp, now: core_npp::Timestamp) -> i64 {
+    i64::try_from(now.unix_nanos().saturating_sub(then.unix_nanos()) / 1_000_000_000)
+        .unwrap_or(i64::MAX)
+}
+
+/// Payments a person should look at: a retryable failure (an operator may ask for a retry), an
+/// attempt the rail has been silent about past the escalation time, an intent not sent past it,
+/// and any payment with a request awaiting a checker.
+pub fn queue(state: &State) -> Result<OperatorQueue, Problem> {
+    let now = state.payments.clock().now();
+    let escalate = i64::try_from(state.escalate_after.as_secs()).unwrap_or(i64::MAX);
+    let mut pending: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for request in state.ops().list(true).map_err(Problem::from)? {
+        if request.status == RequestStatus::Pending {
+            pending
+                .entry(request.payment_intent_id.to_string())
+                .or_default()
+                .push(request.request_id.to_string());
+        }
+    }
+    let index = state.caught_up_index()?;
+    let mut items = Vec::new();
+    for entry in index.open() {
+        let id = entry.id.to_string();
+        let quiet = seconds_since(entry.updated_at, now);
+        let why = match entry.state {
+            PaymentState::Failed if entry.retryable => Some(format!(
+                "failed ({}), which may be retried: an operator can request a retry for a second \
+                 operator to approve",
+                entry.failure.unwrap_or("a retryable failure")
+            )),
+            PaymentState::Sent | PaymentState::Acknowledged if quiet >= escalate => Some(format!(
+                "no outcome from the rail for {quiet} s: enquire with the payee bank, then \
+                 request mark-failed if the payment did not arrive"
+            )),
+            PaymentState::Created | PaymentState::Authorised if quiet >= escalate => Some(format!(
+                "not sent for {quiet} s: check the orchestrator is running; an operator can \
+                 request cancel"
+            )),
+            _ => None,
+        };
+        let requests = pending.remove(&id).unwrap_or_default();
+        let why = match (why, requests.is_empty()) {
+            (Some(why), _) => why,
+            (None, false) => "an operator request awaits a checker".to_owned(),
+            (None, true) => continue,
+        };
+        items.push(QueueItem {
+            payment_id: id,
+            state: entry.state.name().to_owned(),
+            amount: entry.amount.minor_units(),
+            why,
+            pending_requests: requests,
+            since: entry.updated_at.to_string(),
+        });
+    }
+    Ok(OperatorQueue { items })
+}
+
+/// Sets the gauges read at scrape time: payments by state, the outbox, the command queue.
+pub fn refresh_gauges(state: &State) -> Result<(), Problem> {
+    let counts = state.caught_up_index()?.counts();
+    for (name, count) in counts {
+        state
+            .metrics
+            .payments
+            .get_or_create(&crate::metrics::StateLabels {
+                state: name.to_owned(),
+            })
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+    let pending = state.store.pending_outbox().map_err(Problem::from)?;
+    state
+        .metrics
+        .outbox_pending
+        .set(i64::try_from(pending).unwrap_or(i64::MAX));
+    let oldest = state.store.oldest_pending_outbox().map_err(Problem::from)?;
+    let now = state.payments.clock().now();
+    let age = oldest.map_or(Duration::ZERO, |at| {
+        let nanos = now.unix_nanos().saturating_sub(at.unix_nanos()).max(0);
+        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    });
+    state.metrics.outbox_oldest_seconds.set(age.as_secs_f64());
+    state
+        .metrics
+        .commands_queued
+        .set(i64::try_from(state.payments.coalescing().queued).unwrap_or(i64::MAX));
+    Ok(())
+}
