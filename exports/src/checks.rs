@@ -278,7 +278,7 @@ fn check_refused_after_approval(
 
 /// Refuses an action holding a member or outcome that schema version `version` does not have.
 /// Version 1 has no policy hashes, no approval or rejection policies and no
-/// `REFUSED_ON_EXECUTION`; version 2 has everything.
+/// `REFUSED_ON_EXECUTION`; version 2 and later have everything an operator action holds.
 pub(crate) fn check_schema_version(
     path: &JsonPath,
     action: &OperatorAction,

@@ -7,8 +7,10 @@
 //! JSON, the chain head, the event count, the replayed state hash, and one SHA-256 per rail
 //! decision and per operator action. It is written as canonical JSON (RFC 8785, integers only),
 //! so the same events give the same bytes on every machine, and it may carry an Ed25519
-//! signature over the proof. Packs are written in schema version [`SCHEMA_VERSION`] (2), and
-//! every version from [`OLDEST_SCHEMA_VERSION`] (1) on is read. A file is read strictly
+//! signature over the proof. A pack is written in schema version [`SCHEMA_VERSION`] (3) when its
+//! payment's intent carries payment details (names, remittance text, end-to-end id) and in
+//! [`SCHEMA_VERSION_WITHOUT_DETAILS`] (2) otherwise, and every version from
+//! [`OLDEST_SCHEMA_VERSION`] (1) on is read. A file is read strictly
 //! ([`parse_strict`]): a key written twice in an object is refused. docs/EVIDENCE.md specifies the
 //! format, what a pack proves, and how to verify one without this software.
 //!
@@ -49,7 +51,8 @@ pub use model::{
 };
 pub use pack::{
     EvidencePack, HashAlgorithm, OLDEST_SCHEMA_VERSION, PACK_FORMAT, PRODUCER_NAME, Proof,
-    SCHEMA_VERSION, SignatureAlgorithm, build_pack,
+    SCHEMA_VERSION, SCHEMA_VERSION_WITHOUT_DETAILS, SignatureAlgorithm, build_pack,
+    schema_version_for,
 };
 pub use signing::{PackPublicKey, PackSigningKey};
 pub use source::evidence_from_store;

@@ -18,12 +18,32 @@ use crate::views::{FinalStateView, IntentView};
 /// The value of every pack's `format` member.
 pub const PACK_FORMAT: &str = "npp-evidence-pack";
 
-/// The pack schema version this software writes, and the newest it reads.
+/// The newest pack schema version this software reads, and the one it writes for a payment whose
+/// intent carries payment details (see [`schema_version_for`]).
 ///
 /// Version 2 added the policy hash of a request (`policy_sha256`), the policy of each approval
-/// and of a rejection, and the `REFUSED_ON_EXECUTION` outcome; everything of version 1 means the
-/// same in version 2.
-pub const SCHEMA_VERSION: u32 = 2;
+/// and of a rejection, and the `REFUSED_ON_EXECUTION` outcome. Version 3 added the intent's
+/// payment details (`debtor_name`, `creditor_name`, `remittance_information`, `end_to_end_id`,
+/// in `intent` and in the first event), and with them state encoding version 2. Everything of an
+/// older version means the same in a newer one.
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// The pack schema version this software writes for a payment whose intent carries no payment
+/// detail: version 3 would say nothing more, and a reader of version 2 reads it.
+pub const SCHEMA_VERSION_WITHOUT_DETAILS: u32 = 2;
+
+/// The schema version that added the intent's payment details.
+pub(crate) const DETAILS_ADDED_IN: u32 = 3;
+
+/// The schema version a pack of `payment` is written in: [`SCHEMA_VERSION`] when its intent
+/// carries payment details, [`SCHEMA_VERSION_WITHOUT_DETAILS`] otherwise.
+pub fn schema_version_for(payment: &core_npp::Payment) -> u32 {
+    if payment.intent().has_details() {
+        SCHEMA_VERSION
+    } else {
+        SCHEMA_VERSION_WITHOUT_DETAILS
+    }
+}
 
 /// The oldest pack schema version this software reads: every pack ever written still verifies.
 pub const OLDEST_SCHEMA_VERSION: u32 = 1;
@@ -193,7 +213,10 @@ pub fn build_pack(input: &EvidenceInput) -> Result<EvidencePack, ExportError> {
     let root = JsonPath::root();
     let mut members = Map::new();
     members.insert("format".to_owned(), Value::from(PACK_FORMAT));
-    members.insert("schema_version".to_owned(), Value::from(SCHEMA_VERSION));
+    members.insert(
+        "schema_version".to_owned(),
+        Value::from(schema_version_for(payment)),
+    );
     members.insert(
         "producer".to_owned(),
         to_json(&producer, &root.key("producer"))?,

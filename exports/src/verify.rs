@@ -4,7 +4,8 @@
 //!
 //! Packs of every schema version ever written are read: version 1 (which has no policy hashes,
 //! approval or rejection policies, or `REFUSED_ON_EXECUTION`; a version-1 pack holding one is
-//! refused) and version 2.
+//! refused), version 2 (which has no payment details in its intent; a version-1 or 2 pack
+//! holding one is refused) and version 3.
 
 use core_npp::{
     OLDEST_STATE_ENCODING_VERSION, PaymentEvent, PaymentIntentId, PaymentState, Replay,
@@ -23,14 +24,14 @@ use crate::digest::{Sha256Digest, hex_decode};
 use crate::error::{ExportError, JsonPath};
 use crate::model::{Decision, OperatorAction, RailDecision};
 use crate::pack::{
-    OLDEST_SCHEMA_VERSION, PACK_FORMAT, Producer, Proof, SCHEMA_VERSION, SignatureBlock,
-    chain_hashes,
+    DETAILS_ADDED_IN, OLDEST_SCHEMA_VERSION, PACK_FORMAT, Producer, Proof, SCHEMA_VERSION,
+    SignatureBlock, chain_hashes,
 };
 use crate::signing::PackPublicKey;
 use crate::strict::parse_strict;
 use crate::views::{FinalStateView, IntentView};
 
-/// Every top-level member a pack may have (the same in schema versions 1 and 2).
+/// Every top-level member a pack may have (the same in schema versions 1 to 3).
 const TOP_LEVEL_KEYS: [&str; 10] = [
     "final_state",
     "format",
@@ -91,7 +92,7 @@ pub struct VerifiedPack {
 }
 
 impl VerifiedPack {
-    /// The schema version the pack declares (1 or 2), whose rules it was checked by.
+    /// The schema version the pack declares (1, 2 or 3), whose rules it was checked by.
     pub fn schema_version(&self) -> u32 {
         self.schema_version
     }
@@ -199,8 +200,17 @@ pub fn verify_pack(
     let proof: Proof = parse_in_normal_form(sections.proof, &root.key("proof"))?;
     let producer: Producer = parse_in_normal_form(sections.producer, &root.key("producer"))?;
     let (events, replayed) = verify_events(sections.lifecycle_events, &proof)?;
-    check_state_hash(&replayed, &proof)?;
     let payment = replayed.payment();
+    if schema_version < DETAILS_ADDED_IN
+        && let Some(field) = payment.intent().detail_fields().next()
+    {
+        return Err(ExportError::NotInSchemaVersion {
+            path: events_path().index(0).key(field),
+            version: schema_version,
+            added: DETAILS_ADDED_IN,
+        });
+    }
+    check_state_hash(&replayed, &proof)?;
     check_derived(
         sections.intent,
         &IntentView::of(payment),

@@ -5,12 +5,13 @@
 
 use core_npp::{
     AccountId, Approval, ApprovalId, Attempt, AttemptId, AttemptLimit, AttemptOutcome, Currency,
-    FailureReason, FailureRecord, FreeText, IdempotencyKey, Money, Payment, PaymentIntentId,
-    PaymentState, Replay, SettlementRef, Timestamp,
+    EndToEndId, FailureReason, FailureRecord, FreeText, IdempotencyKey, Money, PartyName, Payment,
+    PaymentIntentId, PaymentState, Replay, SettlementRef, Timestamp,
 };
 use serde::Serialize;
 
-/// The payment intent: what was asked for, by whom, to whom.
+/// The payment intent: what was asked for, by whom, to whom; the payment details (schema
+/// version 3) only when the intent carries them.
 #[derive(Serialize)]
 pub(crate) struct IntentView {
     payment_intent_id: PaymentIntentId,
@@ -21,6 +22,14 @@ pub(crate) struct IntentView {
     to_account_id: AccountId,
     max_attempts: AttemptLimit,
     created_at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    debtor_name: Option<PartyName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    creditor_name: Option<PartyName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remittance_information: Option<FreeText>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_to_end_id: Option<EndToEndId>,
 }
 
 impl IntentView {
@@ -34,6 +43,10 @@ impl IntentView {
             to_account_id: payment.to_account_id(),
             max_attempts: payment.max_attempts(),
             created_at: payment.created_at(),
+            debtor_name: payment.debtor_name().cloned(),
+            creditor_name: payment.creditor_name().cloned(),
+            remittance_information: payment.remittance_information().cloned(),
+            end_to_end_id: payment.end_to_end_id().cloned(),
         }
     }
 }

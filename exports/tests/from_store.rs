@@ -353,6 +353,58 @@ fn a_legacy_request_without_a_policy_hash_is_exported_without_one() {
     verify_pack_bytes(&pack.to_file_bytes(), None).unwrap();
 }
 
+#[test]
+fn a_payment_created_with_details_and_one_from_an_older_store_both_export() {
+    // Given a payment created with every payment detail (written in payment event schema
+    // version 2), and one whose events an older version wrote in schema version 1
+    let world = World::new();
+    let payments = Payments::new(&world.store, &world.clock);
+    let intent = app_ops::NewIntent::new(
+        pid("pay_new"),
+        core_npp::Money::from_minor_units(12_550),
+        core_npp::Currency::AUD,
+        core_npp::IdempotencyKey::parse("idem-new").unwrap(),
+        core_npp::AccountId::parse("062000:12345678").unwrap(),
+        core_npp::AccountId::parse("633000:00123456").unwrap(),
+        core_npp::AttemptLimit::default(),
+    )
+    .with_debtor_name(core_npp::PartyName::parse("Zoë Nguyen").unwrap())
+    .with_creditor_name(core_npp::PartyName::parse("O'Brien & Sons").unwrap())
+    .with_remittance_information(core_npp::FreeText::parse_remittance("Invoice 117").unwrap())
+    .with_end_to_end_id(core_npp::EndToEndId::parse("INV 2025/117").unwrap())
+    .with_correlation_id("req-1");
+    payments.create_intent(&intent).unwrap();
+    let at = Timestamp::parse("2025-12-17T08:00:00Z").unwrap();
+    let old = r#"{"type":"PaymentIntentCreated","payment_intent_id":"pay_old","occurred_at":"2025-12-17T08:00:00Z","amount":50000,"currency":"AUD","idempotency_key":"idem-old","from_account_id":"payer","to_account_id":"payee"}"#;
+    world
+        .store
+        .append(
+            AppendRequest::new(
+                StreamId::payment(pid("pay_old")),
+                0,
+                vec![NewEvent::new("PaymentIntentCreated", 1, at, old.to_owned()).unwrap()],
+                at,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    // When each is exported from the store and verified
+    let new = build_pack(&world.evidence("pay_new")).unwrap();
+    let old = build_pack(&world.evidence("pay_old")).unwrap();
+    let new_verified = verify_pack_bytes(&new.to_file_bytes(), None).unwrap();
+    let old_verified = verify_pack_bytes(&old.to_file_bytes(), None).unwrap();
+    // Then the detailed one is a version-3 pack carrying its details, the old one a version-2
+    // pack as before
+    assert_eq!(new_verified.schema_version(), 3);
+    assert_eq!(new.value()["intent"]["end_to_end_id"], "INV 2025/117");
+    assert_eq!(
+        new.value()["lifecycle_events"][0]["debtor_name"],
+        "Zoë Nguyen"
+    );
+    assert_eq!(old_verified.schema_version(), 2);
+    assert_eq!(old.value()["proof"]["state_encoding_version"], 1);
+}
+
 /// Writes operator-request events to their stream as app-ops does.
 fn append_ops(
     store: &MemoryStore,

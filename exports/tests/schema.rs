@@ -32,6 +32,7 @@ fn schema() -> Value {
 fn corpus() -> Vec<Value> {
     let mut packs: Vec<Value> = [
         "settled.jsonl",
+        "settled-with-details.jsonl",
         "retried.jsonl",
         "cancelled.jsonl",
         "late-failure-with-duplicate.jsonl",
@@ -163,9 +164,38 @@ fn the_schema_refuses_what_the_format_refuses() {
         .unwrap()
         .remove("rule");
     assert!(check(&no_rule).unwrap_err().contains("operator_actions[5]"));
-    let mut version_3 = rich;
-    version_3["schema_version"] = json!(3);
-    assert!(check(&version_3).unwrap_err().contains("schema_version"));
+    let mut version_4 = rich;
+    version_4["schema_version"] = json!(4);
+    assert!(check(&version_4).unwrap_err().contains("schema_version"));
+    // and the members of schema version 3: a name is at most 140 characters, an end-to-end id
+    // at most 35, and neither holds a control character
+    let detailed = example_pack("settled-with-details.jsonl");
+    assert!(check(&detailed).is_ok());
+    for (path, value) in [
+        ("intent", json!("x".repeat(141))),
+        ("lifecycle_events", json!("x".repeat(141))),
+    ] {
+        let mut long_name = detailed.clone();
+        match path {
+            "intent" => long_name["intent"]["debtor_name"] = value,
+            _ => long_name["lifecycle_events"][0]["creditor_name"] = value,
+        }
+        assert!(check(&long_name).is_err(), "{path}");
+    }
+    let mut long_id = detailed.clone();
+    long_id["intent"]["end_to_end_id"] = json!("x".repeat(36));
+    assert!(
+        check(&long_id)
+            .unwrap_err()
+            .contains("intent.end_to_end_id")
+    );
+    let mut control = detailed;
+    control["intent"]["remittance_information"] = json!("a\u{7}b");
+    assert!(
+        check(&control)
+            .unwrap_err()
+            .contains("intent.remittance_information")
+    );
 }
 
 /// A validator for the subset of JSON Schema 2020-12 the pack schema uses.

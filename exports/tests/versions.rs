@@ -528,3 +528,137 @@ fn verification_compares_operators_without_regard_to_case() {
         "operator_actions[0].decision.approvals[0].approved_by"
     );
 }
+
+// ----- the payment details of version 3 -----
+
+/// The pack of the example whose intent carries every payment detail.
+fn detailed_pack() -> EvidencePack {
+    pack_of_events(example("settled-with-details.jsonl"))
+}
+
+#[test]
+fn a_payment_with_details_packs_as_version_3_with_state_encoding_2() {
+    // given the example whose intent names both parties, the remittance and its end-to-end id
+    let pack = detailed_pack();
+    let value = pack.value();
+    // then its pack is version 3, its intent holds every detail, and its state hash is the
+    // version-2 encoding's
+    assert_eq!(value["schema_version"], 3);
+    assert_eq!(value["proof"]["state_encoding_version"], 2);
+    assert_eq!(value["intent"]["debtor_name"], "Zoë Nguyen");
+    assert_eq!(value["intent"]["creditor_name"], "O'Brien & Sons Pty Ltd");
+    assert_eq!(
+        value["intent"]["remittance_information"],
+        "Invoice 2025-117: kitchen <plumbing> & tiling"
+    );
+    assert_eq!(value["intent"]["end_to_end_id"], "INV 2025/117");
+    assert_eq!(
+        value["proof"]["state_hash"],
+        "b25f7b82c7d051193ee2b15f36048007368ac5b8778f9a99a2004c0bcac46d5e"
+    );
+    // and it verifies from its file bytes, read as version 3
+    let verified = verify_pack_bytes(&pack.to_file_bytes(), None).unwrap();
+    assert_eq!(verified.schema_version(), 3);
+    assert!(verified.summary().contains("schema version 3"));
+}
+
+#[test]
+fn a_payment_without_details_still_packs_as_version_2_with_state_encoding_1() {
+    for name in ["settled.jsonl", "retried.jsonl", "cancelled.jsonl"] {
+        let pack = example_pack(name);
+        assert_eq!(pack["schema_version"], 2, "{name}");
+        assert_eq!(pack["proof"]["state_encoding_version"], 1, "{name}");
+        for detail in core_npp::INTENT_DETAIL_FIELDS {
+            assert!(pack["intent"].get(detail).is_none(), "{name}: {detail}");
+        }
+    }
+}
+
+#[test]
+fn a_version_3_pack_relabelled_2_or_1_is_refused_naming_the_detail() {
+    for declared in [2, 1] {
+        // given the detailed pack, signed, declaring an older version (outside the proof)
+        let key = PackSigningKey::from_seed([62; 32]);
+        let mut relabelled = detailed_pack().sign(&key).unwrap().value().clone();
+        relabelled["schema_version"] = json!(declared);
+        // when it is verified, then it is refused naming the first detail of its intent
+        let error = verify_pack_bytes(
+            &serde_json::to_vec(&relabelled).unwrap(),
+            Some(&key.public_key()),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.path().unwrap().as_str(),
+            "lifecycle_events[0].debtor_name"
+        );
+        assert!(
+            matches!(
+                error,
+                ExportError::NotInSchemaVersion { version, added: 3, .. } if version == declared
+            ),
+            "{error:?}"
+        );
+        assert!(!error.is_unreadable());
+    }
+}
+
+#[test]
+fn a_version_2_pack_relabelled_3_means_the_same() {
+    // given a signed pack of a payment without details, relabelled as version 3
+    let key = PackSigningKey::from_seed([63; 32]);
+    let pack = pack_of_events(example("retried.jsonl")).sign(&key).unwrap();
+    let mut relabelled = pack.value().clone();
+    relabelled["schema_version"] = json!(3);
+    // then it verifies as version 3 with the same proof: nothing it holds reads otherwise
+    let verified = verify_pack_bytes(
+        &serde_json::to_vec(&relabelled).unwrap(),
+        Some(&key.public_key()),
+    )
+    .unwrap();
+    assert_eq!(verified.schema_version(), 3);
+    assert_eq!(verified.chain_head(), pack.proof().chain_head());
+}
+
+#[test]
+fn a_changed_detail_is_named_where_it_was_changed() {
+    let original = detailed_pack().value().clone();
+    // given the intent's copy of a detail changed: the derived view no longer matches
+    let mut pack = original.clone();
+    pack["intent"]["creditor_name"] = json!("Someone Else");
+    assert_eq!(failure_path(&pack), "intent.creditor_name");
+    // given a detail dropped from the intent's copy
+    let mut pack = original.clone();
+    pack["intent"]
+        .as_object_mut()
+        .unwrap()
+        .remove("end_to_end_id");
+    assert_eq!(failure_path(&pack), "intent.end_to_end_id");
+    // given the event's detail changed: its link no longer matches
+    let mut pack = original.clone();
+    pack["lifecycle_events"][0]["remittance_information"] = json!("Invoice 2025-118");
+    assert_eq!(failure_path(&pack), "lifecycle_events[0]");
+    // given the state encoding version changed: it is not the payment's
+    let mut pack = original;
+    pack["proof"]["state_encoding_version"] = json!(1);
+    assert_eq!(failure_path(&pack), "proof.state_encoding_version");
+    pack["proof"]["state_encoding_version"] = json!(3);
+    let error = verify(&pack).unwrap_err();
+    assert!(error.to_string().contains("1 to 2"), "{error}");
+}
+
+#[test]
+fn a_detail_no_message_could_carry_is_refused_in_a_pack() {
+    // given the detailed pack with a name over 140 characters in the event and its intent
+    let mut pack = detailed_pack().value().clone();
+    let long = "x".repeat(141);
+    pack["lifecycle_events"][0]["debtor_name"] = json!(long);
+    pack["intent"]["debtor_name"] = json!(long);
+    // then it is refused at the event, naming the field
+    let error = verify(&pack).unwrap_err();
+    assert_eq!(
+        error.path().unwrap().as_str(),
+        "lifecycle_events[0]",
+        "{error}"
+    );
+    assert!(error.to_string().contains("debtor_name"), "{error}");
+}
