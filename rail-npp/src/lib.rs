@@ -10,14 +10,15 @@
 //! docs/ISO20022.md describes every element.
 //!
 //! ```
-//! use core_npp::{AttemptId, Money, PaymentIntentId, SettlementRef, Timestamp};
+//! use core_npp::{AttemptId, EndToEndId, Money, PaymentIntentId, SettlementRef, Timestamp};
 //! use rail_npp::*;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let transfer = CreditTransfer::new(CreditTransferParts {
 //!     msg_id: MessageId::parse("msg-0001")?,
 //!     created_at: Timestamp::parse("2025-12-17T09:30:00Z")?,
-//!     end_to_end_id: PaymentIntentId::parse("pay_001")?,
+//!     instruction_id: PaymentIntentId::parse("pay_001")?,
+//!     end_to_end_id: EndToEndId::parse("INV 2025/117")?,
 //!     tx_id: AttemptId::parse("att_1")?,
 //!     amount: Money::from_minor_units(50_000),
 //!     debtor: Party::new("Alice Smith", Bsb::parse("062-000")?, AccountNumber::parse("12345678")?)?,
@@ -32,13 +33,15 @@
 //!     msg_id: MessageId::parse("sts-0001")?,
 //!     created_at: Timestamp::parse("2025-12-17T09:30:02Z")?,
 //!     original_msg_id: transfer.msg_id(),
-//!     original_end_to_end_id: transfer.end_to_end_id(),
+//!     original_instruction_id: transfer.instruction_id(),
+//!     original_end_to_end_id: transfer.end_to_end_id().clone(),
 //!     original_tx_id: transfer.tx_id(),
 //!     status: TransactionStatus::AcceptedSettlementCompleted,
 //!     reason: None,
 //!     settlement_ref: Some(SettlementRef::parse("FSS-20251217-000042")?),
 //! })?;
 //! let decoded = decode_pacs002(&encode_pacs002(&report))?;
+//! assert_eq!(decoded.original_instruction_id().as_str(), "pay_001");
 //! assert_eq!(
 //!     decoded.verdict(),
 //!     Verdict::Settled { settlement_ref: SettlementRef::parse("FSS-20251217-000042")? }

@@ -28,6 +28,7 @@ pub fn encode_pacs002(report: &StatusReport) -> String {
                     w.leaf("OrgnlMsgId", report.original_msg_id().as_str());
                     w.leaf("OrgnlMsgNmId", ORIGINAL_MESSAGE_NAME);
                 });
+                w.leaf("OrgnlInstrId", report.original_instruction_id().as_str());
                 w.leaf("OrgnlEndToEndId", report.original_end_to_end_id().as_str());
                 w.leaf("OrgnlTxId", report.original_tx_id().as_str());
                 w.leaf("TxSts", report.status().code());
@@ -48,6 +49,8 @@ pub fn encode_pacs002(report: &StatusReport) -> String {
 
 /// Reads a pacs.002.001.10 report on exactly one transaction, refusing anything malformed,
 /// unknown or self-contradictory with an error that names the element. Never panics.
+/// `OrgnlInstrId` names the payment; a report without it is read as before, its
+/// `OrgnlEndToEndId` then being the payment id.
 pub fn decode_pacs002(xml: &str) -> Result<StatusReport, RailError> {
     let doc = xml::parse(xml)?;
     let root = Element::root(&doc, "Document", PACS002_NAMESPACE)?;
@@ -59,11 +62,14 @@ pub fn decode_pacs002(xml: &str) -> Result<StatusReport, RailError> {
     let original = tx.child("OrgnlGrpInf")?;
     let original_msg_id = original.value("OrgnlMsgId", MessageId::parse_at)?;
     original.value("OrgnlMsgNmId", original_message_name)?;
+    let (original_instruction_id, original_end_to_end_id) =
+        fields::instruction_and_end_to_end(&tx, "OrgnlInstrId", "OrgnlEndToEndId")?;
     let parts = StatusReportParts {
         msg_id,
         created_at,
         original_msg_id,
-        original_end_to_end_id: tx.value("OrgnlEndToEndId", fields::payment_intent_id)?,
+        original_instruction_id,
+        original_end_to_end_id,
         original_tx_id: tx.value("OrgnlTxId", fields::attempt_id)?,
         status: tx.value("TxSts", status)?,
         reason: match tx.optional("StsRsnInf")? {

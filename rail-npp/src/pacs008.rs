@@ -42,6 +42,7 @@ pub fn encode_pacs008(transfer: &CreditTransfer) -> String {
 /// agent comes after the debtor and its account, the creditor's agent before the creditor).
 fn write_transaction(w: &mut XmlWriter, transfer: &CreditTransfer) {
     w.element("PmtId", |w| {
+        w.leaf("InstrId", transfer.instruction_id().as_str());
         w.leaf("EndToEndId", transfer.end_to_end_id().as_str());
         w.leaf("TxId", transfer.tx_id().as_str());
     });
@@ -101,6 +102,8 @@ fn split_chars(text: &str, max: usize) -> Vec<&str> {
 
 /// Reads a pacs.008.001.08 document with exactly one transaction. The fixed values NPP uses
 /// (CLRG, NPP, AUBSB, SLEV, AUD) are required; optional ISO elements we do not use are ignored.
+/// `PmtId/InstrId` names the payment; a transfer without it (as this adapter wrote them before)
+/// is read as before, its `EndToEndId` then being the payment id.
 pub fn decode_pacs008(xml: &str) -> Result<CreditTransfer, RailError> {
     let doc = xml::parse(xml)?;
     let root = Element::root(&doc, "Document", PACS008_NAMESPACE)?;
@@ -114,10 +117,13 @@ pub fn decode_pacs008(xml: &str) -> Result<CreditTransfer, RailError> {
     settlement.require("SttlmMtd", "CLRG")?;
     settlement.child("ClrSys")?.require("Cd", "NPP")?;
     let ids = tx.child("PmtId")?;
+    let (instruction_id, end_to_end_id) =
+        fields::instruction_and_end_to_end(&ids, "InstrId", "EndToEndId")?;
     let parts = CreditTransferParts {
         msg_id,
         created_at,
-        end_to_end_id: ids.value("EndToEndId", fields::payment_intent_id)?,
+        instruction_id,
+        end_to_end_id,
         tx_id: ids.value("TxId", fields::attempt_id)?,
         amount: read_amount(&tx)?,
         debtor: read_party(&tx, "Dbtr", "DbtrAcct", "DbtrAgt")?,

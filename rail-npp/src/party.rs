@@ -5,8 +5,8 @@ use std::sync::Arc;
 use crate::error::RailError;
 use crate::ids::{AccountNumber, Bsb};
 
-/// The longest party name (ISO 20022 `Max140Text`).
-pub const MAX_NAME_CHARS: usize = 140;
+/// The longest party name (ISO 20022 `Max140Text`): the core's limit for an intent's names.
+pub const MAX_NAME_CHARS: usize = core_npp::MAX_NAME_CHARS;
 
 /// A payer or payee: 1 to 140 characters of name and the BSB and account that receive or send.
 ///

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use core_npp::{AttemptId, FailureReason, PaymentIntentId, SettlementRef, Timestamp};
+use core_npp::{AttemptId, EndToEndId, FailureReason, PaymentIntentId, SettlementRef, Timestamp};
 
 use crate::error::RailError;
 use crate::ids::MessageId;
@@ -226,8 +226,11 @@ pub struct StatusReportParts {
     pub created_at: Timestamp,
     /// The pacs.008 it answers (`OrgnlGrpInf/OrgnlMsgId`).
     pub original_msg_id: MessageId,
-    /// The payment (`OrgnlEndToEndId`).
-    pub original_end_to_end_id: PaymentIntentId,
+    /// The payment (`OrgnlInstrId`): the instruction id of the pacs.008 it answers, which maps
+    /// the report back to the payment.
+    pub original_instruction_id: PaymentIntentId,
+    /// The payer's reference as the pacs.008 carried it (`OrgnlEndToEndId`).
+    pub original_end_to_end_id: EndToEndId,
     /// The attempt (`OrgnlTxId`).
     pub original_tx_id: AttemptId,
     /// The status (`TxSts`).
@@ -297,8 +300,12 @@ impl StatusReport {
         self.0.original_msg_id
     }
     /// The payment it is about.
-    pub fn original_end_to_end_id(&self) -> PaymentIntentId {
-        self.0.original_end_to_end_id
+    pub fn original_instruction_id(&self) -> PaymentIntentId {
+        self.0.original_instruction_id
+    }
+    /// The payer's end-to-end reference of the transfer it answers.
+    pub fn original_end_to_end_id(&self) -> &EndToEndId {
+        &self.0.original_end_to_end_id
     }
     /// The attempt it is about.
     pub fn original_tx_id(&self) -> AttemptId {

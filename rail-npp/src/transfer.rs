@@ -1,6 +1,6 @@
 //! A pacs.008 credit transfer as a value: one payment attempt from a debtor to a creditor.
 
-use core_npp::{AttemptId, FreeText, Money, PaymentIntentId, Timestamp};
+use core_npp::{AttemptId, EndToEndId, FreeText, Money, PaymentIntentId, Timestamp};
 
 use crate::amount::check_amount;
 use crate::error::RailError;
@@ -14,8 +14,12 @@ pub struct CreditTransferParts {
     pub msg_id: MessageId,
     /// When the message was created (`GrpHdr/CreDtTm`).
     pub created_at: Timestamp,
-    /// The payment (`PmtId/EndToEndId`), the same on every attempt.
-    pub end_to_end_id: PaymentIntentId,
+    /// The payment (`PmtId/InstrId`), the same on every attempt: what a status report is mapped
+    /// back to the payment by.
+    pub instruction_id: PaymentIntentId,
+    /// The payer's reference (`PmtId/EndToEndId`, Max35Text), carried unchanged to the payee:
+    /// the intent's end-to-end id when it gave one, else the payment id.
+    pub end_to_end_id: EndToEndId,
     /// The attempt (`PmtId/TxId`).
     pub tx_id: AttemptId,
     /// The amount in AUD (`IntrBkSttlmAmt`): positive, at most [`crate::MAX_AMOUNT`].
@@ -57,8 +61,12 @@ impl CreditTransfer {
         self.0.created_at
     }
     /// The payment.
-    pub fn end_to_end_id(&self) -> PaymentIntentId {
-        self.0.end_to_end_id
+    pub fn instruction_id(&self) -> PaymentIntentId {
+        self.0.instruction_id
+    }
+    /// The payer's end-to-end reference.
+    pub fn end_to_end_id(&self) -> &EndToEndId {
+        &self.0.end_to_end_id
     }
     /// The attempt.
     pub fn tx_id(&self) -> AttemptId {

@@ -258,6 +258,35 @@ fn malformed_reports() -> Vec<(&'static str, String, RailError)> {
             missing(&format!("{TX}/OrgnlEndToEndId")),
         ),
         (
+            "a bad OrgnlInstrId",
+            settled.replace("<OrgnlInstrId>pay_001<", "<OrgnlInstrId>pay/001<"),
+            RailError::InvalidId {
+                at: format!("{TX}/OrgnlInstrId"),
+                source: core_npp::PaymentIntentId::parse("pay/001").unwrap_err(),
+            },
+        ),
+        (
+            "an OrgnlEndToEndId over 35 characters",
+            settled.replace(
+                "<OrgnlEndToEndId>pay_001<",
+                &format!("<OrgnlEndToEndId>{}<", "x".repeat(36)),
+            ),
+            RailError::InvalidText {
+                at: format!("{TX}/OrgnlEndToEndId"),
+                source: core_npp::EndToEndId::parse(&"x".repeat(36)).unwrap_err(),
+            },
+        ),
+        (
+            "no OrgnlInstrId and an OrgnlEndToEndId that is no payment id",
+            settled
+                .replace("<OrgnlInstrId>pay_001</OrgnlInstrId>", "")
+                .replace("<OrgnlEndToEndId>pay_001<", "<OrgnlEndToEndId>INV 117<"),
+            RailError::InvalidId {
+                at: format!("{TX}/OrgnlEndToEndId"),
+                source: core_npp::PaymentIntentId::parse("INV 117").unwrap_err(),
+            },
+        ),
+        (
             "missing OrgnlTxId",
             settled.replace("<OrgnlTxId>att_1</OrgnlTxId>", ""),
             missing(&format!("{TX}/OrgnlTxId")),
@@ -481,6 +510,37 @@ fn deep_nesting_is_refused_without_overflowing_the_stack() {
         decode_pacs002(&inside),
         Err(missing("/Document/FIToFIPmtStsRpt"))
     );
+}
+
+#[test]
+fn a_report_without_an_original_instruction_id_reads_as_before() {
+    // Given a report as participants wrote them before OrgnlInstrId: the payment id in
+    // OrgnlEndToEndId
+    let old = settled_xml().replace("      <OrgnlInstrId>pay_001</OrgnlInstrId>\n", "");
+    assert!(!old.contains("OrgnlInstrId"));
+    // When it is decoded, Then the payment is its OrgnlEndToEndId, and it equals the new form
+    let report = decode_pacs002(&old).unwrap();
+    assert_eq!(report.original_instruction_id().as_str(), "pay_001");
+    assert_eq!(report.original_end_to_end_id().as_str(), "pay_001");
+    assert_eq!(report, crate::report(S::AcceptedSettlementCompleted));
+}
+
+#[test]
+fn a_report_maps_to_the_payment_by_instruction_id_whatever_the_end_to_end_id() {
+    // Given a report on a transfer that carried the payer's own end-to-end id
+    let mut parts = report_parts(S::AcceptedSettlementCompleted);
+    parts.original_end_to_end_id = core_npp::EndToEndId::parse("INV 2025/117").unwrap();
+    let xml = encode_pacs002(&StatusReport::new(parts).unwrap());
+    // Then OrgnlInstrId comes between OrgnlGrpInf and OrgnlEndToEndId, and names the payment
+    let group = xml.find("</OrgnlGrpInf>").unwrap();
+    let instr = xml.find("<OrgnlInstrId>pay_001</OrgnlInstrId>").unwrap();
+    let e2e = xml
+        .find("<OrgnlEndToEndId>INV 2025/117</OrgnlEndToEndId>")
+        .unwrap();
+    assert!(group < instr && instr < e2e, "{xml}");
+    let report = decode_pacs002(&xml).unwrap();
+    assert_eq!(report.original_instruction_id().as_str(), "pay_001");
+    assert_eq!(report.original_end_to_end_id().as_str(), "INV 2025/117");
 }
 
 #[test]

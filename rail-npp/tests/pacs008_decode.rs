@@ -185,8 +185,60 @@ fn malformed_transfers() -> Vec<(&'static str, String, RailError)> {
             },
         ),
         (
-            "a bad end-to-end id",
-            good.replace(">pay_001<", ">pay 001<"),
+            "a bad instruction id",
+            good.replace("<InstrId>pay_001<", "<InstrId>pay 001<"),
+            RailError::InvalidId {
+                at: format!("{TX}/PmtId/InstrId"),
+                source: core_npp::PaymentIntentId::parse("pay 001").unwrap_err(),
+            },
+        ),
+        (
+            "two instruction ids",
+            good.replace(
+                "<InstrId>pay_001</InstrId>",
+                "<InstrId>pay_001</InstrId><InstrId>pay_002</InstrId>",
+            ),
+            RailError::RepeatedElement {
+                at: format!("{TX}/PmtId/InstrId"),
+                count: 2,
+            },
+        ),
+        (
+            "an end-to-end id over 35 characters",
+            good.replace(
+                "<EndToEndId>pay_001<",
+                &format!("<EndToEndId>{}<", "é".repeat(36)),
+            ),
+            RailError::InvalidText {
+                at: format!("{TX}/PmtId/EndToEndId"),
+                source: core_npp::EndToEndId::parse(&"é".repeat(36)).unwrap_err(),
+            },
+        ),
+        (
+            "a blank end-to-end id",
+            good.replace("<EndToEndId>pay_001<", "<EndToEndId>   <"),
+            RailError::InvalidText {
+                at: format!("{TX}/PmtId/EndToEndId"),
+                source: core_npp::EndToEndId::parse("   ").unwrap_err(),
+            },
+        ),
+        (
+            "a tab in the end-to-end id",
+            good.replace("<EndToEndId>pay_001<", "<EndToEndId>pay&#9;001<"),
+            RailError::InvalidText {
+                at: format!("{TX}/PmtId/EndToEndId"),
+                source: core_npp::EndToEndId::parse("pay\t001").unwrap_err(),
+            },
+        ),
+        (
+            "no end-to-end id beside the instruction id",
+            good.replace("<EndToEndId>pay_001</EndToEndId>", ""),
+            missing(format!("{TX}/PmtId/EndToEndId")),
+        ),
+        (
+            "a bad end-to-end id in a transfer without an instruction id",
+            good.replace("<InstrId>pay_001</InstrId>", "")
+                .replace(">pay_001<", ">pay 001<"),
             RailError::InvalidId {
                 at: format!("{TX}/PmtId/EndToEndId"),
                 source: core_npp::PaymentIntentId::parse("pay 001").unwrap_err(),
@@ -233,6 +285,38 @@ fn malformed_transfers_are_refused_with_an_error_naming_what_and_where() {
             "{what}"
         );
     }
+}
+
+#[test]
+fn a_transfer_without_an_instruction_id_reads_as_before() {
+    // Given a transfer as this adapter wrote them before the instruction id: no InstrId, the
+    // payment id in EndToEndId
+    let old = xml().replace("      <InstrId>pay_001</InstrId>\n", "");
+    assert!(!old.contains("InstrId") && old.contains("<EndToEndId>pay_001</EndToEndId>"));
+    // When it is decoded
+    let transfer = decode_pacs008(&old).unwrap();
+    // Then the end-to-end id is the payment, and it is the same transfer as one with InstrId
+    assert_eq!(transfer.instruction_id().as_str(), "pay_001");
+    assert_eq!(transfer.end_to_end_id().as_str(), "pay_001");
+    assert_eq!(transfer, crate::transfer());
+}
+
+#[test]
+fn the_payers_end_to_end_id_is_carried_beside_the_instruction_id() {
+    // Given a transfer whose payer gave an end-to-end id with characters the core's ids refuse
+    let mut p = parts();
+    p.end_to_end_id = core_npp::EndToEndId::parse("INV 2025/117 & <co>").unwrap();
+    let transfer = CreditTransfer::new(p).unwrap();
+    // When it is written and read back
+    let xml = encode_pacs008(&transfer);
+    // Then InstrId (the payment) comes before EndToEndId (the payer's, escaped), then TxId
+    let instr = xml.find("<InstrId>pay_001</InstrId>").unwrap();
+    let e2e = xml
+        .find("<EndToEndId>INV 2025/117 &amp; &lt;co&gt;</EndToEndId>")
+        .unwrap();
+    let tx = xml.find("<TxId>att_1</TxId>").unwrap();
+    assert!(instr < e2e && e2e < tx, "{xml}");
+    assert_eq!(decode_pacs008(&xml).unwrap(), transfer);
 }
 
 #[test]

@@ -62,8 +62,22 @@ fn varied_transfers() -> Vec<(String, CreditTransfer)> {
         }),
         with("max-length ids, fractional time", &|p| {
             p.msg_id = MessageId::parse(&"M".repeat(35)).unwrap();
-            p.end_to_end_id = core_npp::PaymentIntentId::parse(&"E.:-_9".repeat(5)).unwrap();
+            p.instruction_id = core_npp::PaymentIntentId::parse(&"E.:-_9".repeat(5)).unwrap();
+            p.end_to_end_id = core_npp::EndToEndId::parse(&"E.:-_9".repeat(5)).unwrap();
             p.created_at = core_npp::Timestamp::parse("2025-12-17T09:30:00.123456789Z").unwrap();
+        }),
+        with(
+            "every field: names, remittance, the payer's end-to-end id",
+            &|p| {
+                p.debtor = party("Zoë Nguyen", "062000", "12345678");
+                p.creditor = party("O'Brien & Sons Pty Ltd", "633000", "00123456");
+                p.remittance =
+                    Some(FreeText::parse("Invoice 2025-117: <plumbing> & tiling").unwrap());
+                p.end_to_end_id = core_npp::EndToEndId::parse("INV 2025/117 & <co>").unwrap();
+            },
+        ),
+        with("35-character end-to-end id beyond ASCII", &|p| {
+            p.end_to_end_id = core_npp::EndToEndId::parse(&"ü😀 ".repeat(11)).unwrap();
         }),
     ]
 }
@@ -77,7 +91,7 @@ fn varied_pacs008_transfers_validate_against_the_schema() {
         .into_iter()
         .map(|(label, t)| (label, encode_pacs008(&t)))
         .collect();
-    assert_eq!(documents.len(), 10);
+    assert_eq!(documents.len(), 12);
     assert_valid(PACS008_XSD, &documents);
 }
 
@@ -105,7 +119,12 @@ fn pacs002_reports_for_every_status_and_reason_validate_against_the_schema() {
         let xml = encode_pacs002(&StatusReport::new(p).unwrap());
         documents.push((format!("RJCT {reason}"), xml));
     }
-    assert_eq!(documents.len(), 18);
+    let mut p = report_parts(TransactionStatus::AcceptedSettlementCompleted);
+    p.original_end_to_end_id = core_npp::EndToEndId::parse("INV 2025/117 & <co>").unwrap();
+    let xml = encode_pacs002(&StatusReport::new(p).unwrap());
+    assert!(xml.contains("<OrgnlInstrId>pay_001</OrgnlInstrId>"));
+    documents.push(("ACSC with the payer's end-to-end id".to_owned(), xml));
+    assert_eq!(documents.len(), 19);
     assert_valid(PACS002_XSD, &documents);
 }
 

@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use app_ops::RailOutcome;
-use core_npp::{AttemptId, Money, Payment, PaymentIntentId, SettlementRef, Timestamp};
+use core_npp::{
+    AttemptId, EndToEndId, Money, PartyName, Payment, PaymentIntentId, SettlementRef, Timestamp,
+};
 use event_store::{
     AppendRequest, EventStore, NewEvent, OutboxItem, StoreError, StreamId, StreamKind, streams_of,
 };
@@ -34,7 +36,12 @@ pub fn submission_message_id(payment: PaymentIntentId, attempt: AttemptId) -> St
 #[derive(Clone, Serialize, Deserialize)]
 struct Received {
     msg_id: String,
+    /// The transfer's instruction id: the payment.
     payment_intent_id: PaymentIntentId,
+    /// The transfer's end-to-end id when it is not the payment id (the payer gave their own),
+    /// echoed in every report; absent otherwise, as in every transfer received before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    end_to_end_id: Option<String>,
     attempt_id: AttemptId,
     amount: i64,
     received_at: Timestamp,
@@ -201,11 +208,25 @@ impl<'a> Participant<'a> {
         }
     }
 
-    fn party(account: core_npp::AccountId, role: &str) -> Result<Party, OrchestratorError> {
+    /// The party holding `account`: named `name` when the payment gives one, else
+    /// `<role> <account>`.
+    fn party(
+        account: core_npp::AccountId,
+        name: Option<&PartyName>,
+        role: &str,
+    ) -> Result<Party, OrchestratorError> {
         let (bsb, number) = parse_account(account)
             .ok_or_else(|| rail_error(format!("{role} account {account} is not BSB:ACCOUNT")))?;
+        let fabricated;
+        let name = match name {
+            Some(name) => name.as_str(),
+            None => {
+                fabricated = format!("{role} {account}");
+                &fabricated
+            }
+        };
         Party::new(
-            &format!("{role} {account}"),
+            name,
             Bsb::parse(&bsb).map_err(rail_error)?,
             AccountNumber::parse(&number).map_err(rail_error)?,
         )
@@ -229,7 +250,11 @@ impl<'a> Participant<'a> {
             msg_id: MessageId::parse(&pending.reply_id).map_err(rail_error)?,
             created_at: now,
             original_msg_id: MessageId::parse(&received.msg_id).map_err(rail_error)?,
-            original_end_to_end_id: received.payment_intent_id,
+            original_instruction_id: received.payment_intent_id,
+            original_end_to_end_id: match &received.end_to_end_id {
+                Some(id) => EndToEndId::parse(id).map_err(rail_error)?,
+                None => EndToEndId::from(received.payment_intent_id),
+            },
             original_tx_id: received.attempt_id,
             status,
             reason,
@@ -240,7 +265,7 @@ impl<'a> Participant<'a> {
         let report = rail_npp::decode_pacs002(&xml).map_err(rail_error)?;
         Ok(RailReport {
             message_id: report.msg_id().as_str().to_owned(),
-            payment_intent_id: report.original_end_to_end_id(),
+            payment_intent_id: report.original_instruction_id(),
             outcome: outcome(&report, received.amount),
         })
     }
@@ -310,20 +335,25 @@ impl Rail for Participant<'_> {
         attempt: AttemptId,
         now: Timestamp,
     ) -> Result<Submission, OrchestratorError> {
-        let msg_id = submission_message_id(payment.payment_intent_id(), attempt);
+        let id = payment.payment_intent_id();
+        let msg_id = submission_message_id(id, attempt);
+        let remittance = match payment.remittance_information() {
+            Some(text) => Some(text.clone()),
+            None => core_npp::FreeText::parse(&format!("Payment {id}")).ok(),
+        };
         let parts = CreditTransferParts {
             msg_id: MessageId::parse(&msg_id).map_err(rail_error)?,
             created_at: now,
-            end_to_end_id: payment.payment_intent_id(),
+            instruction_id: id,
+            end_to_end_id: payment
+                .end_to_end_id()
+                .cloned()
+                .unwrap_or_else(|| EndToEndId::from(id)),
             tx_id: attempt,
             amount: payment.amount(),
-            debtor: Self::party(payment.from_account_id(), "Member")?,
-            creditor: Self::party(payment.to_account_id(), "Payee")?,
-            remittance: core_npp::FreeText::parse(&format!(
-                "Payment {}",
-                payment.payment_intent_id()
-            ))
-            .ok(),
+            debtor: Self::party(payment.from_account_id(), payment.debtor_name(), "Member")?,
+            creditor: Self::party(payment.to_account_id(), payment.creditor_name(), "Payee")?,
+            remittance,
         };
         let transfer = CreditTransfer::new(parts).map_err(rail_error)?;
         Ok(Submission {
@@ -341,15 +371,19 @@ impl Rail for Participant<'_> {
             // Asked before re-sending: the earlier delivery got through, so nothing is sent.
             return Ok(Delivery::AlreadyReceived);
         }
+        let payment_intent_id = transfer.instruction_id();
+        let end_to_end_id = transfer.end_to_end_id().as_str();
         let received = Received {
             msg_id: msg_id.clone(),
-            payment_intent_id: transfer.end_to_end_id(),
+            payment_intent_id,
+            end_to_end_id: (end_to_end_id != payment_intent_id.as_str())
+                .then(|| end_to_end_id.to_owned()),
             attempt_id: transfer.tx_id(),
             amount: transfer.amount().minor_units(),
             received_at: now,
             plan: plan(
                 self.seed,
-                transfer.end_to_end_id().as_str(),
+                payment_intent_id.as_str(),
                 attempt_number(transfer.tx_id()),
                 self.latency_ms,
                 self.faults,

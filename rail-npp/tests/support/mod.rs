@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 
-use core_npp::{AttemptId, FreeText, Money, PaymentIntentId, SettlementRef, Timestamp};
+use core_npp::{AttemptId, EndToEndId, FreeText, Money, PaymentIntentId, SettlementRef, Timestamp};
 use proptest::prelude::*;
 use rail_npp::*;
 
@@ -30,7 +30,8 @@ pub fn parts() -> CreditTransferParts {
     CreditTransferParts {
         msg_id: MessageId::parse("msg-20251217-0001").unwrap(),
         created_at: Timestamp::parse("2025-12-17T09:30:00Z").unwrap(),
-        end_to_end_id: PaymentIntentId::parse("pay_001").unwrap(),
+        instruction_id: PaymentIntentId::parse("pay_001").unwrap(),
+        end_to_end_id: EndToEndId::parse("pay_001").unwrap(),
         tx_id: AttemptId::parse("att_1").unwrap(),
         amount: Money::from_minor_units(50_000),
         debtor: party("Alice Smith", "062-000", "12345678"),
@@ -50,7 +51,8 @@ pub fn report_parts(status: TransactionStatus) -> StatusReportParts {
         msg_id: MessageId::parse("sts-20251217-0001").unwrap(),
         created_at: Timestamp::parse("2025-12-17T09:30:02.5Z").unwrap(),
         original_msg_id: MessageId::parse("msg-20251217-0001").unwrap(),
-        original_end_to_end_id: PaymentIntentId::parse("pay_001").unwrap(),
+        original_instruction_id: PaymentIntentId::parse("pay_001").unwrap(),
+        original_end_to_end_id: EndToEndId::parse("pay_001").unwrap(),
         original_tx_id: AttemptId::parse("att_1").unwrap(),
         status,
         reason: status.is_rejection().then_some(ReasonCode::Ac04),
@@ -86,6 +88,15 @@ pub fn text(max: usize) -> impl Strategy<Value = String> {
 
 pub fn arb_id() -> impl Strategy<Value = String> {
     "[A-Za-z0-9._:-]{1,35}"
+}
+
+/// An end-to-end id: the payment id half the time (as when the intent gives none), any
+/// Max35Text the core accepts otherwise.
+pub fn arb_end_to_end_id(payment: String) -> impl Strategy<Value = EndToEndId> {
+    prop_oneof![
+        Just(EndToEndId::parse(&payment).unwrap()),
+        text(core_npp::MAX_END_TO_END_ID_LEN).prop_map(|t| EndToEndId::parse(&t).unwrap()),
+    ]
 }
 
 pub fn arb_timestamp() -> impl Strategy<Value = Timestamp> {
@@ -127,12 +138,17 @@ pub fn arb_transfer() -> impl Strategy<Value = CreditTransfer> {
         arb_party(),
         prop::option::of(text(core_npp::MAX_TEXT_CHARS)),
     )
+        .prop_flat_map(|(ids, debtor, creditor, remittance)| {
+            let e2e = arb_end_to_end_id(ids.2.clone());
+            (Just((ids, debtor, creditor, remittance)), e2e)
+        })
         .prop_map(
-            |((msg, at, e2e, tx, amount), debtor, creditor, remittance)| {
+            |(((msg, at, payment, tx, amount), debtor, creditor, remittance), e2e)| {
                 CreditTransfer::new(CreditTransferParts {
                     msg_id: MessageId::parse(&msg).unwrap(),
                     created_at: at,
-                    end_to_end_id: PaymentIntentId::parse(&e2e).unwrap(),
+                    instruction_id: PaymentIntentId::parse(&payment).unwrap(),
+                    end_to_end_id: e2e,
                     tx_id: AttemptId::parse(&tx).unwrap(),
                     amount,
                     debtor,
@@ -151,13 +167,18 @@ pub fn arb_report() -> impl Strategy<Value = StatusReport> {
         prop::sample::select(ReasonCode::ALL.to_vec()),
         arb_id(),
     )
+        .prop_flat_map(|(ids, status, reason, reference)| {
+            let e2e = arb_end_to_end_id(ids.3.clone());
+            (Just((ids, status, reason, reference)), e2e)
+        })
         .prop_map(
-            |((msg, at, original, e2e, tx), status, reason, reference)| {
+            |(((msg, at, original, payment, tx), status, reason, reference), e2e)| {
                 StatusReport::new(StatusReportParts {
                     msg_id: MessageId::parse(&msg).unwrap(),
                     created_at: at,
                     original_msg_id: MessageId::parse(&original).unwrap(),
-                    original_end_to_end_id: PaymentIntentId::parse(&e2e).unwrap(),
+                    original_instruction_id: PaymentIntentId::parse(&payment).unwrap(),
+                    original_end_to_end_id: e2e,
                     original_tx_id: AttemptId::parse(&tx).unwrap(),
                     status,
                     reason: status.is_rejection().then_some(reason),
