@@ -168,6 +168,15 @@ fn refusal_status(rule: &str) -> StatusCode {
     }
 }
 
+/// The request field a refusal by `rule` is about, when it is about one.
+fn refusal_field(rule: &str) -> Option<&'static str> {
+    match rule {
+        "intent/unique-payment-id" => Some("payment_id"),
+        "intent/remittance-fits-a-message" => Some("remittance_information"),
+        _ => None,
+    }
+}
+
 impl From<AppError> for Problem {
     fn from(error: AppError) -> Self {
         let detail = error.to_string();
@@ -187,7 +196,12 @@ impl From<AppError> for Problem {
                     StatusCode::SERVICE_UNAVAILABLE => "unavailable",
                     _ => "refused",
                 };
-                Problem::new(status, kind, "A rule refused the command", detail).with_rule(rule)
+                let problem = Problem::new(status, kind, "A rule refused the command", detail)
+                    .with_rule(rule);
+                match refusal_field(rule) {
+                    Some(field) => problem.with_field(field),
+                    None => problem,
+                }
             }
             AppError::UnknownPayment(_) => Problem::not_found(detail),
             AppError::Store(store) => Problem::from(store.clone()),

@@ -36,22 +36,7 @@ pub fn queue(state: &State) -> Result<OperatorQueue, Problem> {
     for entry in index.open() {
         let id = entry.id.to_string();
         let quiet = seconds_since(entry.updated_at, now);
-        let why = match entry.state {
-            PaymentState::Failed if entry.retryable => Some(format!(
-                "failed ({}), which may be retried: an operator can request a retry for a second \
-                 operator to approve",
-                entry.failure.unwrap_or("a retryable failure")
-            )),
-            PaymentState::Sent | PaymentState::Acknowledged if quiet >= escalate => Some(format!(
-                "no outcome from the rail for {quiet} s: enquire with the payee bank, then \
-                 request mark-failed if the payment did not arrive"
-            )),
-            PaymentState::Created | PaymentState::Authorised if quiet >= escalate => Some(format!(
-                "not sent for {quiet} s: check the orchestrator is running; an operator can \
-                 request cancel"
-            )),
-            _ => None,
-        };
+        let why = attention(entry, quiet >= escalate, quiet);
         let requests = pending.remove(&id).unwrap_or_default();
         let why = match (why, requests.is_empty()) {
             (Some(why), _) => why,
@@ -99,4 +84,31 @@ pub fn refresh_gauges(state: &State) -> Result<(), Problem> {
         .commands_queued
         .set(i64::try_from(state.payments.coalescing().queued).unwrap_or(i64::MAX));
     Ok(())
+}
+
+/// Why a payment needs an operator on its own account, if it does: the state decides, and a
+/// payment the rail or the orchestrator has been quiet about only counts once `overdue`.
+fn attention(entry: &crate::index::Entry, overdue: bool, quiet: i64) -> Option<String> {
+    match entry.state {
+        PaymentState::Failed => entry.retryable.then(|| {
+            format!(
+                "failed ({}), which may be retried: an operator can request a retry for a second \
+                 operator to approve",
+                entry.failure.unwrap_or("a retryable failure")
+            )
+        }),
+        PaymentState::Sent | PaymentState::Acknowledged => overdue.then(|| {
+            format!(
+                "no outcome from the rail for {quiet} s: enquire with the payee bank, then \
+                 request mark-failed if the payment did not arrive"
+            )
+        }),
+        PaymentState::Created | PaymentState::Authorised => overdue.then(|| {
+            format!(
+                "not sent for {quiet} s: check the orchestrator is running; an operator can \
+                 request cancel"
+            )
+        }),
+        PaymentState::Settled | PaymentState::Expired => None,
+    }
 }

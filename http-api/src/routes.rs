@@ -717,13 +717,18 @@ pub async fn metrics(AxumState(state): Shared, headers: HeaderMap) -> Answer {
 
 /// The OpenAPI document of this API.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
-    responses((status = 200, description = "OpenAPI 3.1", body = Object)))]
-pub async fn openapi() -> Response {
-    (
+    responses(
+        (status = 200, description = "OpenAPI 3.1", body = Object),
+        (status = 401, description = "No valid key", body = ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn openapi(AxumState(state): Shared, headers: HeaderMap) -> Answer {
+    authorize(&state, &headers, READERS)?;
+    Ok((
         [(header::CONTENT_TYPE, "application/json")],
         crate::openapi::document(),
     )
-        .into_response()
+        .into_response())
 }
 
 /// Anything else.

@@ -36,8 +36,20 @@ const MAX_CONCURRENCY: u64 = 65_536;
 #[derive(clap::Args, Debug)]
 pub struct LoadtestArgs {
     /// The store: memory, sqlite (a scratch file unless --db) or postgres (--database-url).
-    #[arg(long, value_parser = ["memory", "sqlite", "postgres"])]
-    store: String,
+    #[arg(long, value_parser = ["memory", "sqlite", "postgres"], required_unless_present = "http",
+          conflicts_with = "http")]
+    store: Option<String>,
+    /// Instead of a store: create payments over HTTP against a running `npp serve` at this URL
+    /// (e.g. http://127.0.0.1:8080), on `--concurrency` keep-alive connections (default 64).
+    #[arg(long, value_name = "URL")]
+    http: Option<String>,
+    /// The channel key's token for `--http`.
+    #[arg(long, value_name = "TOKEN", env = "NPP_TOKEN", requires = "http")]
+    token: Option<String>,
+    /// With `--http`: afterwards, follow every payment until it is final, and report payments
+    /// per second end to end (created over HTTP, settled by the server's participant).
+    #[arg(long, requires = "http")]
+    settle: bool,
     /// Payments to run.
     #[arg(long, default_value_t = 10_000)]
     payments: u64,
@@ -124,7 +136,7 @@ fn open(args: &LoadtestArgs, concurrency: usize) -> Result<(Box<dyn EventStore>,
         sqlite: None,
         postgres: None,
     };
-    let store: Box<dyn EventStore> = match args.store.as_str() {
+    let store: Box<dyn EventStore> = match store_name(args) {
         "memory" => Box::new(MemoryStore::new()),
         "sqlite" => {
             let path = match &args.db {
@@ -163,7 +175,46 @@ struct Shared<'a> {
     started: Instant,
 }
 
+/// The store asked for (clap makes sure there is one unless `--http`).
+fn store_name(args: &LoadtestArgs) -> &str {
+    args.store.as_deref().unwrap_or("memory")
+}
+
+fn run_http(args: &LoadtestArgs, url: &str) -> ExitCode {
+    let Some(token) = args.token.clone() else {
+        eprintln!("npp loadtest: --http needs --token (a channel key's token) or NPP_TOKEN");
+        return ExitCode::from(2);
+    };
+    let run = crate::loadtest_http::HttpRun {
+        url: url.trim_end_matches('/').to_owned(),
+        token,
+        payments: args.payments,
+        connections: args
+            .concurrency
+            .map_or(64, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+        rate: args.rate,
+        settle: args.settle,
+    };
+    match crate::loadtest_http::run(run) {
+        Ok(report) => {
+            if args.json {
+                outln!("{}", serde_json::to_string(&report).unwrap_or_default());
+            } else {
+                crate::loadtest_http::print(&report);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("npp loadtest: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 pub fn run(args: &LoadtestArgs) -> ExitCode {
+    if let Some(url) = &args.http {
+        return run_http(args, url);
+    }
     match execute(args) {
         Ok(report) => {
             if args.json {
@@ -198,7 +249,7 @@ fn asynchronous(args: &LoadtestArgs, store: &dyn EventStore) -> bool {
 fn execute(args: &LoadtestArgs) -> Result<Report, String> {
     let concurrency = match args.concurrency {
         Some(n) => usize::try_from(n).map_err(|_| format!("--concurrency {n} is too large"))?,
-        None => default_concurrency(&args.store),
+        None => default_concurrency(store_name(args)),
     };
     let (store, _scratch) = open(args, concurrency)?;
     let shared = Shared {
@@ -264,7 +315,7 @@ fn execute(args: &LoadtestArgs) -> Result<Report, String> {
     let (events, hashes_per_sec) = verify(&*store, args.payments, workers.min(MAX_VERIFIERS))?;
     let pct = |per_mille: u64| f64::from(latencies.quantile(per_mille)) / 1000.0;
     Ok(Report {
-        store: args.store.clone(),
+        store: store_name(args).to_owned(),
         payments: args.payments,
         events,
         commands: latencies.len(),

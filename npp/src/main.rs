@@ -23,6 +23,7 @@ mod files;
 mod keys_cmd;
 mod latency;
 mod loadtest_cmd;
+mod loadtest_http;
 mod ops_cmd;
 mod out;
 mod policy_cmd;

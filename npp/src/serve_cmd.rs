@@ -44,6 +44,11 @@ pub struct ServeArgs {
     /// This process's name in outbox leases (unique per process sharing a database).
     #[arg(long, value_name = "NAME", default_value = "npp-serve")]
     worker_id: String,
+    /// How long this process's claim on an outbox message holds before another process may
+    /// deliver it (after a crash, the survivors wait this long).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    outbox_lease_seconds: u64,
     /// The simulated participant answers after about this many milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(0..=60_000))]
@@ -129,6 +134,9 @@ pub fn run(args: &ServeArgs) -> ExitCode {
             ..OrchestratorSetup::default()
         };
         setup.config.worker_id.clone_from(&args.worker_id);
+        setup.config.lease = i64::try_from(args.outbox_lease_seconds)
+            .unwrap_or(30)
+            .saturating_mul(1_000_000_000);
         setup
     });
     let setup = Setup {

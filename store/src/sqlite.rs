@@ -420,6 +420,22 @@ fn classify_open_error(path: &Path, e: rusqlite::Error) -> StoreError {
 /// Read-only checks before anything is written: is this SQLite, is it ours, is it too new? An
 /// empty database is fine to create a store in, but not to read one from (`must_hold_store`).
 fn inspect(conn: &Connection, path: &Path, must_hold_store: bool) -> Result<(), StoreError> {
+    // One read transaction, so every answer comes from the same snapshot: read one by one, a
+    // process creating the store at this moment could commit between the application id (still
+    // 0) and the table count (no longer 0), and a store being born would look like a stranger's.
+    conn.execute_batch("BEGIN DEFERRED")
+        .map_err(|e| classify_open_error(path, e))?;
+    let checked = inspect_snapshot(conn, path, must_hold_store);
+    let ended = conn.execute_batch("COMMIT");
+    checked?;
+    ended.map_err(|e| classify_open_error(path, e))
+}
+
+fn inspect_snapshot(
+    conn: &Connection,
+    path: &Path,
+    must_hold_store: bool,
+) -> Result<(), StoreError> {
     let read = |sql: &str| conn.query_row(sql, [], |row| row.get::<_, i64>(0));
     let app_id = read("PRAGMA application_id").map_err(|e| classify_open_error(path, e))?;
     let tables =
