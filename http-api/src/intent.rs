@@ -25,13 +25,18 @@ pub const MAX_ACCOUNT_DIGITS: usize = 9;
 #[serde(deny_unknown_fields)]
 pub struct PartyRequest {
     /// The branch: six digits, written `NNN-NNN` or `NNNNNN`.
-    #[schema(example = "062-000")]
+    #[schema(example = "062-000", pattern = "^[0-9]{3}-?[0-9]{3}$")]
     pub bsb: String,
     /// The account number: one to nine digits.
-    #[schema(example = "12345678")]
+    #[schema(example = "12345678", pattern = "^[0-9]{1,9}$")]
     pub account: String,
     /// The account holder's name: 1 to 140 characters.
-    #[schema(example = "Alice Smith")]
+    #[schema(
+        example = "Alice Smith",
+        min_length = 1,
+        max_length = 140,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*[^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff\\s][^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*$"
+    )]
     pub name: String,
 }
 
@@ -40,10 +45,10 @@ pub struct PartyRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreatePayment {
     /// The amount in cents: a positive whole number, at most 10^12.
-    #[schema(example = 12550)]
+    #[schema(example = 12550, minimum = 1, maximum = 1_000_000_000_000_i64)]
     pub amount: i64,
     /// `AUD`.
-    #[schema(example = "AUD")]
+    #[schema(example = "AUD", pattern = "^AUD$")]
     pub currency: String,
     /// The payer.
     pub debtor: PartyRequest,
@@ -51,13 +56,23 @@ pub struct CreatePayment {
     pub creditor: PartyRequest,
     /// Up to 280 characters for the payee (Osko).
     #[serde(default)]
+    #[schema(
+        max_length = 280,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*$"
+    )]
     pub remittance_information: Option<String>,
     /// The channel's end-to-end reference (ISO 20022 EndToEndId): 1 to 35 characters.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 35,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*[^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff\\s][^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*$"
+    )]
     pub end_to_end_id: Option<String>,
     /// The payment's id, if the channel chooses it: 1 to 35 of `A-Z a-z 0-9 . _ : -`. By default
     /// it is derived from the caller and the `Idempotency-Key`.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9._:-]{1,35}$")]
     pub payment_id: Option<String>,
 }
 

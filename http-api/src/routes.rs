@@ -131,7 +131,7 @@ fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
     post, path = "/v1/payments", tag = "payments",
     request_body = CreatePayment,
     params(
-        ("Idempotency-Key" = String, Header,
+        ("Idempotency-Key" = String, Header, pattern = "^[!-~]{1,255}$",
          description = "Unique per payment (1 to 255 visible ASCII characters); send it again unchanged to retry safely"),
     ),
     responses(
@@ -204,7 +204,7 @@ pub async fn create_payment(
 /// A payment.
 #[utoipa::path(
     get, path = "/v1/payments/{id}", tag = "payments",
-    params(("id" = String, Path, description = "The payment's id")),
+    params(("id" = String, Path, pattern = "^[A-Za-z0-9._:-]{1,35}$", description = "The payment's id")),
     responses(
         (status = 200, description = "The payment", body = PaymentView),
         (status = 400, description = "Not a payment id", body = ProblemBody, content_type = "application/problem+json"),
@@ -236,10 +236,13 @@ pub async fn get_payment(
 pub struct ListQuery {
     /// Only payments in this state (`CREATED`, `AUTHORISED`, `SENT`, `ACKNOWLEDGED`, `SETTLED`,
     /// `FAILED`, `EXPIRED`).
+    #[param(pattern = "^(CREATED|AUTHORISED|SENT|ACKNOWLEDGED|SETTLED|FAILED|EXPIRED)$")]
     pub state: Option<String>,
     /// Payments per page: 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// The `next` of the previous page.
+    #[param(pattern = "^p[0-9]{1,20}$")]
     pub after: Option<String>,
 }
 
@@ -322,7 +325,7 @@ pub async fn list_payments(
 /// A payment's history, one event per line, as `npp replay` reads it.
 #[utoipa::path(
     get, path = "/v1/payments/{id}/events", tag = "payments",
-    params(("id" = String, Path, description = "The payment's id")),
+    params(("id" = String, Path, pattern = "^[A-Za-z0-9._:-]{1,35}$", description = "The payment's id")),
     responses(
         (status = 200, description = "JSON Lines: one event per line, oldest first", body = String, content_type = "application/x-ndjson"),
         (status = 400, description = "Not a payment id", body = ProblemBody, content_type = "application/problem+json"),
@@ -361,7 +364,7 @@ pub async fn payment_events(
 /// A payment's evidence pack (signed when the server has a signing key).
 #[utoipa::path(
     get, path = "/v1/payments/{id}/evidence", tag = "payments",
-    params(("id" = String, Path, description = "The payment's id")),
+    params(("id" = String, Path, pattern = "^[A-Za-z0-9._:-]{1,35}$", description = "The payment's id")),
     responses(
         (status = 200, description = "The evidence pack (docs/EVIDENCE.md); verify with `npp evidence verify`", body = Object),
         (status = 400, description = "Not a payment id", body = ProblemBody, content_type = "application/problem+json"),
@@ -421,11 +424,17 @@ pub async fn operator_queue(AxumState(state): Shared, headers: HeaderMap) -> Ans
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
     /// `retry`, `cancel` or `mark-failed`.
-    #[schema(example = "retry")]
+    #[schema(example = "retry", pattern = "^(retry|cancel|mark-failed)$")]
     pub action: String,
     /// The payment.
+    #[schema(pattern = "^[A-Za-z0-9._:-]{1,35}$")]
     pub payment_id: String,
     /// Why: 1 to 280 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 280,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*[^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff\\s][^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*$"
+    )]
     pub reason: String,
 }
 
@@ -434,6 +443,11 @@ pub struct CreateRequest {
 #[serde(deny_unknown_fields)]
 pub struct RejectRequest {
     /// Why: 1 to 280 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 280,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*[^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff\\s][^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*$"
+    )]
     pub reason: String,
 }
 
@@ -501,6 +515,7 @@ pub async fn create_request(
 pub struct RequestsQuery {
     /// Only requests in this status (`pending`, `approved`, `executed`, `rejected`, `lapsed`,
     /// `failed`).
+    #[param(pattern = "^(pending|approved|executed|rejected|lapsed|failed)$")]
     pub state: Option<String>,
 }
 
@@ -558,7 +573,7 @@ pub async fn list_requests(
 /// An operator request.
 #[utoipa::path(
     get, path = "/v1/operator-requests/{id}", tag = "operators",
-    params(("id" = String, Path, description = "The request's id")),
+    params(("id" = String, Path, pattern = "^[A-Za-z0-9._:-]{1,35}$", description = "The request's id")),
     responses(
         (status = 200, description = "The request", body = OperatorRequestView),
         (status = 400, description = "Not a request id", body = ProblemBody, content_type = "application/problem+json"),
@@ -584,7 +599,7 @@ pub async fn get_request(
 /// are complete, in the same commit.
 #[utoipa::path(
     post, path = "/v1/operator-requests/{id}/approve", tag = "operators",
-    params(("id" = String, Path, description = "The request's id")),
+    params(("id" = String, Path, pattern = "^[A-Za-z0-9._:-]{1,35}$", description = "The request's id")),
     responses(
         (status = 200, description = "Approved (and executed, when `executed`)", body = ApprovalResult),
         (status = 400, description = "Not a request id", body = ProblemBody, content_type = "application/problem+json"),
@@ -625,7 +640,7 @@ pub async fn approve(
 /// Reject a request (the checker is the caller); nothing runs.
 #[utoipa::path(
     post, path = "/v1/operator-requests/{id}/reject", tag = "operators",
-    params(("id" = String, Path, description = "The request's id")),
+    params(("id" = String, Path, pattern = "^[A-Za-z0-9._:-]{1,35}$", description = "The request's id")),
     request_body = RejectRequest,
     responses(
         (status = 200, description = "Rejected", body = OperatorRequestView),

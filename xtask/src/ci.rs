@@ -57,6 +57,10 @@ const CHECKS: &[Check] = &[
         run: tools::workflow,
     },
     Check {
+        name: "api",
+        run: crate::api::api,
+    },
+    Check {
         name: "fuzz-smoke",
         run: crate::fuzz::smoke,
     },

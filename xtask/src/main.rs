@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's automation. `cargo xtask ci` runs every check and prints a table;
 //! each check is also a subcommand, so GitHub Actions and a developer run exactly the same thing.
 
+mod api;
 mod bench_peer;
 mod categories;
 mod ci;
@@ -30,6 +31,9 @@ const USAGE: &str = "usage: cargo xtask <command> [args]
   workflow            validate .github/workflows/npp-guardrails.yml against the GitHub workflow
                       schema (installs check-jsonschema when missing)
   docs                rustdoc with warnings denied
+  api                 schemathesis (installed when missing) against a live npp serve and
+                      docs/openapi.json: no 5xx, every status, content type and body as
+                      documented; then SIGTERM (exit 0) and npp store verify
   fuzz [--seconds N] [TARGET..]
                       coverage-guided fuzzing (cargo-fuzz, installed when missing) of every
                       parser that takes outside input: history, pacs002, pacs008, evidence;
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
         },
         "guardrails" => guard::run(rest),
         "deny" => tools::deny(),
+        "api" => api::api(),
         "advisories" => tools::advisories(),
         "workflow" => tools::workflow(),
         "fuzz" => match fuzz::parse_args(rest) {

@@ -69,6 +69,7 @@ fn required_commands() -> Vec<String> {
         "deny",
         "advisories",
         "workflow",
+        "api",
         "fuzz --seconds 15",
     ];
     let mut commands: Vec<String> = general.iter().map(|c| format!("cargo xtask {c}")).collect();
