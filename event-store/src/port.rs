@@ -79,6 +79,20 @@ pub trait EventStore: Send + Sync {
     /// Marks a claimed message delivered; `false` if `owner` no longer holds its lease.
     fn complete_outbox(&self, id: &str, owner: &str, now: Timestamp) -> Result<bool, StoreError>;
 
+    /// Marks many claimed messages delivered, in one commit where the adapter can: for each id
+    /// (in order) whether `owner` still held its lease, exactly as [`Self::complete_outbox`]
+    /// one by one would answer.
+    fn complete_outbox_batch(
+        &self,
+        ids: &[&str],
+        owner: &str,
+        now: Timestamp,
+    ) -> Result<Vec<bool>, StoreError> {
+        ids.iter()
+            .map(|id| self.complete_outbox(id, owner, now))
+            .collect()
+    }
+
     /// How many outbox messages are not yet delivered.
     fn pending_outbox(&self) -> Result<usize, StoreError>;
 

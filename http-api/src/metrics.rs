@@ -60,6 +60,11 @@ pub struct Metrics {
     pub tick_failures: Counter,
     /// Commands waiting for a serving thread.
     pub commands_queued: Gauge,
+    /// Payment commands run since the server started.
+    pub commands_run: Gauge,
+    /// Store hand-offs they ran in since the server started (commands per round is the
+    /// coalescing: how many requests shared one commit).
+    pub command_rounds: Gauge,
     /// Requests refused because the server was at its concurrency limit.
     pub overloaded: Counter,
 }
@@ -130,6 +135,18 @@ impl Default for Metrics {
             "Payment commands waiting for a serving thread",
             commands_queued.clone(),
         );
+        let commands_run = Gauge::default();
+        registry.register(
+            "commands_run",
+            "Payment commands run since the server started",
+            commands_run.clone(),
+        );
+        let command_rounds = Gauge::default();
+        registry.register(
+            "command_rounds",
+            "Store hand-offs (commits) those commands shared, since the server started",
+            command_rounds.clone(),
+        );
         let overloaded = Counter::default();
         registry.register(
             "http_overloaded",
@@ -148,6 +165,8 @@ impl Default for Metrics {
             ticks,
             tick_failures,
             commands_queued,
+            commands_run,
+            command_rounds,
             overloaded,
         }
     }

@@ -79,10 +79,17 @@ pub fn refresh_gauges(state: &State) -> Result<(), Problem> {
         Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
     });
     state.metrics.outbox_oldest_seconds.set(age.as_secs_f64());
-    state
-        .metrics
+    let coalescing = state.payments.coalescing();
+    let metrics = &state.metrics;
+    metrics
         .commands_queued
-        .set(i64::try_from(state.payments.coalescing().queued).unwrap_or(i64::MAX));
+        .set(i64::try_from(coalescing.queued).unwrap_or(i64::MAX));
+    metrics
+        .commands_run
+        .set(i64::try_from(coalescing.commands).unwrap_or(i64::MAX));
+    metrics
+        .command_rounds
+        .set(i64::try_from(coalescing.rounds).unwrap_or(i64::MAX));
     Ok(())
 }
 

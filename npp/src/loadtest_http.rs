@@ -15,6 +15,8 @@ use crate::latency::Histogram;
 pub const MAX_CONNECTIONS: usize = 4_096;
 /// How long a run waits for its payments to be final, at most.
 const SETTLE_LIMIT: Duration = Duration::from_secs(600);
+/// Payments per page when following them through the list (the API's most).
+const LIST_PAGE: usize = 500;
 /// Pause between rounds of looking at unsettled payments.
 const SETTLE_POLL: Duration = Duration::from_millis(100);
 
@@ -132,55 +134,35 @@ fn is_final(state: &str) -> bool {
     matches!(state, "SETTLED" | "FAILED" | "EXPIRED")
 }
 
-/// Looks at every unsettled payment until each is final; the time that took and the states.
+/// Walks the payments list (pages of [`LIST_PAGE`]) until every payment created is final; the
+/// time that took and the final states. One round is a few dozen requests however many payments
+/// wait, so following them takes little from the server that is settling them.
 async fn settle(
     shared: &Arc<Shared>,
     ids: Vec<String>,
 ) -> Result<(Instant, Vec<(String, u64)>), String> {
-    let mut waiting = ids;
+    let mut waiting: std::collections::HashSet<String> = ids.into_iter().collect();
     let mut states: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     let deadline = Instant::now() + SETTLE_LIMIT;
     loop {
-        let chunk = waiting.len().div_ceil(shared.run.connections.max(1)).max(1);
-        let mut tasks = Vec::new();
-        for part in waiting.chunks(chunk) {
-            let part = part.to_vec();
-            let shared = Arc::clone(shared);
-            tasks.push(tokio::spawn(async move {
-                let mut still = Vec::new();
-                let mut done = Vec::new();
-                for id in part {
-                    let url = format!("{}/v1/payments/{id}", shared.run.url);
-                    let state = match shared
-                        .client
-                        .get(&url)
-                        .bearer_auth(&shared.run.token)
-                        .send()
-                        .await
-                    {
-                        Ok(response) => match response.text().await {
-                            Ok(text) => string_field(&text, "state"),
-                            Err(_) => None,
-                        },
-                        Err(_) => None,
-                    };
-                    match state {
-                        Some(state) if is_final(&state) => done.push(state),
-                        _ => still.push(id),
-                    }
+        let mut after: Option<String> = None;
+        loop {
+            let mut url = format!("{}/v1/payments?limit={LIST_PAGE}", shared.run.url);
+            if let Some(cursor) = &after {
+                url.push_str("&after=");
+                url.push_str(cursor);
+            }
+            let page = list_page(shared, &url).await?;
+            for (id, state) in page.payments {
+                if is_final(&state) && waiting.remove(&id) {
+                    *states.entry(state).or_default() += 1;
                 }
-                (still, done)
-            }));
-        }
-        let mut next = Vec::new();
-        for task in tasks {
-            let (still, done) = task.await.map_err(|e| e.to_string())?;
-            next.extend(still);
-            for state in done {
-                *states.entry(state).or_default() += 1;
+            }
+            match page.next {
+                Some(next) if !waiting.is_empty() => after = Some(next),
+                _ => break,
             }
         }
-        waiting = next;
         if waiting.is_empty() {
             return Ok((Instant::now(), states.into_iter().collect()));
         }
@@ -193,6 +175,48 @@ async fn settle(
         }
         tokio::time::sleep(SETTLE_POLL).await;
     }
+}
+
+/// One page of `GET /v1/payments`: (id, state) pairs and the next cursor.
+struct ListPage {
+    payments: Vec<(String, String)>,
+    next: Option<String>,
+}
+
+async fn list_page(shared: &Shared, url: &str) -> Result<ListPage, String> {
+    let response = shared
+        .client
+        .get(url)
+        .bearer_auth(&shared.run.token)
+        .send()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    if !status.is_success() {
+        return Err(format!("GET {url}: {status}: {text}"));
+    }
+    let value: Value =
+        serde_json::from_str(&text).map_err(|e| format!("GET {url}: not JSON: {e}"))?;
+    let payments = value
+        .get("payments")
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("GET {url}: no payments array"))?
+        .iter()
+        .filter_map(|p| {
+            let id = p.get("payment_id")?.as_str()?;
+            let state = p.get("state")?.as_str()?;
+            Some((id.to_owned(), state.to_owned()))
+        })
+        .collect();
+    let next = value
+        .get("next")
+        .and_then(Value::as_str)
+        .map(ToOwned::to_owned);
+    Ok(ListPage { payments, next })
 }
 
 #[allow(clippy::float_arithmetic, clippy::cast_precision_loss)]

@@ -10,11 +10,11 @@ use core_npp::{
     AccountId, AttemptId, FreeText, Money, Payment, PaymentEvent, PaymentIntentId, PaymentState,
     Timestamp,
 };
-use event_store::{EventStore, OutboxClaim, OutboxMessage, RecordedEvent, StreamKind};
+use event_store::{EventStore, OutboxClaim, OutboxItem, OutboxMessage, RecordedEvent, StreamKind};
 
 use crate::error::OrchestratorError;
 use crate::rail::{Delivery, Rail};
-use crate::rail_stream::{RailStreamEvent, record};
+use crate::rail_stream::{RailStreamEvent, record, record_all};
 use crate::router::{Route, Router};
 
 const SECOND: i64 = 1_000_000_000;
@@ -122,6 +122,17 @@ pub struct Orchestrator<'a> {
 /// Work is spread over this many threads, so that the store's group commit shares each fsync
 /// among many payments.
 const WORKERS: usize = 8;
+/// Authorised payments sent in one batch (one commit of decisions, one of sends).
+const SEND_BATCH: usize = 512;
+
+/// The attempt a payment's next send is: its open one, or the next number.
+fn next_attempt(payment: &Payment) -> Result<AttemptId, OrchestratorError> {
+    match payment.open_attempt() {
+        Some(open) => Ok(open.attempt_id()),
+        None => AttemptId::parse(&format!("att_{}", payment.attempts().len() + 1))
+            .map_err(|e| OrchestratorError::Rail(e.to_string())),
+    }
+}
 
 /// Runs `work` over `items` on up to `WORKERS` threads; results come back in item order.
 pub fn fan_out<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) -> Vec<R> {
@@ -355,16 +366,27 @@ impl<'a> Orchestrator<'a> {
     fn advance(&self, now: Timestamp) -> Result<(), OrchestratorError> {
         // New intents are authorised together, in one batch of commands and one commit; every
         // other step runs per payment, spread over threads.
-        let (to_authorise, others): (Vec<PaymentIntentId>, Vec<PaymentIntentId>) =
-            self.live.keys().partition(|id| {
-                self.live.get(id).is_some_and(|l| {
-                    l.payment.state() == PaymentState::Created
-                        && !self.due(l.payment.created_at(), self.config.intent_ttl, now)
-                })
-            });
+        let mut to_authorise = Vec::new();
+        let mut to_send = Vec::new();
+        let mut others = Vec::new();
+        for (id, live) in &self.live {
+            let payment = &live.payment;
+            let fresh = !self.due(payment.created_at(), self.config.intent_ttl, now);
+            match payment.state() {
+                PaymentState::Created if fresh => to_authorise.push(*id),
+                PaymentState::Authorised if fresh => to_send.push(*id),
+                PaymentState::Created
+                | PaymentState::Authorised
+                | PaymentState::Sent
+                | PaymentState::Acknowledged => others.push(*id),
+                PaymentState::Settled | PaymentState::Failed | PaymentState::Expired => {}
+            }
+        }
         let authorised = self.authorise_all(&to_authorise);
+        let sent = self.send_all(&to_send, now);
         for result in authorised
             .into_iter()
+            .chain(sent)
             .chain(fan_out(others, |id| self.advance_one(id, now)))
         {
             match result {
@@ -398,6 +420,100 @@ impl<'a> Orchestrator<'a> {
                 Ok(())
             })
             .collect()
+    }
+
+    /// Sends every authorised payment together: their routing decisions in one commit, then
+    /// their `PaymentSent` events and outbox messages in one batch of commands (one commit);
+    /// a payment the router declines is recorded as declined, alone.
+    fn send_all(
+        &self,
+        ids: &[PaymentIntentId],
+        now: Timestamp,
+    ) -> Vec<Result<(), OrchestratorError>> {
+        let mut results = Vec::new();
+        for chunk in ids.chunks(SEND_BATCH) {
+            match self.send_chunk(chunk, now) {
+                Ok(mut done) => results.append(&mut done),
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        results
+    }
+
+    fn send_chunk(
+        &self,
+        ids: &[PaymentIntentId],
+        now: Timestamp,
+    ) -> Result<Vec<Result<(), OrchestratorError>>, OrchestratorError> {
+        let mut results = Vec::new();
+        let mut decisions = Vec::new();
+        let mut routed = Vec::new();
+        for id in ids {
+            let Some(live) = self.live.get(id) else {
+                continue;
+            };
+            let payment = &live.payment;
+            let attempt = next_attempt(payment)?;
+            if live.decided == Some(attempt) {
+                routed.push((payment, attempt));
+                continue;
+            }
+            match self.router.route(payment) {
+                Route::Npp { reason } => {
+                    decisions.push((*id, self.decision(*id, Some(attempt), reason, now)));
+                    routed.push((payment, attempt));
+                }
+                // Rare: recorded alone, decision first, as `send` does.
+                Route::Declined { .. } => results.push(self.send(&self.payments, payment, now)),
+            }
+        }
+        record_all(self.store, &decisions, now)?;
+        let mut messages = Vec::with_capacity(routed.len());
+        for (payment, attempt) in &routed {
+            let submission = self.rail.submission(payment, *attempt, now)?;
+            messages.push(OutboxMessage::new(
+                &submission.message_id,
+                self.rail.name(),
+                submission.payload,
+            )?);
+        }
+        let commands: Vec<Command<'_>> = routed
+            .iter()
+            .zip(&messages)
+            .map(|((payment, attempt), message)| Command::RecordSent {
+                id: payment.payment_intent_id(),
+                attempt_id: *attempt,
+                submission: Some(message),
+            })
+            .collect();
+        for result in self.payments.run_batch(&commands) {
+            results.push(result.map_err(OrchestratorError::from).map(|outcome| {
+                if outcome.effect == Effect::Appended {
+                    self.bump(|s| s.sent += 1);
+                }
+            }));
+        }
+        Ok(results)
+    }
+
+    fn decision(
+        &self,
+        id: PaymentIntentId,
+        attempt_id: Option<AttemptId>,
+        reason: String,
+        now: Timestamp,
+    ) -> RailStreamEvent {
+        let rail = match attempt_id {
+            Some(_) => self.rail.name().to_owned(),
+            None => "none".to_owned(),
+        };
+        RailStreamEvent::RailDecisionRecorded {
+            payment_intent_id: id,
+            attempt_id,
+            rail,
+            reason,
+            decided_at: now,
+        }
     }
 
     fn advance_one(&self, id: PaymentIntentId, now: Timestamp) -> Result<(), OrchestratorError> {
@@ -435,27 +551,15 @@ impl<'a> Orchestrator<'a> {
         now: Timestamp,
     ) -> Result<(), OrchestratorError> {
         let id = payment.payment_intent_id();
-        let attempt = match payment.open_attempt() {
-            Some(open) => open.attempt_id(),
-            None => AttemptId::parse(&format!("att_{}", payment.attempts().len() + 1))
-                .map_err(|e| OrchestratorError::Rail(e.to_string()))?,
-        };
+        let attempt = next_attempt(payment)?;
         let decided = self.live.get(&id).and_then(|l| l.decided) == Some(attempt);
         if !decided {
             let route = self.router.route(payment);
-            let (rail, reason, attempt_id) = match &route {
-                Route::Npp { reason } => {
-                    (self.rail.name().to_owned(), reason.clone(), Some(attempt))
-                }
-                Route::Declined { reason } => ("none".to_owned(), reason.clone(), None),
+            let (reason, attempt_id) = match &route {
+                Route::Npp { reason } => (reason.clone(), Some(attempt)),
+                Route::Declined { reason } => (reason.clone(), None),
             };
-            let decision = RailStreamEvent::RailDecisionRecorded {
-                payment_intent_id: id,
-                attempt_id,
-                rail,
-                reason: reason.clone(),
-                decided_at: now,
-            };
+            let decision = self.decision(id, attempt_id, reason.clone(), now);
             record(self.store, id, &decision, now)?;
             if let Route::Declined { .. } = route {
                 let detail =
@@ -542,16 +646,38 @@ impl<'a> Orchestrator<'a> {
             if items.is_empty() {
                 return Ok(());
             }
-            let results = fan_out(items, |item| -> Result<Delivery, OrchestratorError> {
-                let delivery = self.rail.deliver(&item, now)?;
-                self.store.complete_outbox(item.message.id(), worker, now)?;
-                Ok(delivery)
-            });
+            // Delivered over threads, then marked delivered together in one commit. A crash
+            // between the two redelivers the batch; the rail knows a message it has seen.
+            let results = fan_out(
+                items,
+                |item| -> Result<(OutboxItem, Delivery), OrchestratorError> {
+                    let delivery = self.rail.deliver(&item, now)?;
+                    Ok((item, delivery))
+                },
+            );
+            let mut delivered = Vec::with_capacity(results.len());
+            let mut failure = None;
             for result in results {
-                match result? {
+                match result {
+                    Ok(done) => delivered.push(done),
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                    }
+                }
+            }
+            let ids: Vec<&str> = delivered
+                .iter()
+                .map(|(item, _)| item.message.id())
+                .collect();
+            self.store.complete_outbox_batch(&ids, worker, now)?;
+            for (_, delivery) in &delivered {
+                match delivery {
                     Delivery::Delivered => self.bump(|s| s.delivered += 1),
                     Delivery::AlreadyReceived => self.bump(|s| s.redeliveries_avoided += 1),
                 }
+            }
+            if let Some(e) = failure {
+                return Err(e);
             }
         }
     }

@@ -129,6 +129,33 @@ pub(crate) fn record(
     Ok(())
 }
 
+/// Appends many rail facts in one `append_batch` (one commit), each at its stream's current
+/// version; a fact that did not commit so (another writer moved its stream) is appended alone
+/// by [`record`], which retries. Facts must be about distinct payments.
+pub(crate) fn record_all(
+    store: &dyn EventStore,
+    facts: &[(PaymentIntentId, RailStreamEvent)],
+    now: Timestamp,
+) -> Result<(), OrchestratorError> {
+    let mut requests = Vec::with_capacity(facts.len());
+    for (id, event) in facts {
+        let stream = rail_stream(*id);
+        let payload =
+            serde_json::to_string(event).map_err(|e| OrchestratorError::Rail(e.to_string()))?;
+        let envelope = NewEvent::new(event.type_name(), 1, event.at(), payload)?
+            .with_correlation(id.as_str())?;
+        let version = store.stream_version(&stream)?;
+        requests.push(AppendRequest::new(stream, version, vec![envelope], now)?);
+    }
+    let appended = store.append_batch(requests);
+    for ((id, event), outcome) in facts.iter().zip(appended) {
+        if !matches!(outcome, Ok(event_store::AppendOutcome::Committed(_))) {
+            record(store, *id, event, now)?;
+        }
+    }
+    Ok(())
+}
+
 /// Verification of rail streams (`npp store verify`): every event decodes as a rail fact about
 /// its stream's payment.
 pub struct RailFactsCheck;

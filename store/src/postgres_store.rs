@@ -142,6 +142,10 @@ const CLAIM_OUTBOX: &str = "UPDATE outbox SET lease_owner = $1, lease_until = $2
     RETURNING id, destination, payload, claims";
 const COMPLETE_OUTBOX: &str = "UPDATE outbox SET delivered_at = $3
     WHERE id = $1 AND lease_owner = $2 AND delivered_at IS NULL";
+/// [`COMPLETE_OUTBOX`] for many messages in one statement (one round trip, one commit): the
+/// ids whose lease `$2` still held.
+const COMPLETE_OUTBOX_BATCH: &str = "UPDATE outbox SET delivered_at = $3
+    WHERE id = ANY($1) AND lease_owner = $2 AND delivered_at IS NULL RETURNING id";
 const PENDING_OUTBOX: &str = "SELECT count(*) FROM outbox WHERE delivered_at IS NULL";
 const OLDEST_OUTBOX: &str = "SELECT min(created_at) FROM outbox WHERE delivered_at IS NULL";
 
@@ -581,6 +585,27 @@ impl EventStore for PostgresStore {
             .execute(&statement, &[&id, &owner, &now])
             .map_err(pg)?;
         Ok(changed == 1)
+    }
+
+    fn complete_outbox_batch(
+        &self,
+        ids: &[&str],
+        owner: &str,
+        now: core_npp::Timestamp,
+    ) -> Result<Vec<bool>, StoreError> {
+        self.writer()?;
+        let now = nanos(now, "now")?;
+        let mut reader = self.reader()?;
+        let (client, statement) = reader.prepared(COMPLETE_OUTBOX_BATCH)?;
+        let rows = client
+            .query(&statement, &[&ids, &owner, &now])
+            .map_err(pg)?;
+        let mut marked = std::collections::HashSet::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = column(row, 0, "outbox", "id", &|| "completed".to_owned())?;
+            marked.insert(id);
+        }
+        Ok(ids.iter().map(|id| marked.contains(*id)).collect())
     }
 
     fn pending_outbox(&self) -> Result<usize, StoreError> {

@@ -1047,6 +1047,38 @@ impl EventStore for SqliteStore {
         })
     }
 
+    fn complete_outbox_batch(
+        &self,
+        ids: &[&str],
+        owner: &str,
+        now: Timestamp,
+    ) -> Result<Vec<bool>, StoreError> {
+        self.writer()?;
+        let now = nanos(now, "now")?;
+        self.with_reader(|conn| {
+            // One transaction, so one commit (and one fsync) for every message of the batch.
+            conn.execute_batch("BEGIN IMMEDIATE").map_err(unavailable)?;
+            let marked = ids
+                .iter()
+                .map(|id| {
+                    conn.prepare_cached(
+                        "UPDATE outbox SET delivered_at = ?3 WHERE id = ?1 AND lease_owner = ?2 AND delivered_at IS NULL",
+                    )
+                    .and_then(|mut s| s.execute(params![id, owner, now]))
+                    .map(|changed| changed == 1)
+                    .map_err(unavailable)
+                })
+                .collect::<Result<Vec<bool>, StoreError>>();
+            let ended = match &marked {
+                Ok(_) => conn.execute_batch("COMMIT"),
+                Err(_) => conn.execute_batch("ROLLBACK"),
+            };
+            let marked = marked?;
+            ended.map_err(unavailable)?;
+            Ok(marked)
+        })
+    }
+
     fn pending_outbox(&self) -> Result<usize, StoreError> {
         self.with_reader(|conn| {
             let count = conn

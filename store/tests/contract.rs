@@ -768,6 +768,41 @@ fn the_oldest_undelivered_message_is_known(store: &dyn EventStore) {
     assert_eq!(store.oldest_pending_outbox().unwrap(), None);
 }
 
+fn a_batch_of_completions_answers_as_one_by_one_would(store: &dyn EventStore) {
+    // Given three messages leased to w, and one leased to another worker
+    for (stream, id) in [("cb-1", "CB-1"), ("cb-2", "CB-2"), ("cb-3", "CB-3")] {
+        committed(store.append(request(stream, 0, 1).with_outbox(outbox(id))));
+    }
+    assert_eq!(
+        store
+            .claim_outbox(&lease_claim("w", at(10), 3))
+            .unwrap()
+            .len(),
+        3
+    );
+    committed(store.append(request("cb-4", 0, 1).with_outbox(outbox("CB-4"))));
+    assert_eq!(
+        store
+            .claim_outbox(&lease_claim("x", at(10), 10))
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(store.complete_outbox("CB-2", "w", at(11)).unwrap());
+    // When w completes them together, with one already done, one not its own and one unknown
+    let marked = store
+        .complete_outbox_batch(&["CB-1", "CB-2", "CB-3", "CB-4", "CB-NONE"], "w", at(12))
+        .unwrap();
+    // Then each answer is what complete_outbox alone gives, in order, and nothing is pending
+    // but the other worker's
+    assert_eq!(marked, [true, false, true, false, false]);
+    assert_eq!(store.pending_outbox().unwrap(), 1);
+    assert_eq!(
+        store.complete_outbox_batch(&[], "w", at(13)).unwrap(),
+        Vec::<bool>::new()
+    );
+}
+
 fn outbox_claims_take_only_their_destination_and_streams(store: &dyn EventStore) {
     committed(store.append(request("payment-s1-1", 0, 1).with_outbox(outbox("SC-1"))));
     committed(store.append(request("payment-other", 0, 1).with_outbox(outbox("SC-2"))));
@@ -855,6 +890,7 @@ macro_rules! contract_suite {
             case!(append_at_head_finds_the_head_and_retries_a_lost_race);
             case!(outbox_claims_take_only_their_destination_and_streams);
             case!(the_oldest_undelivered_message_is_known);
+            case!(a_batch_of_completions_answers_as_one_by_one_would);
         }
     };
 }
