@@ -259,3 +259,36 @@ impl PolicyGate for TomlPolicy {
         self.attempt_limit
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    const POLICY: &str = include_str!("../../examples/policy.toml");
+
+    fn refusal(text: &str) -> String {
+        match TomlPolicy::parse(text) {
+            Err(AppError::Policy(why)) => why,
+            other => panic!("expected a policy error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_bad_attempt_limit_is_named_as_the_file_names_it() {
+        // Given the example policy with an attempt limit out of range
+        for bad in ["attempt_limit = 0", "attempt_limit = 200"] {
+            let text = POLICY.replace("attempt_limit = 3", bad);
+            // When it is read, then the message names the file's key and its range
+            let why = refusal(&text);
+            assert!(why.starts_with("attempt_limit "), "{why}");
+            assert!(
+                why.contains(&format!("between 1 and {}", core_npp::MAX_ATTEMPT_LIMIT)),
+                "{why}"
+            );
+            assert!(!why.contains("max_attempts"), "{why}");
+        }
+        // And the example itself is accepted
+        assert_eq!(TomlPolicy::parse(POLICY).unwrap().attempt_limit().get(), 3);
+    }
+}
