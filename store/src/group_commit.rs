@@ -4,6 +4,10 @@
 //!
 //! The queue is bounded ([`MAX_QUEUED_JOBS`]): when the writer falls behind, callers wait to
 //! queue instead of memory growing without limit.
+//!
+//! Other writes (the outbox's claims and completions) run on the same thread as *tasks*, in
+//! queue order between batches, so every write of the process goes through one connection and
+//! none waits in the database's busy handler for another of ours.
 
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::{Arc, mpsc};
@@ -32,15 +36,21 @@ pub(crate) trait BatchWriter: Send + 'static {
 
 type Reply = mpsc::SyncSender<Vec<UnitResult>>;
 
-/// One caller's units and where their results go.
-struct Job {
-    units: Vec<Vec<AppendRequest>>,
-    reply: Reply,
+/// Work for the writer thread, run with the writer itself.
+pub(crate) type Task<W> = Box<dyn FnOnce(&mut W) + Send>;
+
+/// One caller's units and where their results go, or a task.
+enum Job<W> {
+    Units {
+        units: Vec<Vec<AppendRequest>>,
+        reply: Reply,
+    },
+    Task(Task<W>),
 }
 
 /// The queue in front of one writer thread.
-pub(crate) struct GroupCommit {
-    sender: Option<mpsc::SyncSender<Job>>,
+pub(crate) struct GroupCommit<W> {
+    sender: Option<mpsc::SyncSender<Job<W>>>,
     writer: Option<JoinHandle<()>>,
     /// Hand-offs queued and not yet taken by the writer.
     depth: Arc<AtomicIsize>,
@@ -59,10 +69,10 @@ pub(crate) fn single(result: UnitResult) -> Result<AppendOutcome, StoreError> {
     }
 }
 
-impl GroupCommit {
+impl<W: BatchWriter> GroupCommit<W> {
     /// Starts the writer thread.
-    pub(crate) fn spawn<W: BatchWriter>(name: &str, writer: W) -> Result<Self, StoreError> {
-        let (sender, receiver) = mpsc::sync_channel::<Job>(MAX_QUEUED_JOBS);
+    pub(crate) fn spawn(name: &str, writer: W) -> Result<Self, StoreError> {
+        let (sender, receiver) = mpsc::sync_channel::<Job<W>>(MAX_QUEUED_JOBS);
         let depth = Arc::new(AtomicIsize::new(0));
         let taken = Arc::clone(&depth);
         let writer = std::thread::Builder::new()
@@ -113,6 +123,22 @@ impl GroupCommit {
             .unwrap_or_else(|| Err(gone()))
     }
 
+    /// Runs `work` on the writer thread, with the writer, in queue order, and waits for its
+    /// answer.
+    pub(crate) fn run_task<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut W) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let task: Task<W> = Box::new(move |writer: &mut W| {
+            let _ = reply.send(work(writer));
+        });
+        let sender = self.sender.as_ref().ok_or_else(gone)?;
+        sender.send(Job::Task(task)).map_err(|_| gone())?;
+        self.depth.fetch_add(1, Ordering::Relaxed);
+        answer.recv().unwrap_or_else(|_| Err(gone()))
+    }
+
     fn submit(&self, units: Vec<Vec<AppendRequest>>) -> Vec<UnitResult> {
         let count = units.len();
         if count == 0 {
@@ -120,7 +146,7 @@ impl GroupCommit {
         }
         let (reply, answer) = mpsc::sync_channel(1);
         let sent = self.sender.as_ref().is_some_and(|sender| {
-            let sent = sender.send(Job { units, reply }).is_ok();
+            let sent = sender.send(Job::Units { units, reply }).is_ok();
             if sent {
                 self.depth.fetch_add(1, Ordering::Relaxed);
             }
@@ -137,7 +163,7 @@ fn gone() -> StoreError {
     StoreError::Unavailable("the writer thread has stopped".into())
 }
 
-impl Drop for GroupCommit {
+impl<W> Drop for GroupCommit<W> {
     fn drop(&mut self) {
         // Closing the queue lets the writer finish what is queued and stop.
         drop(self.sender.take());
@@ -147,45 +173,65 @@ impl Drop for GroupCommit {
     }
 }
 
-fn appends(job: &Job) -> usize {
-    job.units.iter().map(Vec::len).sum()
-}
-
-fn run<W: BatchWriter>(mut writer: W, receiver: &mpsc::Receiver<Job>, depth: &AtomicIsize) {
-    while let Ok(first) = receiver.recv() {
-        depth.fetch_sub(1, Ordering::Relaxed);
-        let mut count = appends(&first);
-        let mut jobs = vec![first];
-        while count < MAX_BATCH {
-            match receiver.try_recv() {
+fn run<W: BatchWriter>(mut writer: W, receiver: &mpsc::Receiver<Job<W>>, depth: &AtomicIsize) {
+    // A task met while gathering a batch runs right after that batch, keeping queue order.
+    let mut next: Option<Job<W>> = None;
+    loop {
+        let first = match next.take() {
+            Some(job) => job,
+            None => match receiver.recv() {
                 Ok(job) => {
                     depth.fetch_sub(1, Ordering::Relaxed);
-                    count += appends(&job);
-                    jobs.push(job);
+                    job
+                }
+                Err(_) => return,
+            },
+        };
+        let (units, reply) = match first {
+            Job::Task(task) => {
+                task(&mut writer);
+                continue;
+            }
+            Job::Units { units, reply } => (units, reply),
+        };
+        let mut count: usize = units.iter().map(Vec::len).sum();
+        let mut replies = vec![(reply, units.len())];
+        let mut batch = units;
+        while count < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(Job::Units { units, reply }) => {
+                    depth.fetch_sub(1, Ordering::Relaxed);
+                    count += units.iter().map(Vec::len).sum::<usize>();
+                    replies.push((reply, units.len()));
+                    batch.extend(units);
+                }
+                Ok(task @ Job::Task(_)) => {
+                    depth.fetch_sub(1, Ordering::Relaxed);
+                    next = Some(task);
+                    break;
                 }
                 Err(_) => break,
             }
         }
-        let mut units = Vec::with_capacity(jobs.len());
-        let mut replies = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            replies.push((job.reply, job.units.len()));
-            units.extend(job.units);
-        }
-        let mut results = writer.write_batch(&units).into_iter();
-        for (reply, count) in replies {
-            let mine: Vec<UnitResult> = (0..count)
-                .map(|_| {
-                    results.next().unwrap_or_else(|| {
-                        Err(StoreError::Unavailable(
-                            "the writer returned too few results".into(),
-                        ))
-                    })
+        answer(writer.write_batch(&batch), replies);
+    }
+}
+
+/// Hands each caller of a batch its own results, in order.
+fn answer(results: Vec<UnitResult>, replies: Vec<(Reply, usize)>) {
+    let mut results = results.into_iter();
+    for (reply, count) in replies {
+        let mine: Vec<UnitResult> = (0..count)
+            .map(|_| {
+                results.next().unwrap_or_else(|| {
+                    Err(StoreError::Unavailable(
+                        "the writer returned too few results".into(),
+                    ))
                 })
-                .collect();
-            // A caller that gave up waiting is not an error for the others.
-            let _ = reply.send(mine);
-        }
+            })
+            .collect();
+        // A caller that gave up waiting is not an error for the others.
+        let _ = reply.send(mine);
     }
 }
 

@@ -174,7 +174,7 @@ impl PostgresConfig {
 /// The PostgreSQL event store.
 pub struct PostgresStore {
     /// `None` when connected read-only.
-    writer: Option<GroupCommit>,
+    writer: Option<GroupCommit<PgWriter>>,
     readers: ReaderPool,
     describe: String,
 }
@@ -306,7 +306,7 @@ impl PostgresStore {
         ReaderPool::new(pg_config, config.readers)
     }
 
-    fn writer(&self) -> Result<&GroupCommit, StoreError> {
+    fn writer(&self) -> Result<&GroupCommit<PgWriter>, StoreError> {
         self.writer
             .as_ref()
             .ok_or_else(|| StoreError::ReadOnly(self.describe.clone()))

@@ -169,7 +169,7 @@ struct ReaderPool {
 pub struct SqliteStore {
     path: PathBuf,
     /// `None` when opened read-only.
-    writer: Option<GroupCommit>,
+    writer: Option<GroupCommit<SqliteWriter>>,
     _checkpointer: Option<Checkpointer>,
     readers: Mutex<ReaderPool>,
     reader_freed: Condvar,
@@ -275,7 +275,7 @@ impl SqliteStore {
         })
     }
 
-    fn writer(&self) -> Result<&GroupCommit, StoreError> {
+    fn writer(&self) -> Result<&GroupCommit<SqliteWriter>, StoreError> {
         self.writer
             .as_ref()
             .ok_or_else(|| StoreError::ReadOnly(self.path.display().to_string()))
@@ -1001,13 +1001,20 @@ impl EventStore for SqliteStore {
     }
 
     fn claim_outbox(&self, claim: &OutboxClaim<'_>) -> Result<Vec<OutboxItem>, StoreError> {
-        self.writer()?;
-        let (owner, streams, destination) = (claim.owner, claim.streams, claim.destination);
+        let writer = self.writer()?;
         let now_nanos = nanos(claim.now, "now")?;
         let until = now_nanos.saturating_add(claim.lease_nanos);
         let limit = sql_int(claim.limit as u64, "limit")?;
-        self.with_reader(|conn| {
-            let mut statement = conn
+        let (owner, streams, destination) = (
+            claim.owner.to_owned(),
+            claim.streams.to_owned(),
+            claim.destination.to_owned(),
+        );
+        // On the writer's thread and connection, between its batches: never a second writer
+        // waiting in SQLite's busy handler for the first.
+        writer.run_task(move |w: &mut SqliteWriter| {
+            let mut statement = w
+                .conn
                 .prepare_cached(
                     "UPDATE outbox SET lease_owner = ?1, lease_until = ?2, claims = claims + 1
                      WHERE seq IN (SELECT seq FROM outbox
@@ -1035,16 +1042,9 @@ impl EventStore for SqliteStore {
     }
 
     fn complete_outbox(&self, id: &str, owner: &str, now: Timestamp) -> Result<bool, StoreError> {
-        self.writer()?;
-        let now = nanos(now, "now")?;
-        self.with_reader(|conn| {
-            conn.prepare_cached(
-                "UPDATE outbox SET delivered_at = ?3 WHERE id = ?1 AND lease_owner = ?2 AND delivered_at IS NULL",
-            )
-            .and_then(|mut s| s.execute(params![id, owner, now]))
-            .map(|changed| changed == 1)
-            .map_err(unavailable)
-        })
+        self.complete_outbox_batch(&[id], owner, now)?
+            .pop()
+            .ok_or_else(|| StoreError::Unavailable("the writer answered no completion".into()))
     }
 
     fn complete_outbox_batch(
@@ -1053,9 +1053,12 @@ impl EventStore for SqliteStore {
         owner: &str,
         now: Timestamp,
     ) -> Result<Vec<bool>, StoreError> {
-        self.writer()?;
+        let writer = self.writer()?;
         let now = nanos(now, "now")?;
-        self.with_reader(|conn| {
+        let ids: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+        let owner = owner.to_owned();
+        writer.run_task(move |w: &mut SqliteWriter| {
+            let conn = &w.conn;
             // One transaction, so one commit (and one fsync) for every message of the batch.
             conn.execute_batch("BEGIN IMMEDIATE").map_err(unavailable)?;
             let marked = ids
