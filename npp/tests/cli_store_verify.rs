@@ -352,3 +352,66 @@ fn an_event_no_stream_kind_allows_exits_1_even_with_a_sound_chain() {
         );
     }
 }
+
+#[test]
+fn postgresql_rows_edited_behind_the_stores_back_exit_1_naming_stream_and_version() {
+    let Some(url) = support::database_url() else {
+        return;
+    };
+    // Each edit bypasses the store: its append-only triggers disabled and the CHECK constraint
+    // in the way dropped, as someone with the database's owner rights could
+    let cases = [
+        (
+            "ALTER TABLE events DROP CONSTRAINT events_version_check; \
+             UPDATE events SET version = -1 WHERE stream_id = 'payment-pay_001' AND version = 3",
+            "version -1",
+        ),
+        (
+            "ALTER TABLE events DROP CONSTRAINT events_hash_check; \
+             UPDATE events SET hash = '\\x0102' WHERE stream_id = 'payment-pay_001' AND version = 3",
+            "version 3",
+        ),
+        (
+            "UPDATE events SET payload = 'not json' WHERE stream_id = 'payment-pay_001' AND version = 3",
+            "version 3",
+        ),
+        (
+            "UPDATE events SET event_type = 'PaymentTeleported' WHERE stream_id = 'payment-pay_001' AND version = 3",
+            "version 3",
+        ),
+    ];
+    for (n, (sql, named)) in cases.iter().enumerate() {
+        let schema = format!("verify_edited_{}_{n}", std::process::id());
+        let npp = |args: &[&str]| {
+            Command::new(env!("CARGO_BIN_EXE_npp"))
+                .args(args)
+                .args(["--database-url", &url, "--schema", &schema])
+                .output()
+                .unwrap()
+        };
+        let settled = examples().join("settled.jsonl");
+        let imported = npp(&["payment", "import", settled.to_str().unwrap()]);
+        assert_eq!(
+            imported.status.code(),
+            Some(0),
+            "{}",
+            text(&imported.stderr)
+        );
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        client
+            .batch_execute(&format!(
+                "SET search_path TO {schema}; ALTER TABLE events DISABLE TRIGGER USER; {sql}"
+            ))
+            .unwrap();
+        let output = npp(&["store", "verify"]);
+        let _ = client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+        let message = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{sql}: {message}");
+        assert!(
+            message.contains("payment-pay_001") && message.contains(named),
+            "{sql}: {message}"
+        );
+        assert!(message.contains("corrupt"), "{sql}: {message}");
+        assert!(!message.contains("panicked"), "{sql}: {message}");
+    }
+}
