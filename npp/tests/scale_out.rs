@@ -44,7 +44,23 @@ fn two_processes_share_the_work_and_one_dying_loses_nothing() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    // The second process starts as soon as the first has written its first events (its
+    // simulated clock among them), not after a fixed pause: the first sends and delivers each
+    // tick's payments in a few commits, so on a loaded machine a late second process could find
+    // the run already over.
+    let mut probe = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let written = format!("SELECT count(*) FROM {schema}.events");
+    for _ in 0..200 {
+        let events: i64 = probe
+            .query_opt(&written, &[])
+            .ok()
+            .flatten()
+            .map_or(0, |row| row.get(0));
+        if events > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let mut second = simulate(&url, &schema, &["--workers-only", "--worker-id", "second"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
