@@ -57,8 +57,9 @@ pub struct CreatePayment {
     /// Up to 280 characters for the payee (Osko).
     #[serde(default)]
     #[schema(
+        min_length = 1,
         max_length = 280,
-        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*$"
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*[^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff\\s][^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*$"
     )]
     pub remittance_information: Option<String>,
     /// The channel's end-to-end reference (ISO 20022 EndToEndId): 1 to 35 characters.

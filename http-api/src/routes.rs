@@ -433,7 +433,7 @@ pub struct CreateRequest {
     #[schema(
         min_length = 1,
         max_length = 280,
-        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*[^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff\\s][^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*$"
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u001f\\u007f-\\u009f\\s][^\\u0000-\\u001f\\u007f-\\u009f]*$"
     )]
     pub reason: String,
 }
@@ -446,7 +446,7 @@ pub struct RejectRequest {
     #[schema(
         min_length = 1,
         max_length = 280,
-        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*[^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff\\s][^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*$"
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u001f\\u007f-\\u009f\\s][^\\u0000-\\u001f\\u007f-\\u009f]*$"
     )]
     pub reason: String,
 }

@@ -135,8 +135,10 @@ fn is_final(state: &str) -> bool {
 }
 
 /// Walks the payments list (pages of [`LIST_PAGE`]) until every payment created is final; the
-/// time that took and the final states. One round is a few dozen requests however many payments
-/// wait, so following them takes little from the server that is settling them.
+/// time that took and the final states. Each round starts at the first page that still held a
+/// waiting payment, so a round is a few requests however many payments the store holds, and
+/// following them takes little from the server that is settling them. A failed request (a 503
+/// from a busy server, a dropped connection) is tried again next round, until [`SETTLE_LIMIT`].
 async fn settle(
     shared: &Arc<Shared>,
     ids: Vec<String>,
@@ -144,19 +146,38 @@ async fn settle(
     let mut waiting: std::collections::HashSet<String> = ids.into_iter().collect();
     let mut states: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     let deadline = Instant::now() + SETTLE_LIMIT;
+    let mut start: Option<String> = None;
+    let mut last_error = String::new();
     loop {
-        let mut after: Option<String> = None;
+        let mut after = start.clone();
+        let mut first_waiting: Option<Option<String>> = None;
         loop {
             let mut url = format!("{}/v1/payments?limit={LIST_PAGE}", shared.run.url);
             if let Some(cursor) = &after {
                 url.push_str("&after=");
                 url.push_str(cursor);
             }
-            let page = list_page(shared, &url).await?;
-            for (id, state) in page.payments {
-                if is_final(&state) && waiting.remove(&id) {
-                    *states.entry(state).or_default() += 1;
+            let page = match list_page(shared, &url).await {
+                Ok(page) => page,
+                Err(e) => {
+                    last_error = e;
+                    break;
                 }
+            };
+            let mut still_here = false;
+            for (id, state) in page.payments {
+                if !waiting.contains(&id) {
+                    continue;
+                }
+                if is_final(&state) {
+                    waiting.remove(&id);
+                    *states.entry(state).or_default() += 1;
+                } else {
+                    still_here = true;
+                }
+            }
+            if still_here && first_waiting.is_none() {
+                first_waiting = Some(after.clone());
             }
             match page.next {
                 Some(next) if !waiting.is_empty() => after = Some(next),
@@ -166,11 +187,19 @@ async fn settle(
         if waiting.is_empty() {
             return Ok((Instant::now(), states.into_iter().collect()));
         }
+        if let Some(cursor) = first_waiting {
+            start = cursor;
+        }
         if Instant::now() > deadline {
             return Err(format!(
-                "{} payments were not final after {} s",
+                "{} payments were not final after {} s{}",
                 waiting.len(),
-                SETTLE_LIMIT.as_secs()
+                SETTLE_LIMIT.as_secs(),
+                if last_error.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (last failed request: {last_error})")
+                }
             ));
         }
         tokio::time::sleep(SETTLE_POLL).await;

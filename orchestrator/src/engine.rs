@@ -453,7 +453,14 @@ impl<'a> Orchestrator<'a> {
                 continue;
             };
             let payment = &live.payment;
-            let attempt = next_attempt(payment)?;
+            // One payment's problem is its own: the others of the chunk are still sent.
+            let attempt = match next_attempt(payment) {
+                Ok(attempt) => attempt,
+                Err(e) => {
+                    results.push(Err(e));
+                    continue;
+                }
+            };
             if live.decided == Some(attempt) {
                 routed.push((payment, attempt));
                 continue;
@@ -468,19 +475,26 @@ impl<'a> Orchestrator<'a> {
             }
         }
         record_all(self.store, &decisions, now)?;
-        let mut messages = Vec::with_capacity(routed.len());
-        for (payment, attempt) in &routed {
-            let submission = self.rail.submission(payment, *attempt, now)?;
-            messages.push(OutboxMessage::new(
-                &submission.message_id,
-                self.rail.name(),
-                submission.payload,
-            )?);
+        let mut ready = Vec::with_capacity(routed.len());
+        for (payment, attempt) in routed {
+            let message = self
+                .rail
+                .submission(payment, attempt, now)
+                .and_then(|submission| {
+                    Ok(OutboxMessage::new(
+                        &submission.message_id,
+                        self.rail.name(),
+                        submission.payload,
+                    )?)
+                });
+            match message {
+                Ok(message) => ready.push((payment, attempt, message)),
+                Err(e) => results.push(Err(e)),
+            }
         }
-        let commands: Vec<Command<'_>> = routed
+        let commands: Vec<Command<'_>> = ready
             .iter()
-            .zip(&messages)
-            .map(|((payment, attempt), message)| Command::RecordSent {
+            .map(|(payment, attempt, message)| Command::RecordSent {
                 id: payment.payment_intent_id(),
                 attempt_id: *attempt,
                 submission: Some(message),
@@ -669,7 +683,13 @@ impl<'a> Orchestrator<'a> {
                 .iter()
                 .map(|(item, _)| item.message.id())
                 .collect();
-            self.store.complete_outbox_batch(&ids, worker, now)?;
+            if !ids.is_empty() {
+                let completed = self.store.complete_outbox_batch(&ids, worker, now);
+                // A delivery's own failure is the news; the store's, if also, comes next tick.
+                if let Err(e) = completed {
+                    return Err(failure.unwrap_or_else(|| e.into()));
+                }
+            }
             for (_, delivery) in &delivered {
                 match delivery {
                     Delivery::Delivered => self.bump(|s| s.delivered += 1),

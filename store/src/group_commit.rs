@@ -5,9 +5,9 @@
 //! The queue is bounded ([`MAX_QUEUED_JOBS`]): when the writer falls behind, callers wait to
 //! queue instead of memory growing without limit.
 //!
-//! Other writes (the outbox's claims and completions) run on the same thread as *tasks*, in
-//! queue order between batches, so every write of the process goes through one connection and
-//! none waits in the database's busy handler for another of ours.
+//! Other writes may run on the same thread as *tasks*, in queue order between batches: on
+//! SQLite the outbox's claims and completions do, so every write of the process goes through one
+//! connection and none waits in SQLite's busy handler for another of ours.
 
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::{Arc, mpsc};

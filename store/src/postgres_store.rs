@@ -605,7 +605,8 @@ impl EventStore for PostgresStore {
             let id: String = column(row, 0, "outbox", "id", &|| "completed".to_owned())?;
             marked.insert(id);
         }
-        Ok(ids.iter().map(|id| marked.contains(*id)).collect())
+        // An id listed twice is marked once: the first time, as one-by-one calls would answer.
+        Ok(ids.iter().map(|id| marked.remove(*id)).collect())
     }
 
     fn pending_outbox(&self) -> Result<usize, StoreError> {

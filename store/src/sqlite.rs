@@ -325,8 +325,9 @@ impl SqliteStore {
         if self.reader_access != Access::ReadWrite {
             return Ok(conn);
         }
-        // A small page cache each: the OS page cache holds the hot pages anyway. Readers also
-        // write (outbox leases), so they get the writer's checkpoint backstop, not SQLite's.
+        // A small page cache each: the OS page cache holds the hot pages anyway. Readers do not
+        // write (outbox leases run on the writer's thread); should one ever commit, it gets the
+        // writer's checkpoint backstop, not SQLite's.
         conn.execute_batch(&format!(
             "PRAGMA cache_size = -256; PRAGMA wal_autocheckpoint = {CHECKPOINT_BACKSTOP_PAGES}"
         ))
@@ -549,6 +550,10 @@ struct SqliteWriter {
 
 impl BatchWriter for SqliteWriter {
     fn write_batch(&mut self, units: &[Vec<AppendRequest>]) -> Vec<UnitResult> {
+        if !self.conn.is_autocommit() {
+            // A backstop: nothing may carry a transaction from one hand-off into the next.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
         let mut engine = SqliteEngine { conn: &self.conn };
         match write_batch(&mut engine, &mut self.heads, units) {
             Ok(results) => results,
@@ -1076,6 +1081,11 @@ impl EventStore for SqliteStore {
                 Ok(_) => conn.execute_batch("COMMIT"),
                 Err(_) => conn.execute_batch("ROLLBACK"),
             };
+            // Whatever failed, leave no transaction open on the writer's connection for the
+            // next batch or task (SQLite does not always end one on a failed COMMIT).
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
             let marked = marked?;
             ended.map_err(unavailable)?;
             Ok(marked)

@@ -176,9 +176,13 @@ pub fn api() -> Result<Outcome> {
         .to_owned();
     let server = start(&binary, &scratch)?;
     let mut schemathesis = Command::new("schemathesis");
+    // Run from the scratch directory: schemathesis keeps a cache where it runs.
+    let document = run::root().join("docs/openapi.json");
     schemathesis
-        .current_dir(run::root())
-        .args(["run", "docs/openapi.json", "--url", &server.url])
+        .current_dir(&scratch.0)
+        .arg("run")
+        .arg(&document)
+        .args(["--url", &server.url])
         .args(["--header", &format!("Authorization: Bearer {token}")])
         .args(["--checks", CHECKS, "--max-examples", MAX_EXAMPLES])
         .args(["--phases", "examples,coverage,fuzzing,stateful"])
