@@ -39,12 +39,12 @@ fn ensure_schemathesis() -> Result<()> {
     Ok(())
 }
 
-/// A scratch directory under `target/`, emptied first, removed when dropped.
+/// A scratch directory under the target directory, emptied first, removed when dropped.
 struct Scratch(PathBuf);
 
 impl Scratch {
     fn new() -> Result<Self> {
-        let dir = run::root().join(format!("target/xtask-api-{}", std::process::id()));
+        let dir = run::target_dir().join(format!("xtask-api-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -147,7 +147,7 @@ fn stop(mut server: Server) -> Result<()> {
 pub fn api() -> Result<Outcome> {
     ensure_schemathesis()?;
     run::cargo(&["build", "-p", "npp"])?;
-    let binary = run::root().join("target/debug/npp");
+    let binary = run::target_dir().join("debug/npp");
     let scratch = Scratch::new()?;
     std::fs::copy(
         run::root().join("examples/policy.toml"),

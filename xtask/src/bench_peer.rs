@@ -91,14 +91,14 @@ pub fn run(args: &Args) -> Result<Outcome> {
         );
     }
     run::cargo(&["build", "--release", "-p", "npp"])?;
-    let peer_target = run::root().join("target/peer-cqrs");
+    let peer_target = run::target_dir().join("peer-cqrs");
     let mut build = run::cargo_command();
     build
         .args(["build", "--release", "--manifest-path"])
         .arg(&manifest)
         .env("CARGO_TARGET_DIR", &peer_target);
     run::status(build)?;
-    let npp = run::root().join("target/release/npp");
+    let npp = run::target_dir().join("release/npp");
     let peer = peer_target.join("release/peer-cqrs");
     let mut rows = Vec::new();
     for concurrency in MEMORY_CONCURRENCY {
