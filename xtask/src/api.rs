@@ -1,6 +1,7 @@
 //! `cargo xtask api`: schemathesis (from PyPI, installed when missing) against a live `npp serve`
 //! and the committed `docs/openapi.json`. The server runs on 127.0.0.1 with an ephemeral port, a
-//! fresh SQLite store and an admin key made for the run; it is stopped with SIGTERM afterwards and
+//! fresh SQLite store, the example policy with the run's key as a requester, and an admin key
+//! made for the run; it is stopped with SIGTERM afterwards and
 //! must exit 0 leaving a store `npp store verify` finds clean. Checks: no 5xx, every response's
 //! status, content type and body as the document says.
 
@@ -149,11 +150,19 @@ pub fn api() -> Result<Outcome> {
     run::cargo(&["build", "-p", "npp"])?;
     let binary = run::target_dir().join("debug/npp");
     let scratch = Scratch::new()?;
-    std::fs::copy(
-        run::root().join("examples/policy.toml"),
-        scratch.path("policy.toml"),
-    )
-    .context("cannot copy examples/policy.toml")?;
+    // The example policy, with the run's key as a requester, so operator requests reach the
+    // application instead of stopping at the policy's 403.
+    let example = std::fs::read_to_string(run::root().join("examples/policy.toml"))
+        .context("cannot read examples/policy.toml")?;
+    if !example.contains("[operators]\n") {
+        bail!("examples/policy.toml has no [operators] table");
+    }
+    let policy = example.replacen(
+        "[operators]\n",
+        "[operators]\nschemathesis = [\"requester\"]\n",
+        1,
+    );
+    std::fs::write(scratch.path("policy.toml"), policy).context("cannot write the policy")?;
     let added = npp(
         &binary,
         &[
