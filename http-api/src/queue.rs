@@ -55,6 +55,11 @@ pub fn queue(state: &State) -> Result<OperatorQueue, Problem> {
     Ok(OperatorQueue { items })
 }
 
+/// A count as a gauge's value; a count past `i64::MAX` (never, in practice) shows as the most.
+fn gauge(count: impl TryInto<i64>) -> i64 {
+    count.try_into().unwrap_or(i64::MAX)
+}
+
 /// Sets the gauges read at scrape time: payments by state, the outbox, the command queue.
 pub fn refresh_gauges(state: &State) -> Result<(), Problem> {
     let counts = state.caught_up_index()?.counts();
@@ -65,13 +70,10 @@ pub fn refresh_gauges(state: &State) -> Result<(), Problem> {
             .get_or_create(&crate::metrics::StateLabels {
                 state: name.to_owned(),
             })
-            .set(i64::try_from(count).unwrap_or(i64::MAX));
+            .set(gauge(count));
     }
     let pending = state.store.pending_outbox().map_err(Problem::from)?;
-    state
-        .metrics
-        .outbox_pending
-        .set(i64::try_from(pending).unwrap_or(i64::MAX));
+    state.metrics.outbox_pending.set(gauge(pending));
     let oldest = state.store.oldest_pending_outbox().map_err(Problem::from)?;
     let now = state.payments.clock().now();
     let age = oldest.map_or(Duration::ZERO, |at| {
@@ -81,15 +83,9 @@ pub fn refresh_gauges(state: &State) -> Result<(), Problem> {
     state.metrics.outbox_oldest_seconds.set(age.as_secs_f64());
     let coalescing = state.payments.coalescing();
     let metrics = &state.metrics;
-    metrics
-        .commands_queued
-        .set(i64::try_from(coalescing.queued).unwrap_or(i64::MAX));
-    metrics
-        .commands_run
-        .set(i64::try_from(coalescing.commands).unwrap_or(i64::MAX));
-    metrics
-        .command_rounds
-        .set(i64::try_from(coalescing.rounds).unwrap_or(i64::MAX));
+    metrics.commands_queued.set(gauge(coalescing.queued));
+    metrics.commands_run.set(gauge(coalescing.commands));
+    metrics.command_rounds.set(gauge(coalescing.rounds));
     Ok(())
 }
 

@@ -470,8 +470,8 @@ impl<'a> Orchestrator<'a> {
                     decisions.push((*id, self.decision(*id, Some(attempt), reason, now)));
                     routed.push((payment, attempt));
                 }
-                // Rare: recorded alone, decision first, as `send` does.
-                Route::Declined { .. } => results.push(self.send(&self.payments, payment, now)),
+                // Rare: recorded alone, decision first.
+                Route::Declined { reason } => results.push(self.decline(payment, reason, now)),
             }
         }
         record_all(self.store, &decisions, now)?;
@@ -545,7 +545,8 @@ impl<'a> Orchestrator<'a> {
             }
             // New intents not yet due to expire are authorised together, by `authorise_all`.
             PaymentState::Created => {}
-            PaymentState::Authorised => self.send(payments, &payment, now)?,
+            // Authorised payments not yet due to expire are sent together, by `send_all`.
+            PaymentState::Authorised => {}
             PaymentState::Sent | PaymentState::Acknowledged => self.chase(&payment, now)?,
             PaymentState::Settled | PaymentState::Failed | PaymentState::Expired => {}
         }
@@ -558,38 +559,24 @@ impl<'a> Orchestrator<'a> {
             .is_some_and(|deadline| now >= deadline)
     }
 
-    fn send(
+    /// Records the router's refusal of a payment: the decision, then the payment declined.
+    fn decline(
         &self,
-        payments: &Payments<'_>,
         payment: &Payment,
+        reason: String,
         now: Timestamp,
     ) -> Result<(), OrchestratorError> {
         let id = payment.payment_intent_id();
-        let attempt = next_attempt(payment)?;
-        let decided = self.live.get(&id).and_then(|l| l.decided) == Some(attempt);
-        if !decided {
-            let route = self.router.route(payment);
-            let (reason, attempt_id) = match &route {
-                Route::Npp { reason } => (reason.clone(), Some(attempt)),
-                Route::Declined { reason } => (reason.clone(), None),
-            };
-            let decision = self.decision(id, attempt_id, reason.clone(), now);
-            record(self.store, id, &decision, now)?;
-            if let Route::Declined { .. } = route {
-                let detail =
-                    FreeText::parse(&reason).map_err(|e| OrchestratorError::Rail(e.to_string()))?;
-                payments.record_declined(id, detail)?;
-                self.bump(|s| s.declined += 1);
-                return Ok(());
-            }
-        }
-        let submission = self.rail.submission(payment, attempt, now)?;
-        let message =
-            OutboxMessage::new(&submission.message_id, self.rail.name(), submission.payload)?;
-        let outcome = payments.record_sent_with(id, attempt, Some(message))?;
-        if outcome.effect == Effect::Appended {
-            self.bump(|s| s.sent += 1);
-        }
+        record(
+            self.store,
+            id,
+            &self.decision(id, None, reason.clone(), now),
+            now,
+        )?;
+        let detail =
+            FreeText::parse(&reason).map_err(|e| OrchestratorError::Rail(e.to_string()))?;
+        self.payments.record_declined(id, detail)?;
+        self.bump(|s| s.declined += 1);
         Ok(())
     }
 

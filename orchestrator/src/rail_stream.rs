@@ -119,14 +119,18 @@ pub(crate) fn record(
     now: Timestamp,
 ) -> Result<(), OrchestratorError> {
     let stream = rail_stream(id);
-    let payload =
-        serde_json::to_string(event).map_err(|e| OrchestratorError::Rail(e.to_string()))?;
+    let envelope = envelope(id, event)?;
     append_at_head(store, &stream, |version| {
-        let envelope = NewEvent::new(event.type_name(), 1, event.at(), payload.clone())?
-            .with_correlation(id.as_str())?;
-        AppendRequest::new(stream.clone(), version, vec![envelope], now)
+        AppendRequest::new(stream.clone(), version, vec![envelope.clone()], now)
     })?;
     Ok(())
+}
+
+/// A rail fact as the store keeps it: JSON, schema version 1, correlated with its payment.
+fn envelope(id: PaymentIntentId, event: &RailStreamEvent) -> Result<NewEvent, OrchestratorError> {
+    let payload =
+        serde_json::to_string(event).map_err(|e| OrchestratorError::Rail(e.to_string()))?;
+    Ok(NewEvent::new(event.type_name(), 1, event.at(), payload)?.with_correlation(id.as_str())?)
 }
 
 /// Appends many rail facts in one `append_batch` (one commit), each at its stream's current
@@ -140,12 +144,13 @@ pub(crate) fn record_all(
     let mut requests = Vec::with_capacity(facts.len());
     for (id, event) in facts {
         let stream = rail_stream(*id);
-        let payload =
-            serde_json::to_string(event).map_err(|e| OrchestratorError::Rail(e.to_string()))?;
-        let envelope = NewEvent::new(event.type_name(), 1, event.at(), payload)?
-            .with_correlation(id.as_str())?;
         let version = store.stream_version(&stream)?;
-        requests.push(AppendRequest::new(stream, version, vec![envelope], now)?);
+        requests.push(AppendRequest::new(
+            stream,
+            version,
+            vec![envelope(*id, event)?],
+            now,
+        )?);
     }
     let appended = store.append_batch(requests);
     for ((id, event), outcome) in facts.iter().zip(appended) {

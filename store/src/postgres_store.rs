@@ -140,10 +140,8 @@ const CLAIM_OUTBOX: &str = "UPDATE outbox SET lease_owner = $1, lease_until = $2
                     AND destination = $6 AND left(stream_id, length($5)) = $5
                   ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
     RETURNING id, destination, payload, claims";
-const COMPLETE_OUTBOX: &str = "UPDATE outbox SET delivered_at = $3
-    WHERE id = $1 AND lease_owner = $2 AND delivered_at IS NULL";
-/// [`COMPLETE_OUTBOX`] for many messages in one statement (one round trip, one commit): the
-/// ids whose lease `$2` still held.
+/// Marks messages delivered in one statement (one round trip, one commit): the ids whose lease
+/// `$2` still held.
 const COMPLETE_OUTBOX_BATCH: &str = "UPDATE outbox SET delivered_at = $3
     WHERE id = ANY($1) AND lease_owner = $2 AND delivered_at IS NULL RETURNING id";
 const PENDING_OUTBOX: &str = "SELECT count(*) FROM outbox WHERE delivered_at IS NULL";
@@ -577,14 +575,9 @@ impl EventStore for PostgresStore {
         owner: &str,
         now: core_npp::Timestamp,
     ) -> Result<bool, StoreError> {
-        self.writer()?;
-        let now = nanos(now, "now")?;
-        let mut reader = self.reader()?;
-        let (client, statement) = reader.prepared(COMPLETE_OUTBOX)?;
-        let changed = client
-            .execute(&statement, &[&id, &owner, &now])
-            .map_err(pg)?;
-        Ok(changed == 1)
+        self.complete_outbox_batch(&[id], owner, now)?
+            .pop()
+            .ok_or_else(|| StoreError::Unavailable("no answer for the completion".into()))
     }
 
     fn complete_outbox_batch(
