@@ -528,6 +528,33 @@ impl event_store::EventStore for CrashOnAtomic<'_> {
     ) -> Result<bool, event_store::StoreError> {
         self.0.complete_outbox(id, owner, now)
     }
+    fn defer_outbox(
+        &self,
+        id: &str,
+        owner: &str,
+        until: Timestamp,
+        why: &str,
+    ) -> Result<bool, event_store::StoreError> {
+        self.0.defer_outbox(id, owner, until, why)
+    }
+    fn fail_outbox(
+        &self,
+        id: &str,
+        owner: &str,
+        now: Timestamp,
+        why: &str,
+    ) -> Result<bool, event_store::StoreError> {
+        self.0.fail_outbox(id, owner, now, why)
+    }
+    fn reopen_outbox(&self, id: &str) -> Result<bool, event_store::StoreError> {
+        self.0.reopen_outbox(id)
+    }
+    fn list_outbox(
+        &self,
+        query: &event_store::OutboxQuery<'_>,
+    ) -> Result<Vec<event_store::OutboxEntry>, event_store::StoreError> {
+        self.0.list_outbox(query)
+    }
     fn pending_outbox(&self) -> Result<usize, event_store::StoreError> {
         self.0.pending_outbox()
     }

@@ -633,3 +633,80 @@ pub struct OutboxItem {
     /// delivery may have happened: ask the receiver before sending again.
     pub claims: u32,
 }
+
+/// Where an outbox message stands.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum OutboxStatus {
+    /// Not yet delivered: waiting, leased, or deferred to a later attempt.
+    Pending,
+    /// Delivered.
+    Delivered,
+    /// Given up on ([`crate::EventStore::fail_outbox`]); reopened only by a person.
+    Failed,
+}
+
+impl OutboxStatus {
+    /// The status's name, as APIs show it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            OutboxStatus::Pending => "pending",
+            OutboxStatus::Delivered => "delivered",
+            OutboxStatus::Failed => "failed",
+        }
+    }
+}
+
+/// The most entries one [`OutboxQuery`] returns.
+pub const MAX_OUTBOX_PAGE: usize = 1_000;
+
+/// Which outbox messages [`crate::EventStore::list_outbox`] returns: those for `destination`
+/// whose id starts with `id_prefix`, in the status asked for (any when `None`), after position
+/// `after` (exclusive), in the order they were committed, at most `limit` (up to
+/// [`MAX_OUTBOX_PAGE`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct OutboxQuery<'a> {
+    /// Only messages for this destination.
+    pub destination: &'a str,
+    /// Only messages whose id starts with this (`""` for any).
+    pub id_prefix: &'a str,
+    /// Only messages in this status.
+    pub status: Option<OutboxStatus>,
+    /// Only messages committed after this position (0 for the first page).
+    pub after: u64,
+    /// The most to return.
+    pub limit: usize,
+}
+
+/// An outbox message as it stands, for operators and for deliverers that keep an order.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct OutboxEntry {
+    /// Its position in commit order (for paging with [`OutboxQuery::after`]).
+    pub position: u64,
+    /// The message.
+    pub message: OutboxMessage,
+    /// Where it stands.
+    pub status: OutboxStatus,
+    /// How many times it has been claimed.
+    pub claims: u32,
+    /// When the append that wrote it was recorded.
+    pub created_at: Timestamp,
+    /// When it was delivered or given up on.
+    pub finished_at: Option<Timestamp>,
+    /// A pending message is not claimed before this (its lease, or the time it was deferred to).
+    pub not_before: Option<Timestamp>,
+    /// What the last failed attempt said, if one did.
+    pub last_error: Option<String>,
+}
+
+/// The longest `why` an outbox message keeps of its last failed attempt, in bytes; longer ones
+/// are cut at a character boundary.
+pub const MAX_OUTBOX_ERROR_BYTES: usize = 512;
+
+/// `why`, cut to [`MAX_OUTBOX_ERROR_BYTES`] at a character boundary.
+pub fn outbox_error(why: &str) -> &str {
+    let mut end = why.len().min(MAX_OUTBOX_ERROR_BYTES);
+    while !why.is_char_boundary(end) {
+        end -= 1;
+    }
+    why.get(..end).unwrap_or_default()
+}

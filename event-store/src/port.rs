@@ -5,8 +5,8 @@ use crate::hash::EventHash;
 use core_npp::Timestamp;
 
 use crate::model::{
-    AppendOutcome, AppendRequest, GroupOutcome, OutboxClaim, OutboxItem, PriorResult,
-    RecordedEvent, StreamId, StreamKind,
+    AppendOutcome, AppendRequest, GroupOutcome, OutboxClaim, OutboxEntry, OutboxItem, OutboxQuery,
+    PriorResult, RecordedEvent, StreamId, StreamKind,
 };
 
 /// An append-only, hash-chained event store. No method updates or deletes an event.
@@ -93,7 +93,37 @@ pub trait EventStore: Send + Sync {
             .collect()
     }
 
-    /// How many outbox messages are not yet delivered.
+    /// Gives a claimed message back, not to be claimed again before `until` (a later attempt),
+    /// keeping `why` (cut to [`crate::MAX_OUTBOX_ERROR_BYTES`]) as its last error; `false` if
+    /// `owner` no longer holds its lease.
+    fn defer_outbox(
+        &self,
+        id: &str,
+        owner: &str,
+        until: Timestamp,
+        why: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives up on a claimed message at `now`: it is [`crate::OutboxStatus::Failed`], never
+    /// claimed again unless reopened, with `why` as its last error; `false` if `owner` no longer
+    /// holds its lease.
+    fn fail_outbox(
+        &self,
+        id: &str,
+        owner: &str,
+        now: Timestamp,
+        why: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Makes a delivered or failed message pending again (a person asked for it to be sent
+    /// again), free to be claimed at once; `false` if there is no such message or it is still
+    /// pending. Its claim count is kept, so its deliverer knows it may have been sent before.
+    fn reopen_outbox(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Outbox messages as they stand (see [`OutboxQuery`]).
+    fn list_outbox(&self, query: &OutboxQuery<'_>) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// How many outbox messages are not yet delivered (failed ones are not counted).
     fn pending_outbox(&self) -> Result<usize, StoreError>;
 
     /// When the oldest undelivered outbox message was written (its append's `recorded_at`);

@@ -6,8 +6,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use core_npp::Timestamp;
 use event_store::{
-    AppendOutcome, AppendRequest, EventHash, EventStore, GroupOutcome, OutboxClaim, OutboxItem,
-    OutboxMessage, PriorResult, RecordedEvent, StoreError, StreamId,
+    AppendOutcome, AppendRequest, EventHash, EventStore, GroupOutcome, MAX_OUTBOX_PAGE,
+    OutboxClaim, OutboxEntry, OutboxItem, OutboxMessage, OutboxQuery, OutboxStatus, PriorResult,
+    RecordedEvent, StoreError, StreamId, outbox_error,
 };
 
 use crate::append::{
@@ -34,7 +35,37 @@ struct OutboxRow {
     created_at: Timestamp,
     claims: u32,
     lease: Option<(String, Timestamp)>,
-    delivered: bool,
+    /// Deferred: not claimed before this.
+    not_before: Option<Timestamp>,
+    status: OutboxStatus,
+    finished_at: Option<Timestamp>,
+    last_error: Option<String>,
+}
+
+impl OutboxRow {
+    fn held_by(&self, owner: &str) -> bool {
+        self.status == OutboxStatus::Pending
+            && self
+                .lease
+                .as_ref()
+                .is_some_and(|(holder, _)| holder == owner)
+    }
+
+    fn entry(&self, position: usize) -> OutboxEntry {
+        OutboxEntry {
+            position: position as u64 + 1,
+            message: self.message.clone(),
+            status: self.status,
+            claims: self.claims,
+            created_at: self.created_at,
+            finished_at: self.finished_at,
+            not_before: match self.status {
+                OutboxStatus::Pending => self.lease.as_ref().map(|(_, t)| *t).or(self.not_before),
+                OutboxStatus::Delivered | OutboxStatus::Failed => None,
+            },
+            last_error: self.last_error.clone(),
+        }
+    }
 }
 
 /// An event store in memory. Appends are serialised by one lock, which is all the atomicity a
@@ -54,6 +85,26 @@ impl MemoryStore {
         self.inner
             .lock()
             .map_err(|_| StoreError::Unavailable("memory store lock poisoned".into()))
+    }
+
+    /// Applies `change` to message `id` if `owner` holds its lease; whether it did.
+    fn with_held(
+        &self,
+        id: &str,
+        owner: &str,
+        change: impl FnOnce(&mut OutboxRow),
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock()?;
+        let Some(index) = inner.outbox_ids.get(id).copied() else {
+            return Ok(false);
+        };
+        match inner.outbox.get_mut(index) {
+            Some(row) if row.held_by(owner) => {
+                change(row);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }
 
@@ -287,7 +338,10 @@ impl Engine for MemoryEngine<'_> {
                 created_at: row.recorded_at,
                 claims: 0,
                 lease: None,
-                delivered: false,
+                not_before: None,
+                status: OutboxStatus::Pending,
+                finished_at: None,
+                last_error: None,
             });
             self.inner.undo.push(Undo::Outbox(id.to_owned()));
         }
@@ -392,7 +446,8 @@ impl EventStore for MemoryStore {
         let (owner, now, limit) = (claim.owner, claim.now, claim.limit);
         let until = now.plus_nanos(claim.lease_nanos).unwrap_or(now);
         let free = |row: &OutboxRow| {
-            !row.delivered
+            row.status == OutboxStatus::Pending
+                && row.not_before.is_none_or(|t| t <= now)
                 && row.message.destination() == claim.destination
                 && row.stream.as_str().starts_with(claim.streams)
                 && row
@@ -404,6 +459,7 @@ impl EventStore for MemoryStore {
         for row in inner.outbox.iter_mut().filter(|row| free(row)).take(limit) {
             row.claims = row.claims.saturating_add(1);
             row.lease = Some((owner.to_owned(), until));
+            row.not_before = None;
             claimed.push(OutboxItem {
                 message: row.message.clone(),
                 claims: row.claims,
@@ -412,7 +468,43 @@ impl EventStore for MemoryStore {
         Ok(claimed)
     }
 
-    fn complete_outbox(&self, id: &str, owner: &str, _now: Timestamp) -> Result<bool, StoreError> {
+    fn complete_outbox(&self, id: &str, owner: &str, now: Timestamp) -> Result<bool, StoreError> {
+        self.with_held(id, owner, |row| {
+            row.status = OutboxStatus::Delivered;
+            row.finished_at = Some(now);
+        })
+    }
+
+    fn defer_outbox(
+        &self,
+        id: &str,
+        owner: &str,
+        until: Timestamp,
+        why: &str,
+    ) -> Result<bool, StoreError> {
+        self.with_held(id, owner, |row| {
+            row.lease = None;
+            row.not_before = Some(until);
+            row.last_error = Some(outbox_error(why).to_owned());
+        })
+    }
+
+    fn fail_outbox(
+        &self,
+        id: &str,
+        owner: &str,
+        now: Timestamp,
+        why: &str,
+    ) -> Result<bool, StoreError> {
+        self.with_held(id, owner, |row| {
+            row.status = OutboxStatus::Failed;
+            row.finished_at = Some(now);
+            row.lease = None;
+            row.last_error = Some(outbox_error(why).to_owned());
+        })
+    }
+
+    fn reopen_outbox(&self, id: &str) -> Result<bool, StoreError> {
         let mut inner = self.lock()?;
         let Some(index) = inner.outbox_ids.get(id).copied() else {
             return Ok(false);
@@ -420,15 +512,32 @@ impl EventStore for MemoryStore {
         let Some(row) = inner.outbox.get_mut(index) else {
             return Ok(false);
         };
-        let holds = row
-            .lease
-            .as_ref()
-            .is_some_and(|(holder, _)| holder == owner);
-        if holds && !row.delivered {
-            row.delivered = true;
-            return Ok(true);
+        if row.status == OutboxStatus::Pending {
+            return Ok(false);
         }
-        Ok(false)
+        row.status = OutboxStatus::Pending;
+        row.finished_at = None;
+        row.lease = None;
+        row.not_before = None;
+        Ok(true)
+    }
+
+    fn list_outbox(&self, query: &OutboxQuery<'_>) -> Result<Vec<OutboxEntry>, StoreError> {
+        let inner = self.lock()?;
+        let skip = usize::try_from(query.after).unwrap_or(usize::MAX);
+        Ok(inner
+            .outbox
+            .iter()
+            .enumerate()
+            .skip(skip)
+            .filter(|(_, row)| {
+                row.message.destination() == query.destination
+                    && row.message.id().starts_with(query.id_prefix)
+                    && query.status.is_none_or(|status| status == row.status)
+            })
+            .take(query.limit.min(MAX_OUTBOX_PAGE))
+            .map(|(index, row)| row.entry(index))
+            .collect())
     }
 
     fn pending_outbox(&self) -> Result<usize, StoreError> {
@@ -436,7 +545,7 @@ impl EventStore for MemoryStore {
             .lock()?
             .outbox
             .iter()
-            .filter(|row| !row.delivered)
+            .filter(|row| row.status == OutboxStatus::Pending)
             .count())
     }
 
@@ -445,7 +554,7 @@ impl EventStore for MemoryStore {
             .lock()?
             .outbox
             .iter()
-            .filter(|row| !row.delivered)
+            .filter(|row| row.status == OutboxStatus::Pending)
             .map(|row| row.created_at)
             .min())
     }

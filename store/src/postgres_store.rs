@@ -3,8 +3,9 @@
 //! refuse UPDATE, DELETE and TRUNCATE, versioned migrations.
 
 use event_store::{
-    AppendOutcome, AppendRequest, EventStore, GroupOutcome, OutboxClaim, OutboxItem, PriorResult,
-    RecordedEvent, StoreError, StreamId,
+    AppendOutcome, AppendRequest, EventStore, GroupOutcome, MAX_OUTBOX_PAGE, OutboxClaim,
+    OutboxEntry, OutboxItem, OutboxQuery, OutboxStatus, PriorResult, RecordedEvent, StoreError,
+    StreamId, outbox_error,
 };
 
 use postgres::{Client, NoTls, Row, Statement};
@@ -19,8 +20,8 @@ use crate::postgres_engine::{
     find_idempotency, find_rail_message, pg, stream_version,
 };
 use crate::row::{
-    RawRow, build_recorded, count_from_db, event_row, nanos, outbox_item, stream_from_db,
-    timestamp_from_db, version_from_db,
+    OUTBOX_ENTRY_COLUMNS, OutboxColumns, RawRow, build_recorded, count_from_db, event_row, nanos,
+    outbox_item, outbox_status_sql, stream_from_db, timestamp_from_db, version_from_db,
 };
 /// Serialises migrations across processes starting together.
 const MIGRATION_LOCK: i64 = 0x4E50_5032;
@@ -84,7 +85,13 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
     // rowids; PostgreSQL's tables need no such change.
     (3, "claims tables without rowid (SQLite only)", "SELECT 1"),
     (4, "npp_claims_free, for one-statement batches", V4),
+    (5, "outbox deliveries given up on, and their last error", V5),
 ];
+
+/// A delivery can be given up on (`failed_at`) and keeps what its last attempt said.
+const V5: &str = "
+ALTER TABLE outbox ADD COLUMN failed_at BIGINT, ADD COLUMN last_error TEXT;
+";
 
 /// Lets a batch's one statement refuse itself: raised, the error rolls back everything the
 /// statement wrote (see `INSERT_SET_ALONE`).
@@ -136,7 +143,7 @@ const LIST_STREAMS: &str =
 // SKIP LOCKED: two processes claiming at once take different rows, never the same one.
 const CLAIM_OUTBOX: &str = "UPDATE outbox SET lease_owner = $1, lease_until = $2, claims = claims + 1
     WHERE seq IN (SELECT seq FROM outbox
-                  WHERE delivered_at IS NULL AND (lease_until IS NULL OR lease_until <= $3 OR lease_owner = $1)
+                  WHERE delivered_at IS NULL AND failed_at IS NULL AND (lease_until IS NULL OR lease_until <= $3 OR lease_owner = $1)
                     AND destination = $6 AND left(stream_id, length($5)) = $5
                   ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
     RETURNING id, destination, payload, claims";
@@ -144,8 +151,53 @@ const CLAIM_OUTBOX: &str = "UPDATE outbox SET lease_owner = $1, lease_until = $2
 /// `$2` still held.
 const COMPLETE_OUTBOX_BATCH: &str = "UPDATE outbox SET delivered_at = $3
     WHERE id = ANY($1) AND lease_owner = $2 AND delivered_at IS NULL RETURNING id";
-const PENDING_OUTBOX: &str = "SELECT count(*) FROM outbox WHERE delivered_at IS NULL";
-const OLDEST_OUTBOX: &str = "SELECT min(created_at) FROM outbox WHERE delivered_at IS NULL";
+const PENDING_OUTBOX: &str =
+    "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL";
+const OLDEST_OUTBOX: &str =
+    "SELECT min(created_at) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL";
+const DEFER_OUTBOX: &str = "UPDATE outbox SET lease_owner = NULL, lease_until = $3, last_error = $4
+    WHERE id = $1 AND lease_owner = $2 AND delivered_at IS NULL AND failed_at IS NULL";
+const FAIL_OUTBOX: &str =
+    "UPDATE outbox SET lease_owner = NULL, lease_until = NULL, failed_at = $3, last_error = $4
+    WHERE id = $1 AND lease_owner = $2 AND delivered_at IS NULL AND failed_at IS NULL";
+const REOPEN_OUTBOX: &str = "UPDATE outbox
+    SET delivered_at = NULL, failed_at = NULL, lease_owner = NULL, lease_until = NULL
+    WHERE id = $1 AND (delivered_at IS NOT NULL OR failed_at IS NOT NULL)";
+
+/// The listing statements, one per status filter (prepared once each per connection).
+struct ListOutbox {
+    any: &'static str,
+    pending: &'static str,
+    delivered: &'static str,
+    failed: &'static str,
+}
+
+fn list_outbox_sql(status: Option<OutboxStatus>) -> &'static str {
+    static SQL: std::sync::OnceLock<ListOutbox> = std::sync::OnceLock::new();
+    let statement = |status| -> &'static str {
+        Box::leak(
+            format!(
+                "SELECT {OUTBOX_ENTRY_COLUMNS} FROM outbox
+                 WHERE seq > $1 AND destination = $2 AND left(id, length($3)) = $3 AND {}
+                 ORDER BY seq LIMIT $4",
+                outbox_status_sql(status)
+            )
+            .into_boxed_str(),
+        )
+    };
+    let sql = SQL.get_or_init(|| ListOutbox {
+        any: statement(None),
+        pending: statement(Some(OutboxStatus::Pending)),
+        delivered: statement(Some(OutboxStatus::Delivered)),
+        failed: statement(Some(OutboxStatus::Failed)),
+    });
+    match status {
+        None => sql.any,
+        Some(OutboxStatus::Pending) => sql.pending,
+        Some(OutboxStatus::Delivered) => sql.delivered,
+        Some(OutboxStatus::Failed) => sql.failed,
+    }
+}
 
 /// Where and how to connect.
 #[derive(Clone, Debug)]
@@ -458,6 +510,21 @@ fn decode(row: &Row) -> Result<RecordedEvent, StoreError> {
 
 /// An integer argument for PostgreSQL's BIGINT; nobody asks for a position or limit past i64,
 /// so it is refused rather than clamped.
+impl PostgresStore {
+    /// Runs one of the outbox's single-row updates; whether it changed the row.
+    fn outbox_update(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<bool, StoreError> {
+        self.writer()?;
+        let mut reader = self.reader()?;
+        let (client, statement) = reader.prepared(sql)?;
+        let changed = client.execute(&statement, params).map_err(pg)?;
+        Ok(changed == 1)
+    }
+}
+
 fn big(value: u64, what: &'static str) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::Unrepresentable {
         what,
@@ -602,6 +669,48 @@ impl EventStore for PostgresStore {
         Ok(ids.iter().map(|id| marked.remove(*id)).collect())
     }
 
+    fn defer_outbox(
+        &self,
+        id: &str,
+        owner: &str,
+        until: core_npp::Timestamp,
+        why: &str,
+    ) -> Result<bool, StoreError> {
+        let until = nanos(until, "until")?;
+        self.outbox_update(DEFER_OUTBOX, &[&id, &owner, &until, &outbox_error(why)])
+    }
+
+    fn fail_outbox(
+        &self,
+        id: &str,
+        owner: &str,
+        now: core_npp::Timestamp,
+        why: &str,
+    ) -> Result<bool, StoreError> {
+        let now = nanos(now, "now")?;
+        self.outbox_update(FAIL_OUTBOX, &[&id, &owner, &now, &outbox_error(why)])
+    }
+
+    fn reopen_outbox(&self, id: &str) -> Result<bool, StoreError> {
+        self.outbox_update(REOPEN_OUTBOX, &[&id])
+    }
+
+    fn list_outbox(&self, query: &OutboxQuery<'_>) -> Result<Vec<OutboxEntry>, StoreError> {
+        let after = big(query.after, "after")?;
+        let limit = big(query.limit.min(MAX_OUTBOX_PAGE) as u64, "limit")?;
+        let rows = self.read(list_outbox_sql(query.status), |client, statement| {
+            client
+                .query(
+                    statement,
+                    &[&after, &query.destination, &query.id_prefix, &limit],
+                )
+                .map_err(pg)
+        })?;
+        rows.iter()
+            .map(|row| outbox_columns(row)?.entry())
+            .collect()
+    }
+
     fn pending_outbox(&self) -> Result<usize, StoreError> {
         let row = self.read(PENDING_OUTBOX, |client, statement| {
             client.query_one(statement, &[]).map_err(pg)
@@ -620,4 +729,24 @@ impl EventStore for PostgresStore {
             .map(|nanos| timestamp_from_db(nanos, "outbox", "created_at", "the oldest undelivered"))
             .transpose()
     }
+}
+
+/// One row of an outbox listing (columns in [`OUTBOX_ENTRY_COLUMNS`] order).
+fn outbox_columns(row: &postgres::Row) -> Result<OutboxColumns, StoreError> {
+    let describe = || "a listed outbox row".to_owned();
+    let id: String = column(row, 1, "outbox", "id", &describe)?;
+    let describe = || format!("id {id:?}");
+    let claims: i32 = column(row, 4, "outbox", "claims", &describe)?;
+    Ok(OutboxColumns {
+        seq: column(row, 0, "outbox", "seq", &describe)?,
+        destination: column(row, 2, "outbox", "destination", &describe)?,
+        payload: column(row, 3, "outbox", "payload", &describe)?,
+        claims: i64::from(claims),
+        created_at: column(row, 5, "outbox", "created_at", &describe)?,
+        delivered_at: column(row, 6, "outbox", "delivered_at", &describe)?,
+        failed_at: column(row, 7, "outbox", "failed_at", &describe)?,
+        lease_until: column(row, 8, "outbox", "lease_until", &describe)?,
+        last_error: column(row, 9, "outbox", "last_error", &describe)?,
+        id,
+    })
 }

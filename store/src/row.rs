@@ -5,8 +5,8 @@
 
 use core_npp::Timestamp;
 use event_store::{
-    EventHash, NewEvent, OutboxItem, OutboxMessage, PriorResult, RecordedEvent, StoreError,
-    StreamId,
+    EventHash, NewEvent, OutboxEntry, OutboxItem, OutboxMessage, OutboxStatus, PriorResult,
+    RecordedEvent, StoreError, StreamId,
 };
 
 /// A time as the SQL adapters store it; times after 2262 do not fit an i64 of nanoseconds.
@@ -233,4 +233,77 @@ pub(crate) fn outbox_item(
     let message = OutboxMessage::new(id, destination, payload)
         .map_err(|e| corrupt_row("outbox", "payload", row(), e.to_string()))?;
     Ok(OutboxItem { message, claims })
+}
+
+/// The condition an outbox listing adds for `status`, in SQL both adapters speak: a message is
+/// delivered when `delivered_at` is set, failed when `failed_at` is, pending otherwise (written
+/// so a pending listing can use the index of undelivered rows).
+pub(crate) const fn outbox_status_sql(status: Option<OutboxStatus>) -> &'static str {
+    match status {
+        None => "TRUE",
+        Some(OutboxStatus::Pending) => "delivered_at IS NULL AND failed_at IS NULL",
+        Some(OutboxStatus::Delivered) => "delivered_at IS NOT NULL",
+        Some(OutboxStatus::Failed) => "failed_at IS NOT NULL",
+    }
+}
+
+/// The columns an outbox listing reads, in the order [`OutboxColumns`] holds them.
+pub(crate) const OUTBOX_ENTRY_COLUMNS: &str = "seq, id, destination, payload, claims, created_at, \
+     delivered_at, failed_at, lease_until, last_error";
+
+/// One outbox row as a listing reads it.
+pub(crate) struct OutboxColumns {
+    pub(crate) seq: i64,
+    pub(crate) id: String,
+    pub(crate) destination: String,
+    pub(crate) payload: String,
+    pub(crate) claims: i64,
+    pub(crate) created_at: i64,
+    pub(crate) delivered_at: Option<i64>,
+    pub(crate) failed_at: Option<i64>,
+    pub(crate) lease_until: Option<i64>,
+    pub(crate) last_error: Option<String>,
+}
+
+impl OutboxColumns {
+    /// The entry, or corruption naming the column that holds what this store never writes.
+    pub(crate) fn entry(self) -> Result<OutboxEntry, StoreError> {
+        let row = format!("id {:?}", self.id);
+        let position = u64::try_from(self.seq)
+            .ok()
+            .filter(|p| *p >= 1)
+            .ok_or_else(|| corrupt_row("outbox", "seq", &row, format!("holds {}", self.seq)))?;
+        let claims = u32::try_from(self.claims)
+            .map_err(|_| corrupt_row("outbox", "claims", &row, format!("holds {}", self.claims)))?;
+        let time = |nanos: i64, column| timestamp_from_db(nanos, "outbox", column, &row);
+        let (status, finished_at) = match (self.delivered_at, self.failed_at) {
+            (None, None) => (OutboxStatus::Pending, None),
+            (Some(at), None) => (OutboxStatus::Delivered, Some(time(at, "delivered_at")?)),
+            (None, Some(at)) => (OutboxStatus::Failed, Some(time(at, "failed_at")?)),
+            (Some(_), Some(_)) => {
+                return Err(corrupt_row(
+                    "outbox",
+                    "failed_at",
+                    &row,
+                    "is set on a delivered message",
+                ));
+            }
+        };
+        let message = OutboxMessage::new(&self.id, &self.destination, self.payload)
+            .map_err(|e| corrupt_row("outbox", "payload", &row, e.to_string()))?;
+        let not_before = match (status, self.lease_until) {
+            (OutboxStatus::Pending, Some(until)) => Some(time(until, "lease_until")?),
+            _ => None,
+        };
+        Ok(OutboxEntry {
+            position,
+            message,
+            status,
+            claims,
+            created_at: time(self.created_at, "created_at")?,
+            finished_at,
+            not_before,
+            last_error: self.last_error,
+        })
+    }
 }

@@ -6,8 +6,9 @@ use std::sync::{Condvar, Mutex};
 
 use core_npp::Timestamp;
 use event_store::{
-    AppendOutcome, AppendRequest, EventHash, EventStore, GroupOutcome, OutboxClaim, OutboxItem,
-    PriorResult, RecordedEvent, StoreError, StreamId,
+    AppendOutcome, AppendRequest, EventHash, EventStore, GroupOutcome, MAX_OUTBOX_PAGE,
+    OutboxClaim, OutboxEntry, OutboxItem, OutboxQuery, PriorResult, RecordedEvent, StoreError,
+    StreamId, outbox_error,
 };
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 
@@ -17,8 +18,9 @@ use crate::checkpoint::Checkpointer;
 use crate::group_commit::{BatchWriter, GroupCommit};
 use crate::heads::Heads;
 use crate::row::{
-    RawRow, at, build_recorded, corrupt_row, count_from_db, event_row, fingerprint_from_db, nanos,
-    outbox_item, prior_from_db, stream_from_db, timestamp_from_db, version_from_db,
+    OUTBOX_ENTRY_COLUMNS, OutboxColumns, RawRow, at, build_recorded, corrupt_row, count_from_db,
+    event_row, fingerprint_from_db, nanos, outbox_item, outbox_status_sql, prior_from_db,
+    stream_from_db, timestamp_from_db, version_from_db,
 };
 
 /// `PRAGMA application_id` of an npp event store ("NPP1"), so a stranger's SQLite file is
@@ -38,7 +40,14 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
     (3, "claims tables without rowid", V3),
     // The numbering is shared with PostgreSQL, whose version 4 adds a function SQLite needs not.
     (4, "npp_claims_free (PostgreSQL only)", "SELECT 1"),
+    (5, "outbox deliveries given up on, and their last error", V5),
 ];
+
+/// A delivery can be given up on (`failed_at`) and keeps what its last attempt said.
+const V5: &str = "
+ALTER TABLE outbox ADD COLUMN failed_at INTEGER;
+ALTER TABLE outbox ADD COLUMN last_error TEXT;
+";
 
 /// One B-tree per claims table instead of two (a rowid table and its key's index): a third fewer
 /// B-tree inserts per payment. Dropping a table drops its triggers, so they are created again.
@@ -284,6 +293,31 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Runs one of the outbox's lease-holder updates (`?1` id, `?2` owner, `?3` a time, `?4`
+    /// why) on the writer's connection; whether it changed the row.
+    fn outbox_update(
+        &self,
+        sql: &'static str,
+        id: &str,
+        owner: &str,
+        at: i64,
+        why: &str,
+    ) -> Result<bool, StoreError> {
+        let writer = self.writer()?;
+        let (id, owner, why) = (
+            id.to_owned(),
+            owner.to_owned(),
+            outbox_error(why).to_owned(),
+        );
+        writer.run_task(move |w: &mut SqliteWriter| {
+            w.conn
+                .prepare_cached(sql)
+                .and_then(|mut s| s.execute(params![id, owner, at, why]))
+                .map(|changed| changed == 1)
+                .map_err(unavailable)
+        })
     }
 
     fn with_reader<T>(
@@ -1023,7 +1057,7 @@ impl EventStore for SqliteStore {
                 .prepare_cached(
                     "UPDATE outbox SET lease_owner = ?1, lease_until = ?2, claims = claims + 1
                      WHERE seq IN (SELECT seq FROM outbox
-                                   WHERE delivered_at IS NULL AND (lease_until IS NULL OR lease_until <= ?3 OR lease_owner = ?1)
+                                   WHERE delivered_at IS NULL AND failed_at IS NULL AND (lease_until IS NULL OR lease_until <= ?3 OR lease_owner = ?1)
                                      AND destination = ?6 AND substr(stream_id, 1, length(?5)) = ?5
                                    ORDER BY seq LIMIT ?4)
                      RETURNING id, destination, payload, claims",
@@ -1092,11 +1126,84 @@ impl EventStore for SqliteStore {
         })
     }
 
+    fn defer_outbox(
+        &self,
+        id: &str,
+        owner: &str,
+        until: Timestamp,
+        why: &str,
+    ) -> Result<bool, StoreError> {
+        let until = nanos(until, "until")?;
+        self.outbox_update(
+            "UPDATE outbox SET lease_owner = NULL, lease_until = ?3, last_error = ?4
+             WHERE id = ?1 AND lease_owner = ?2 AND delivered_at IS NULL AND failed_at IS NULL",
+            id,
+            owner,
+            until,
+            why,
+        )
+    }
+
+    fn fail_outbox(
+        &self,
+        id: &str,
+        owner: &str,
+        now: Timestamp,
+        why: &str,
+    ) -> Result<bool, StoreError> {
+        let now = nanos(now, "now")?;
+        self.outbox_update(
+            "UPDATE outbox SET lease_owner = NULL, lease_until = NULL, failed_at = ?3, last_error = ?4
+             WHERE id = ?1 AND lease_owner = ?2 AND delivered_at IS NULL AND failed_at IS NULL",
+            id,
+            owner,
+            now,
+            why,
+        )
+    }
+
+    fn reopen_outbox(&self, id: &str) -> Result<bool, StoreError> {
+        let writer = self.writer()?;
+        let id = id.to_owned();
+        writer.run_task(move |w: &mut SqliteWriter| {
+            w.conn
+                .prepare_cached(
+                    "UPDATE outbox SET delivered_at = NULL, failed_at = NULL, lease_owner = NULL, lease_until = NULL
+                     WHERE id = ?1 AND (delivered_at IS NOT NULL OR failed_at IS NOT NULL)",
+                )
+                .and_then(|mut s| s.execute(params![id]))
+                .map(|changed| changed == 1)
+                .map_err(unavailable)
+        })
+    }
+
+    fn list_outbox(&self, query: &OutboxQuery<'_>) -> Result<Vec<OutboxEntry>, StoreError> {
+        let sql = format!(
+            "SELECT {OUTBOX_ENTRY_COLUMNS} FROM outbox
+             WHERE seq > ?1 AND destination = ?2 AND substr(id, 1, length(?3)) = ?3 AND {}
+             ORDER BY seq LIMIT ?4",
+            outbox_status_sql(query.status)
+        );
+        let after = sql_int(query.after, "after")?;
+        let limit = sql_int(query.limit.min(MAX_OUTBOX_PAGE) as u64, "limit")?;
+        self.with_reader(|conn| {
+            let mut statement = conn.prepare_cached(&sql).map_err(unavailable)?;
+            let mut rows = statement
+                .query(params![after, query.destination, query.id_prefix, limit])
+                .map_err(unavailable)?;
+            let mut entries = Vec::new();
+            while let Some(row) = rows.next().map_err(unavailable)? {
+                entries.push(outbox_columns(row)?.entry()?);
+            }
+            Ok(entries)
+        })
+    }
+
     fn pending_outbox(&self) -> Result<usize, StoreError> {
         self.with_reader(|conn| {
             let count = conn
                 .query_row(
-                    "SELECT count(*) FROM outbox WHERE delivered_at IS NULL",
+                    "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL",
                     [],
                     |row| row.get::<_, i64>(0),
                 )
@@ -1109,7 +1216,7 @@ impl EventStore for SqliteStore {
         self.with_reader(|conn| {
             let oldest = conn
                 .query_row(
-                    "SELECT min(created_at) FROM outbox WHERE delivered_at IS NULL",
+                    "SELECT min(created_at) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL",
                     [],
                     |row| row.get::<_, Option<i64>>(0),
                 )
@@ -1121,4 +1228,23 @@ impl EventStore for SqliteStore {
                 .transpose()
         })
     }
+}
+
+/// One row of an outbox listing (columns in [`OUTBOX_ENTRY_COLUMNS`] order).
+fn outbox_columns(row: &rusqlite::Row<'_>) -> Result<OutboxColumns, StoreError> {
+    let describe = || "a listed outbox row".to_owned();
+    let id: String = column(row, 1, "outbox", "id", &describe)?;
+    let describe = || format!("id {id:?}");
+    Ok(OutboxColumns {
+        seq: column(row, 0, "outbox", "seq", &describe)?,
+        destination: column(row, 2, "outbox", "destination", &describe)?,
+        payload: column(row, 3, "outbox", "payload", &describe)?,
+        claims: column(row, 4, "outbox", "claims", &describe)?,
+        created_at: column(row, 5, "outbox", "created_at", &describe)?,
+        delivered_at: column(row, 6, "outbox", "delivered_at", &describe)?,
+        failed_at: column(row, 7, "outbox", "failed_at", &describe)?,
+        lease_until: column(row, 8, "outbox", "lease_until", &describe)?,
+        last_error: column(row, 9, "outbox", "last_error", &describe)?,
+        id,
+    })
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use event_store::{
     AppendOutcome, AppendRequest, Committed, EventHash, EventStore, GroupOutcome, NewEvent,
-    PriorResult, StoreError, check_stream_chain,
+    OutboxQuery, OutboxStatus, PriorResult, StoreError, check_stream_chain,
 };
 use support::*;
 
@@ -834,6 +834,167 @@ fn outbox_claims_take_only_their_destination_and_streams(store: &dyn EventStore)
     assert_eq!(rest, ["SC-2"]);
 }
 
+fn webhook(id: &str) -> event_store::OutboxMessage {
+    event_store::OutboxMessage::new(id, "webhook", format!("{{\"id\":\"{id}\"}}")).unwrap()
+}
+
+fn webhook_claim(owner: &str, now: core_npp::Timestamp) -> event_store::OutboxClaim<'_> {
+    event_store::OutboxClaim {
+        destination: "webhook",
+        ..lease_claim(owner, now, 10)
+    }
+}
+
+fn listed(
+    store: &dyn EventStore,
+    prefix: &str,
+    status: Option<OutboxStatus>,
+) -> Vec<event_store::OutboxEntry> {
+    store
+        .list_outbox(&OutboxQuery {
+            destination: "webhook",
+            id_prefix: prefix,
+            status,
+            after: 0,
+            limit: 100,
+        })
+        .unwrap()
+}
+
+fn a_deferred_message_waits_for_its_time_and_keeps_its_error(store: &dyn EventStore) {
+    // Given a message claimed by w
+    committed(store.append(request("d-1", 0, 1).with_outbox(webhook("D-1"))));
+    assert_eq!(
+        store
+            .claim_outbox(&webhook_claim("w", at(10)))
+            .unwrap()
+            .len(),
+        1
+    );
+    // When w defers it to t=100 after a failed attempt (another worker cannot)
+    assert!(!store.defer_outbox("D-1", "x", at(100), "not mine").unwrap());
+    assert!(store.defer_outbox("D-1", "w", at(100), "HTTP 500").unwrap());
+    assert!(
+        !store.defer_outbox("D-1", "w", at(200), "twice").unwrap(),
+        "no longer held"
+    );
+    // Then nobody, not even w, claims it before then; it is still pending, with its error
+    assert!(
+        store
+            .claim_outbox(&webhook_claim("w", at(99)))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .claim_outbox(&webhook_claim("x", at(50)))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.pending_outbox().unwrap(), 1);
+    let entry = &listed(store, "", None)[0];
+    assert_eq!(entry.status, OutboxStatus::Pending);
+    assert_eq!(entry.last_error.as_deref(), Some("HTTP 500"));
+    assert_eq!(entry.not_before, Some(at(100)));
+    assert_eq!((entry.claims, entry.finished_at), (1, None));
+    // And at t=100 it is claimable, its claim count telling it was tried before
+    let again = store.claim_outbox(&webhook_claim("x", at(100))).unwrap();
+    assert_eq!((again[0].message.id(), again[0].claims), ("D-1", 2));
+    assert!(store.complete_outbox("D-1", "x", at(101)).unwrap());
+    let entry = &listed(store, "", None)[0];
+    assert_eq!(
+        (entry.status, entry.finished_at, entry.not_before),
+        (OutboxStatus::Delivered, Some(at(101)), None)
+    );
+}
+
+fn a_failed_message_is_never_claimed_until_reopened(store: &dyn EventStore) {
+    // Given a message claimed by w, which gives up on it
+    committed(store.append(request("f-1", 0, 1).with_outbox(webhook("F-1"))));
+    assert_eq!(
+        store
+            .claim_outbox(&webhook_claim("w", at(10)))
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(!store.fail_outbox("F-1", "x", at(11), "not mine").unwrap());
+    let long = "é".repeat(event_store::MAX_OUTBOX_ERROR_BYTES);
+    assert!(store.fail_outbox("F-1", "w", at(11), &long).unwrap());
+    // Then it is failed, not pending, and no claim or completion touches it
+    assert_eq!(store.pending_outbox().unwrap(), 0);
+    assert_eq!(store.oldest_pending_outbox().unwrap(), None);
+    assert!(
+        store
+            .claim_outbox(&webhook_claim("w", at(1_000)))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(!store.complete_outbox("F-1", "w", at(12)).unwrap());
+    let failed = listed(store, "F-", Some(OutboxStatus::Failed));
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].finished_at, Some(at(11)));
+    let error = failed[0].last_error.clone().unwrap();
+    assert!(error.len() <= event_store::MAX_OUTBOX_ERROR_BYTES && error.starts_with("éé"));
+    // When a person reopens it, it is pending and claimable again, its claims kept
+    assert!(!store.reopen_outbox("F-NONE").unwrap());
+    assert!(store.reopen_outbox("F-1").unwrap());
+    assert!(!store.reopen_outbox("F-1").unwrap(), "already pending");
+    assert_eq!(store.pending_outbox().unwrap(), 1);
+    let again = store.claim_outbox(&webhook_claim("x", at(13))).unwrap();
+    assert_eq!((again[0].message.id(), again[0].claims), ("F-1", 2));
+    assert!(store.complete_outbox("F-1", "x", at(14)).unwrap());
+    // And a delivered message can be reopened too (sent again on request)
+    assert!(store.reopen_outbox("F-1").unwrap());
+    assert_eq!(listed(store, "F-", Some(OutboxStatus::Pending)).len(), 1);
+}
+
+fn outbox_listings_filter_and_page_in_commit_order(store: &dyn EventStore) {
+    // Given webhook messages for two prefixes, a rail message, and one of each status
+    for (n, id) in ["A:1", "B:1", "A:2", "A:3"].iter().enumerate() {
+        committed(store.append(request(&format!("l-{n}"), 0, 1).with_outbox(webhook(id))));
+    }
+    committed(store.append(request("l-rail", 0, 1).with_outbox(outbox("A:rail"))));
+    let claimed = store.claim_outbox(&webhook_claim("w", at(10))).unwrap();
+    assert_eq!(claimed.len(), 4);
+    assert!(store.complete_outbox("A:1", "w", at(11)).unwrap());
+    assert!(store.fail_outbox("A:2", "w", at(11), "gone").unwrap());
+    // Then each filter answers in commit order, only its destination and prefix
+    let ids = |entries: Vec<event_store::OutboxEntry>| -> Vec<String> {
+        entries.iter().map(|e| e.message.id().to_owned()).collect()
+    };
+    assert_eq!(ids(listed(store, "", None)), ["A:1", "B:1", "A:2", "A:3"]);
+    assert_eq!(ids(listed(store, "A:", None)), ["A:1", "A:2", "A:3"]);
+    assert_eq!(
+        ids(listed(store, "A:", Some(OutboxStatus::Pending))),
+        ["A:3"]
+    );
+    assert_eq!(
+        ids(listed(store, "", Some(OutboxStatus::Delivered))),
+        ["A:1"]
+    );
+    assert_eq!(ids(listed(store, "", Some(OutboxStatus::Failed))), ["A:2"]);
+    assert!(listed(store, "C:", None).is_empty());
+    // And pages continue after the last position seen
+    let all = listed(store, "", None);
+    assert!(all.windows(2).all(|w| w[0].position < w[1].position));
+    let page = |after, limit| {
+        store
+            .list_outbox(&OutboxQuery {
+                destination: "webhook",
+                id_prefix: "",
+                status: None,
+                after,
+                limit,
+            })
+            .unwrap()
+    };
+    let first = page(0, 2);
+    assert_eq!(ids(first.clone()), ["A:1", "B:1"]);
+    assert_eq!(ids(page(first[1].position, 2)), ["A:2", "A:3"]);
+    assert!(page(all[3].position, 2).is_empty());
+}
+
 macro_rules! contract_suite {
     ($adapter:ident) => {
         mod $adapter {
@@ -895,6 +1056,9 @@ macro_rules! contract_suite {
             case!(outbox_claims_take_only_their_destination_and_streams);
             case!(the_oldest_undelivered_message_is_known);
             case!(a_batch_of_completions_answers_as_one_by_one_would);
+            case!(a_deferred_message_waits_for_its_time_and_keeps_its_error);
+            case!(a_failed_message_is_never_claimed_until_reopened);
+            case!(outbox_listings_filter_and_page_in_commit_order);
         }
     };
 }

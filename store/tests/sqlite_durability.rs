@@ -200,6 +200,7 @@ CREATE TRIGGER rail_messages_no_update BEFORE UPDATE ON rail_messages
     BEGIN SELECT RAISE(ABORT, 'rail message claims are append-only'); END;
 CREATE TRIGGER rail_messages_no_delete BEFORE DELETE ON rail_messages
     BEGIN SELECT RAISE(ABORT, 'rail message claims are append-only'); END;
+ALTER TABLE outbox DROP COLUMN failed_at; ALTER TABLE outbox DROP COLUMN last_error;
 DELETE FROM schema_migrations WHERE version >= 3;
 ";
 
