@@ -245,7 +245,7 @@ impl Payments<'_> {
         let outbox: Vec<OutboxMessage> = outbox.into_iter().cloned().collect();
         let request = self
             .event_request(
-                payment.payment_intent_id(),
+                &next,
                 loaded.version,
                 &event,
                 rail_message,

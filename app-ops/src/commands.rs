@@ -13,6 +13,7 @@ use event_store::{
 };
 use sha2::{Digest, Sha256};
 
+use crate::announce::{Announce, Announcement};
 use crate::clock::Clock;
 use crate::coalesce::{Coalescer, CoalescingStats, OwnedCommand};
 use crate::codec::encode_payment_event;
@@ -338,6 +339,8 @@ pub struct Payments<'a> {
     /// Whether threads' single commands queue to share hand-offs (not for a store whose appends
     /// cost nothing to share, such as the memory store: they run directly).
     share: bool,
+    /// Adds notifications to the appends of payment events (webhooks), if anyone listens.
+    announce: Option<&'a dyn Announce>,
 }
 
 /// Past this many cached payments the cache starts over.
@@ -359,7 +362,39 @@ impl<'a> Payments<'a> {
             funds: LiveFunds::default(),
             coalescer: Coalescer::default(),
             share: store.batches_pay(),
+            announce: None,
         }
+    }
+
+    /// These handlers, committing `announce`'s messages with every payment event they append
+    /// (imported histories excepted: they are records of the past, not news).
+    pub fn with_announcer(mut self, announce: &'a dyn Announce) -> Self {
+        self.announce = Some(announce);
+        self
+    }
+
+    /// Adds the announcer's messages for `event`, recorded at `version` and leaving the payment
+    /// in `next`'s state, to `request`.
+    fn announced(
+        &self,
+        mut request: AppendRequest,
+        next: &Payment,
+        version: u32,
+        event: &PaymentEvent,
+    ) -> Result<AppendRequest, AppError> {
+        let Some(announce) = self.announce else {
+            return Ok(request);
+        };
+        let announcement = Announcement {
+            payment: next.payment_intent_id(),
+            version,
+            kind: event.kind(),
+            state: next.state(),
+        };
+        for message in announce.messages(&announcement)? {
+            request = request.with_outbox(message);
+        }
+        Ok(request)
     }
 
     /// The funds projection these handlers' authorisations read (derived from events, shared by
@@ -471,20 +506,22 @@ impl<'a> Payments<'a> {
         }
         let request = AppendRequest::new(stream, 0, vec![envelope], self.clock.now())?
             .with_idempotency(claim);
+        let request = self.announced(request, &payment, 1, &event)?;
         Ok((payment, request))
     }
 
-    /// The append recording `event` at `version + 1`, with its rail message claim and outbox.
+    /// The append recording `event` at `version + 1`, which leaves the payment as `next`, with
+    /// its rail message claim, its outbox and the announcer's messages.
     pub(crate) fn event_request(
         &self,
-        id: PaymentIntentId,
+        next: &Payment,
         version: u32,
         event: &PaymentEvent,
         rail_message: Option<&str>,
         outbox: &[OutboxMessage],
     ) -> Result<AppendRequest, AppError> {
         let mut request = AppendRequest::new(
-            StreamId::payment(id),
+            StreamId::payment(next.payment_intent_id()),
             version,
             vec![encode_payment_event(event)?],
             self.clock.now(),
@@ -495,7 +532,7 @@ impl<'a> Payments<'a> {
         for message in outbox {
             request = request.with_outbox(message.clone());
         }
-        Ok(request)
+        self.announced(request, next, version.saturating_add(1), event)
     }
 
     /// The store these handlers use.
@@ -868,7 +905,7 @@ impl<'a> Payments<'a> {
                     });
                 }
             };
-            let request = self.event_request(id, version, &event, rail_message, outbox)?;
+            let request = self.event_request(&next, version, &event, rail_message, outbox)?;
             match self.store.append(request) {
                 Ok(AppendOutcome::Committed(c)) => {
                     self.remember(&next, c.last_version);

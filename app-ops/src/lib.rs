@@ -2,6 +2,7 @@
 //! core decide, and append with the expected version; derived funds; store verification; and
 //! operator actions under maker-checker approval.
 
+mod announce;
 mod batch;
 mod clock;
 mod coalesce;
@@ -15,6 +16,7 @@ mod policy;
 mod stored_policy;
 mod verify;
 
+pub use announce::{Announce, Announcement};
 pub use batch::Command;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use coalesce::{

@@ -702,7 +702,7 @@ impl<'a> OperatorActions<'a> {
         };
         let ops = self.ops_append(request_id, request.version, &[approval, executed])?;
         let payment = self.payments.event_request(
-            request.payment_intent_id,
+            &next,
             loaded.version,
             event,
             None,

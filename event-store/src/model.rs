@@ -33,17 +33,21 @@ pub enum StreamKind {
     Sim,
     /// `policy`: the operator policy in force, as loaded.
     Policy,
+    /// `webhook-<endpoint_id>`: one webhook endpoint's subscription, its removal, and the
+    /// redeliveries operators asked of it.
+    Webhook,
 }
 
 impl StreamKind {
     /// Every kind.
-    pub const ALL: [StreamKind; 6] = [
+    pub const ALL: [StreamKind; 7] = [
         StreamKind::Payment,
         StreamKind::Rail,
         StreamKind::Ops,
         StreamKind::Anomaly,
         StreamKind::Sim,
         StreamKind::Policy,
+        StreamKind::Webhook,
     ];
 
     /// The prefix of this kind's stream ids (the whole id for `policy`).
@@ -55,6 +59,7 @@ impl StreamKind {
             StreamKind::Anomaly => "anomaly-",
             StreamKind::Sim => "sim-",
             StreamKind::Policy => "policy",
+            StreamKind::Webhook => "webhook-",
         }
     }
 
@@ -67,6 +72,7 @@ impl StreamKind {
             StreamKind::Anomaly => "anomaly",
             StreamKind::Sim => "sim",
             StreamKind::Policy => "policy",
+            StreamKind::Webhook => "webhook",
         }
     }
 }
@@ -118,6 +124,11 @@ impl StreamId {
         Self::parse(&format!("{}{message_id}", StreamKind::Sim.prefix()))
     }
 
+    /// The stream of one webhook endpoint (`endpoint_id` as the API names it).
+    pub fn webhook(endpoint_id: &str) -> Result<Self, StoreError> {
+        Self::parse(&format!("{}{endpoint_id}", StreamKind::Webhook.prefix()))
+    }
+
     /// The one stream holding the operator policy in force.
     pub fn policy() -> Self {
         Self(StreamKind::Policy.prefix().to_owned())
@@ -153,7 +164,7 @@ impl StreamId {
             StreamKind::Payment | StreamKind::Rail | StreamKind::Anomaly => {
                 PaymentIntentId::parse(self.key()?).ok()
             }
-            StreamKind::Ops | StreamKind::Sim | StreamKind::Policy => None,
+            StreamKind::Ops | StreamKind::Sim | StreamKind::Policy | StreamKind::Webhook => None,
         }
     }
 
@@ -165,7 +176,8 @@ impl StreamId {
             | StreamKind::Rail
             | StreamKind::Anomaly
             | StreamKind::Sim
-            | StreamKind::Policy => None,
+            | StreamKind::Policy
+            | StreamKind::Webhook => None,
         }
     }
 

@@ -5,6 +5,7 @@
 //! (`keys`), never from a request field. Errors are RFC 9457 problem details (`problem`). The
 //! OpenAPI document is generated from the handlers (`openapi`).
 
+pub mod deliver;
 pub mod error;
 mod index;
 pub mod intent;
@@ -18,9 +19,12 @@ mod routes;
 pub mod server;
 pub mod state;
 pub mod views;
+mod webhook_routes;
+pub mod webhooks;
 
 pub use error::{KeysError, ServeError};
 pub use index::PaymentIndex;
 pub use keys::{Caller, KeyFile, KeyRing, Role};
 pub use server::{OrchestratorSetup, Setup, run};
+pub use deliver::WebhookConfig;
 pub use state::Limits;

@@ -37,6 +37,13 @@ pub struct StateLabels {
     pub state: String,
 }
 
+/// Labels of a webhook delivery attempt's outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    /// `delivered`, `retried` (deferred to a later attempt) or `failed` (given up on).
+    pub outcome: String,
+}
+
 /// Every metric the server keeps.
 pub struct Metrics {
     registry: Registry,
@@ -67,6 +74,12 @@ pub struct Metrics {
     pub command_rounds: Gauge,
     /// Requests refused because the server was at its concurrency limit.
     pub overloaded: Counter,
+    /// Webhook delivery attempts by outcome.
+    pub webhook_deliveries: Family<DeliveryLabels, Counter>,
+    /// Webhook deliveries pending (as of the last scrape).
+    pub webhook_pending: Gauge,
+    /// Seconds since the oldest pending webhook delivery was committed.
+    pub webhook_oldest_seconds: Gauge<f64, AtomicU64>,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -153,6 +166,24 @@ impl Default for Metrics {
             "Requests refused with 503 at the concurrency limit",
             overloaded.clone(),
         );
+        let webhook_deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by outcome (delivered, retried, failed)",
+            webhook_deliveries.clone(),
+        );
+        let webhook_pending = Gauge::default();
+        registry.register(
+            "webhook_pending",
+            "Webhook deliveries not yet delivered or given up on (counted up to 1,000)",
+            webhook_pending.clone(),
+        );
+        let webhook_oldest_seconds = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "webhook_oldest_pending_seconds",
+            "Age of the oldest pending webhook delivery (0 when none)",
+            webhook_oldest_seconds.clone(),
+        );
         Self {
             registry,
             requests,
@@ -168,6 +199,9 @@ impl Default for Metrics {
             commands_run,
             command_rounds,
             overloaded,
+            webhook_deliveries,
+            webhook_pending,
+            webhook_oldest_seconds,
         }
     }
 }
@@ -187,6 +221,15 @@ impl Metrics {
                 route: route.to_owned(),
             })
             .observe(took.as_secs_f64());
+    }
+
+    /// Counts one webhook delivery attempt's outcome.
+    pub fn delivery(&self, outcome: &str) {
+        self.webhook_deliveries
+            .get_or_create(&DeliveryLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 
     /// The text exposition.

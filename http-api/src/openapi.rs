@@ -6,7 +6,9 @@ use utoipa::{Modify, OpenApi};
 
 use crate::intent::{CreatePayment, PartyRequest};
 use crate::problem::ProblemBody;
+use crate::deliver::WebhookBody;
 use crate::routes;
+use crate::webhook_routes;
 use crate::views::{
     ApprovalResult, ApprovalView, AttemptView, OperatorQueue, OperatorRequestList,
     OperatorRequestView, PartyView, PaymentPage, PaymentSummary, PaymentView, QueueItem, Readiness,
@@ -50,6 +52,11 @@ impl Modify for Bearer {
         routes::get_request,
         routes::approve,
         routes::reject,
+        webhook_routes::create_endpoint,
+        webhook_routes::list_endpoints,
+        webhook_routes::delete_endpoint,
+        webhook_routes::list_deliveries,
+        webhook_routes::redeliver,
         routes::healthz,
         routes::readyz,
         routes::metrics,
@@ -59,11 +66,14 @@ impl Modify for Bearer {
         CreatePayment, PartyRequest, PaymentView, PartyView, AttemptView, PaymentPage,
         PaymentSummary, OperatorRequestView, ApprovalView, ApprovalResult, OperatorRequestList,
         OperatorQueue, QueueItem, Readiness, ProblemBody, routes::CreateRequest, routes::RejectRequest,
+        webhook_routes::CreateEndpoint, webhook_routes::EndpointView, webhook_routes::EndpointList,
+        webhook_routes::DeliveryView, webhook_routes::DeliveryPage, WebhookBody,
     )),
     modifiers(&Bearer),
     tags(
         (name = "payments", description = "Create and follow payments"),
         (name = "operators", description = "The operator queue and maker-checker requests"),
+        (name = "webhooks", description = "Endpoints that hear of payment state changes, and their deliveries"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
 )]

@@ -50,9 +50,59 @@ pub fn queue(state: &State) -> Result<OperatorQueue, Problem> {
             why,
             pending_requests: requests,
             since: entry.updated_at.to_string(),
+            webhook_delivery: None,
         });
     }
+    items.extend(failed_deliveries(state, &index)?);
     Ok(OperatorQueue { items })
+}
+
+/// The most failed webhook deliveries the queue lists (`GET /v1/webhook-deliveries?status=failed`
+/// pages through them all).
+const QUEUED_FAILED_DELIVERIES: usize = 100;
+
+/// Webhook deliveries given up on: a channel did not hear of a payment's event.
+fn failed_deliveries(
+    state: &State,
+    index: &crate::index::PaymentIndex,
+) -> Result<Vec<QueueItem>, Problem> {
+    let failed = state
+        .store
+        .list_outbox(&event_store::OutboxQuery {
+            destination: crate::webhooks::WEBHOOK_DESTINATION,
+            id_prefix: "",
+            status: Some(event_store::OutboxStatus::Failed),
+            after: 0,
+            limit: QUEUED_FAILED_DELIVERIES,
+        })
+        .map_err(Problem::from)?;
+    let mut items = Vec::new();
+    for entry in failed {
+        let Ok(note) =
+            serde_json::from_str::<crate::webhooks::DeliveryNote>(entry.message.payload())
+        else {
+            continue;
+        };
+        let payment = index.get(note.payment_id);
+        items.push(QueueItem {
+            payment_id: note.payment_id.to_string(),
+            state: payment.map_or(note.state.clone(), |p| p.state.name().to_owned()),
+            amount: payment.map_or(0, |p| p.amount.minor_units()),
+            why: format!(
+                "webhook delivery of {} ({}) to endpoint {} failed after {} attempts: {}; \
+                 redeliver it once the receiver is back",
+                note.kind,
+                note.state,
+                note.endpoint_id,
+                entry.claims,
+                entry.last_error.as_deref().unwrap_or("no error recorded")
+            ),
+            pending_requests: Vec::new(),
+            since: entry.finished_at.unwrap_or(entry.created_at).to_string(),
+            webhook_delivery: Some(entry.message.id().to_owned()),
+        });
+    }
+    Ok(items)
 }
 
 /// A count as a gauge's value; a count past `i64::MAX` (never, in practice) shows as the most.
@@ -81,12 +131,35 @@ pub fn refresh_gauges(state: &State) -> Result<(), Problem> {
         Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
     });
     state.metrics.outbox_oldest_seconds.set(age.as_secs_f64());
+    let (pending, oldest) = webhook_backlog(state)?;
+    state.metrics.webhook_pending.set(gauge(pending));
+    let age = oldest.map_or(Duration::ZERO, |at| {
+        let nanos = now.unix_nanos().saturating_sub(at.unix_nanos()).max(0);
+        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    });
+    state.metrics.webhook_oldest_seconds.set(age.as_secs_f64());
     let coalescing = state.payments.coalescing();
     let metrics = &state.metrics;
     metrics.commands_queued.set(gauge(coalescing.queued));
     metrics.commands_run.set(gauge(coalescing.commands));
     metrics.command_rounds.set(gauge(coalescing.rounds));
     Ok(())
+}
+
+/// Pending webhook deliveries (counted up to a page's worth past which the gauge shows the
+/// most a page holds) and when the oldest was committed.
+fn webhook_backlog(state: &State) -> Result<(usize, Option<core_npp::Timestamp>), Problem> {
+    let pending = state
+        .store
+        .list_outbox(&event_store::OutboxQuery {
+            destination: crate::webhooks::WEBHOOK_DESTINATION,
+            id_prefix: "",
+            status: Some(event_store::OutboxStatus::Pending),
+            after: 0,
+            limit: event_store::MAX_OUTBOX_PAGE,
+        })
+        .map_err(Problem::from)?;
+    Ok((pending.len(), pending.first().map(|e| e.created_at)))
 }
 
 /// Why a payment needs an operator on its own account, if it does: the state decides, and a

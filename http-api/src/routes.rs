@@ -90,7 +90,7 @@ fn body_problem(rejection: &BytesRejection) -> Problem {
 }
 
 /// Parses a JSON body into `T`, naming the field at fault.
-fn json_body<T: for<'de> Deserialize<'de>>(
+pub(crate) fn json_body<T: for<'de> Deserialize<'de>>(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, Problem> {
@@ -119,7 +119,7 @@ fn json_body<T: for<'de> Deserialize<'de>>(
     Ok(parsed)
 }
 
-fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
+pub(crate) fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
     (status, Json(value)).into_response()
 }
 

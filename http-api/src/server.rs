@@ -27,7 +27,10 @@ use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::problem::Problem;
 use crate::routes;
+use crate::webhook_routes;
+use crate::deliver::WebhookConfig;
 use crate::state::{Limits, State};
+use crate::webhooks::Webhooks;
 
 /// Threads running submitted payment commands: while one waits for its commit, another
 /// decides the next round.
@@ -81,6 +84,8 @@ pub struct Setup {
     pub limits: Limits,
     /// The orchestrator to run in-process, if any.
     pub orchestrator: Option<OrchestratorSetup>,
+    /// The webhook deliverer's schedule and limits.
+    pub webhooks: WebhookConfig,
 }
 
 /// The router over `state`, with every limit layered on.
@@ -103,6 +108,22 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/v1/operator-requests/{id}", get(routes::get_request))
         .route("/v1/operator-requests/{id}/approve", post(routes::approve))
         .route("/v1/operator-requests/{id}/reject", post(routes::reject))
+        .route(
+            "/v1/webhook-endpoints",
+            post(webhook_routes::create_endpoint).get(webhook_routes::list_endpoints),
+        )
+        .route(
+            "/v1/webhook-endpoints/{id}",
+            axum::routing::delete(webhook_routes::delete_endpoint),
+        )
+        .route(
+            "/v1/webhook-deliveries",
+            get(webhook_routes::list_deliveries),
+        )
+        .route(
+            "/v1/webhook-deliveries/{id}/redeliver",
+            post(webhook_routes::redeliver),
+        )
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .route("/metrics", get(routes::metrics))
@@ -146,8 +167,12 @@ fn overloaded(state: &State, error: &tower::BoxError, timeout: Duration) -> Prob
 /// Builds the shared state: the store's policy made sure of, the handlers, the payments list.
 pub fn state(setup: Setup, escalate_after: Duration) -> Result<Arc<State>, ServeError> {
     let clock: &'static SystemClock = &SystemClock;
-    let payments: &'static Payments<'static> =
-        Box::leak(Box::new(Payments::new(setup.store, clock)));
+    let webhooks: &'static Webhooks = Box::leak(Box::new(
+        Webhooks::load(setup.store).map_err(|e| ServeError::App(e.into()))?,
+    ));
+    let payments: &'static Payments<'static> = Box::leak(Box::new(
+        Payments::new(setup.store, clock).with_announcer(webhooks),
+    ));
     ensure_in_force(setup.store, setup.policy, app_ops::Clock::now(clock))?;
     Ok(Arc::new(State {
         store: setup.store,
@@ -161,6 +186,7 @@ pub fn state(setup: Setup, escalate_after: Duration) -> Result<Arc<State>, Serve
         inflight: Mutex::new(HashSet::new()),
         metrics: Metrics::default(),
         escalate_after,
+        webhooks,
     }))
 }
 
@@ -176,6 +202,7 @@ pub fn run(
         Duration::from_nanos(u64::try_from(o.config.escalate_after).unwrap_or(60_000_000_000))
     });
     let grace = setup.limits.shutdown_grace;
+    let webhook_config = setup.webhooks.clone();
     let state = state(setup, escalate_after)?;
     let addr = listener
         .local_addr()
@@ -211,7 +238,14 @@ pub fn run(
                     .map_err(|e| ServeError::Runtime(e.to_string()))
             })
             .transpose()?;
-        let served = serve_http(Arc::clone(&state), listener, grace, addr, ready);
+        let served = serve_http(
+            Arc::clone(&state),
+            listener,
+            grace,
+            addr,
+            webhook_config,
+            ready,
+        );
         stopping.store(true, Ordering::Relaxed);
         let orchestrated = orchestrator_thread
             .map(|t| {
@@ -231,6 +265,7 @@ fn serve_http(
     listener: std::net::TcpListener,
     grace: Duration,
     addr: SocketAddr,
+    webhooks: WebhookConfig,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -242,8 +277,10 @@ fn serve_http(
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)
             .map_err(|e| ServeError::Listen { addr: addr.to_string(), why: e.to_string() })?;
-        let app = router(state);
+        let app = router(Arc::clone(&state));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        // Deliveries run apart from requests and commands, and stop with the server.
+        let deliverer = tokio::spawn(crate::deliver::run(state, webhooks, stop_rx.clone()));
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
             shutdown_signal().await;
             tracing::info!("stopping: no new connections; finishing requests in flight");
@@ -257,7 +294,7 @@ fn serve_http(
             let _ = stop_rx.wait_for(|stopped| *stopped).await;
             tokio::time::sleep(grace).await;
         };
-        tokio::select! {
+        let stopped = tokio::select! {
             done = serving => match done {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(ServeError::Io(e.to_string())),
@@ -267,7 +304,10 @@ fn serve_http(
                 tracing::warn!(seconds = grace.as_secs(), "requests still in flight after the grace period; stopping anyway");
                 Ok(())
             }
-        }
+        };
+        // A delivery cut short is claimed again once its lease ends: at least once, never lost.
+        deliverer.abort();
+        stopped
     })
 }
 
@@ -314,7 +354,8 @@ fn orchestrate(
         &funds,
         RailRouter::default(),
         setup.config.clone(),
-    );
+    )
+    .with_announcer(state.webhooks);
     let mut due = Instant::now();
     while !stopping.load(Ordering::Relaxed) {
         let started = Instant::now();

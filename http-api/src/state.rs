@@ -74,6 +74,8 @@ pub struct State {
     pub metrics: Metrics,
     /// A silent attempt older than this is in the operator queue.
     pub escalate_after: Duration,
+    /// The webhook endpoints (their announcer is the handlers').
+    pub webhooks: &'static crate::webhooks::Webhooks,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

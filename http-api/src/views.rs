@@ -293,8 +293,12 @@ pub struct QueueItem {
     pub why: String,
     /// Pending operator requests on it, awaiting a checker.
     pub pending_requests: Vec<String>,
-    /// When the last event occurred.
+    /// When the last event occurred (for a failed webhook delivery: when it was given up on).
     pub since: String,
+    /// The webhook delivery given up on, when that is why (redeliver it with
+    /// `POST /v1/webhook-deliveries/{id}/redeliver`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_delivery: Option<String>,
 }
 
 /// The operator queue.

@@ -68,6 +68,24 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=300))]
     request_timeout: u64,
+    /// Webhooks: the wait after a delivery's first failed attempt, in milliseconds (then
+    /// doubling, less up to a fifth of jitter).
+    #[arg(long, value_name = "MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    webhook_first_retry_ms: u64,
+    /// Webhooks: the longest wait between attempts, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3_600,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    webhook_max_interval_seconds: u64,
+    /// Webhooks: how long a delivery is retried before it is given up on (failed, in the
+    /// operator queue), in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 86_400,
+          value_parser = clap::value_parser!(u64).range(1..=2_592_000))]
+    webhook_retry_for_seconds: u64,
+    /// Webhooks: how long a receiver has to answer, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=300_000))]
+    webhook_timeout_ms: u64,
     /// Print the OpenAPI document and exit (docs/openapi.json is this).
     #[arg(long)]
     print_openapi: bool,
@@ -152,6 +170,13 @@ pub fn run(args: &ServeArgs) -> ExitCode {
             ..Limits::default()
         },
         orchestrator,
+        webhooks: http_api::WebhookConfig {
+            first_retry: Duration::from_millis(args.webhook_first_retry_ms),
+            max_interval: Duration::from_secs(args.webhook_max_interval_seconds),
+            retry_for: Duration::from_secs(args.webhook_retry_for_seconds),
+            timeout: Duration::from_millis(args.webhook_timeout_ms),
+            owner: format!("{}-webhooks", args.worker_id),
+        },
     };
     let started = http_api::run(setup, listener, |addr| {
         outln!("npp serve: listening on http://{addr}");

@@ -46,7 +46,11 @@ fn verify(args: &VerifyArgs) -> ExitCode {
     };
     match verify_store_with(
         &*store,
-        &[&orchestrator::RailFactsCheck, &simulator::SimReceivedCheck],
+        &[
+            &orchestrator::RailFactsCheck,
+            &simulator::SimReceivedCheck,
+            &http_api::webhooks::WebhookCheck,
+        ],
     ) {
         Ok(report) => {
             let states: Vec<String> = report

@@ -187,6 +187,13 @@ impl<'a> Orchestrator<'a> {
         }
     }
 
+    /// This orchestrator, committing `announce`'s messages (webhooks) with every payment event
+    /// it appends.
+    pub fn with_announcer(mut self, announce: &'a dyn app_ops::Announce) -> Self {
+        self.payments = Payments::new(self.store, self.clock).with_announcer(announce);
+        self
+    }
+
     /// What this process did so far.
     pub fn stats(&self) -> Stats {
         self.stats.lock().map(|s| s.clone()).unwrap_or_default()
@@ -284,7 +291,13 @@ impl<'a> Orchestrator<'a> {
                 self.fold_rail(RailStreamEvent::decode(recorded)?);
                 Ok(())
             }
-            Some(StreamKind::Ops | StreamKind::Anomaly | StreamKind::Sim | StreamKind::Policy)
+            Some(
+                StreamKind::Ops
+                | StreamKind::Anomaly
+                | StreamKind::Sim
+                | StreamKind::Policy
+                | StreamKind::Webhook,
+            )
             | None => Ok(()),
         }
     }
