@@ -457,3 +457,55 @@ fn kill_9_between_commits_and_their_deliveries_loses_nothing() {
         String::from_utf8_lossy(&verify_store.stderr)
     );
 }
+
+/// The README's signature check, as written.
+fn readme_verify() -> String {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let start = readme.find("<!-- webhook-verify:start -->").expect("start marker");
+    let end = readme.find("<!-- webhook-verify:end -->").expect("end marker");
+    let block = &readme[start..end];
+    let code = block.split("```python\n").nth(1).expect("a python block");
+    code.split("```").next().unwrap().to_owned()
+}
+
+#[test]
+fn the_readme_signature_check_takes_a_real_delivery_and_refuses_a_forged_one() {
+    // Given a real delivery and the endpoint's secret
+    let site = Site::new();
+    let server = site.serve(FAST);
+    let receiver = Receiver::start();
+    let (_, secret) = subscribe(&server, &site, &receiver.url(), json!(["CREATED"]));
+    create_payments(&server, &site, "wh-readme", 1);
+    let started = Instant::now();
+    while receiver.accepted().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let delivery = receiver.accepted().remove(0);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("body"), &delivery.body).unwrap();
+    let mut forged = delivery.body.clone();
+    let at = forged.iter().position(|b| *b == b'1').unwrap();
+    forged[at] = b'9';
+    std::fs::write(dir.path().join("forged"), &forged).unwrap();
+    // When the README's function checks it, the forged body and a wrong secret
+    let script = format!(
+        "{}\nimport sys\nbody = open('body', 'rb').read()\nforged = open('forged', 'rb').read()\n\
+         print(verify(sys.argv[1], sys.argv[2], body), verify(sys.argv[1], sys.argv[2], forged), \
+         verify('whsec_wrong', sys.argv[2], body), verify(sys.argv[1], 't=1,v1=00', body))\n",
+        readme_verify()
+    );
+    let output = std::process::Command::new("python3")
+        .args(["-c", &script, &secret, &delivery.signature])
+        .current_dir(dir.path())
+        .output()
+        .expect("the README's check needs python3");
+    // Then only the real delivery passes
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "True False False False"
+    );
+}
