@@ -244,13 +244,7 @@ impl Payments<'_> {
         };
         let outbox: Vec<OutboxMessage> = outbox.into_iter().cloned().collect();
         let request = self
-            .event_request(
-                &next,
-                loaded.version,
-                &event,
-                rail_message,
-                &outbox,
-            )
+            .event_request(&next, loaded.version, &event, rail_message, &outbox)
             .ok()?;
         Some((next, request))
     }

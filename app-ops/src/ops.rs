@@ -701,13 +701,9 @@ impl<'a> OperatorActions<'a> {
             event_type: event.kind().name().to_owned(),
         };
         let ops = self.ops_append(request_id, request.version, &[approval, executed])?;
-        let payment = self.payments.event_request(
-            &next,
-            loaded.version,
-            event,
-            None,
-            &[],
-        )?;
+        let payment = self
+            .payments
+            .event_request(&next, loaded.version, event, None, &[])?;
         match self.store().append_atomic(vec![ops, payment]) {
             Ok(GroupOutcome::Committed(_)) => {
                 self.payments.remember(&next, payment_version);

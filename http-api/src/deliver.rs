@@ -152,7 +152,9 @@ pub async fn run(
         if refreshed.elapsed() >= REFRESH_EVERY {
             refreshed = tokio::time::Instant::now();
             let refreshing = crate::state::blocking(&state, |s| {
-                s.webhooks.refresh(s.store).map_err(crate::problem::Problem::from)
+                s.webhooks
+                    .refresh(s.store)
+                    .map_err(crate::problem::Problem::from)
             });
             if let Err(e) = refreshing.await {
                 tracing::warn!(error = ?e, "webhooks: could not re-read the endpoints");
@@ -189,7 +191,10 @@ async fn store_call<T: Send + 'static>(
         .map_err(|e| StoreError::Unavailable(format!("a store call stopped: {e}")))?
 }
 
-async fn claim(state: &Arc<State>, config: &Arc<WebhookConfig>) -> Result<Vec<OutboxItem>, StoreError> {
+async fn claim(
+    state: &Arc<State>,
+    config: &Arc<WebhookConfig>,
+) -> Result<Vec<OutboxItem>, StoreError> {
     let config = Arc::clone(config);
     store_call(state, move |s| {
         s.store.claim_outbox(&OutboxClaim {
@@ -215,7 +220,10 @@ async fn deliver_round(
     for item in items {
         let id = item.message.id();
         // The id is `wh:ENDPOINT:PAYMENT:VERSION`: all but the version names the group.
-        let group = id.rsplit_once(':').map_or(id, |(group, _)| group).to_owned();
+        let group = id
+            .rsplit_once(':')
+            .map_or(id, |(group, _)| group)
+            .to_owned();
         groups.entry(group).or_default().push(item);
     }
     let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_DELIVERIES));
@@ -251,10 +259,14 @@ async fn deliver_group(
             Ok(Attempted::Later(until)) => {
                 let why = format!("waits for the earlier delivery {}", item.message.id());
                 for later in rest.by_ref() {
-                    let (id, owner, why) =
-                        (later.message.id().to_owned(), config.owner.clone(), why.clone());
-                    let deferred =
-                        store_call(state, move |s| s.store.defer_outbox(&id, &owner, until, &why));
+                    let (id, owner, why) = (
+                        later.message.id().to_owned(),
+                        config.owner.clone(),
+                        why.clone(),
+                    );
+                    let deferred = store_call(state, move |s| {
+                        s.store.defer_outbox(&id, &owner, until, &why)
+                    });
                     if let Err(e) = deferred.await {
                         tracing::warn!(error = %e, "webhooks: could not defer a delivery");
                     }
@@ -380,7 +392,10 @@ async fn attempt(
     let sent = client
         .post(&prepared.endpoint.url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(SIGNATURE_HEADER, signature(&prepared.endpoint.secret, unix, &prepared.body))
+        .header(
+            SIGNATURE_HEADER,
+            signature(&prepared.endpoint.secret, unix, &prepared.body),
+        )
         .header("Npp-Event-Id", &prepared.event_id)
         .header("Npp-Delivery-Id", &id)
         .header("Npp-Delivery-Attempt", item.claims.to_string())
@@ -419,7 +434,11 @@ async fn attempt(
         Err(e) => format!("could not reach {}: {e}", prepared.endpoint.url),
     };
     let age = Duration::from_nanos(
-        u64::try_from(now.unix_nanos().saturating_sub(prepared.created_at.unix_nanos())).unwrap_or(0),
+        u64::try_from(
+            now.unix_nanos()
+                .saturating_sub(prepared.created_at.unix_nanos()),
+        )
+        .unwrap_or(0),
     );
     if age >= config.retry_for {
         let why = format!(
@@ -447,9 +466,11 @@ async fn defer(
     why: String,
 ) -> Result<(), StoreError> {
     let owner = config.owner.clone();
-    store_call(state, move |s| s.store.defer_outbox(&id, &owner, until, &why))
-        .await
-        .map(|_| ())
+    store_call(state, move |s| {
+        s.store.defer_outbox(&id, &owner, until, &why)
+    })
+    .await
+    .map(|_| ())
 }
 
 async fn give_up(
@@ -479,7 +500,10 @@ mod tests {
     fn retries_double_from_the_first_up_to_the_longest_wait() {
         let config = WebhookConfig::default();
         let waits: Vec<u64> = (1..=12).map(|n| config.backoff(n, 0).as_secs()).collect();
-        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600, 3600]);
+        assert_eq!(
+            waits,
+            [5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600, 3600]
+        );
         assert_eq!(config.backoff(u32::MAX, 0), DEFAULT_MAX_RETRY_INTERVAL);
     }
 

@@ -22,9 +22,9 @@ pub mod views;
 mod webhook_routes;
 pub mod webhooks;
 
+pub use deliver::WebhookConfig;
 pub use error::{KeysError, ServeError};
 pub use index::PaymentIndex;
 pub use keys::{Caller, KeyFile, KeyRing, Role};
 pub use server::{OrchestratorSetup, Setup, run};
-pub use deliver::WebhookConfig;
 pub use state::Limits;

@@ -4,15 +4,15 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::deliver::WebhookBody;
 use crate::intent::{CreatePayment, PartyRequest};
 use crate::problem::ProblemBody;
-use crate::deliver::WebhookBody;
 use crate::routes;
-use crate::webhook_routes;
 use crate::views::{
     ApprovalResult, ApprovalView, AttemptView, OperatorQueue, OperatorRequestList,
     OperatorRequestView, PartyView, PaymentPage, PaymentSummary, PaymentView, QueueItem, Readiness,
 };
+use crate::webhook_routes;
 
 struct Bearer;
 

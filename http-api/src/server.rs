@@ -21,15 +21,15 @@ use exports::PackSigningKey;
 use orchestrator::{Config as OrchestratorConfig, Orchestrator, Router as RailRouter};
 use simulator::{FaultProfile, Participant};
 
+use crate::deliver::WebhookConfig;
 use crate::error::ServeError;
 use crate::index::PaymentIndex;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::problem::Problem;
 use crate::routes;
-use crate::webhook_routes;
-use crate::deliver::WebhookConfig;
 use crate::state::{Limits, State};
+use crate::webhook_routes;
 use crate::webhooks::Webhooks;
 
 /// Threads running submitted payment commands: while one waits for its commit, another

@@ -106,7 +106,10 @@ pub async fn create_endpoint(
         )
     })
     .await?;
-    Ok(json(StatusCode::CREATED, &EndpointView::of(&endpoint, true)))
+    Ok(json(
+        StatusCode::CREATED,
+        &EndpointView::of(&endpoint, true),
+    ))
 }
 
 /// List the endpoints (admin); secrets are never shown.
@@ -364,9 +367,7 @@ pub async fn redeliver(
             &caller.name,
         )?;
         if !s.store.reopen_outbox(&id).map_err(Problem::from)? {
-            return Err(conflict(format!(
-                "delivery {id} became pending meanwhile"
-            )));
+            return Err(conflict(format!("delivery {id} became pending meanwhile")));
         }
         DeliveryView::of(&find_delivery(s, &id)?)
     })

@@ -9,7 +9,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use app_ops::{AppError, Announce, Announcement, Clock};
+use app_ops::{Announce, Announcement, AppError, Clock};
 use core_npp::{OperatorId, PaymentIntentId, PaymentState, Timestamp};
 use event_store::{
     AppendOutcome, AppendRequest, EventStore, NewEvent, OutboxMessage, RecordedEvent, StoreError,
@@ -87,7 +87,8 @@ fn decode(recorded: &RecordedEvent) -> Result<WebhookEvent, String> {
             recorded.schema_version()
         ));
     }
-    let event: WebhookEvent = serde_json::from_str(recorded.payload()).map_err(|e| e.to_string())?;
+    let event: WebhookEvent =
+        serde_json::from_str(recorded.payload()).map_err(|e| e.to_string())?;
     if event.name() == recorded.event_type() {
         Ok(event)
     } else {
@@ -274,11 +275,15 @@ impl Webhooks {
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Endpoint>> {
-        self.endpoints.write().unwrap_or_else(PoisonError::into_inner)
+        self.endpoints
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Endpoint>> {
-        self.endpoints.read().unwrap_or_else(PoisonError::into_inner)
+        self.endpoints
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The live endpoints, by id.
@@ -400,14 +405,14 @@ fn record(
     let stream = StreamId::webhook(id).map_err(Problem::from)?;
     match store.append(request(clock, &stream, version, event).map_err(Problem::from)?) {
         Ok(AppendOutcome::Committed(_)) => Ok(()),
-        Ok(AppendOutcome::AlreadyApplied(_)) | Err(StoreError::Conflict { .. }) => Err(
-            Problem::new(
+        Ok(AppendOutcome::AlreadyApplied(_)) | Err(StoreError::Conflict { .. }) => {
+            Err(Problem::new(
                 axum::http::StatusCode::CONFLICT,
                 "webhook-endpoint-changed",
                 "The endpoint changed meanwhile",
                 format!("endpoint {id} was changed by another request; read it and try again"),
-            ),
-        ),
+            ))
+        }
         Err(e) => Err(Problem::from(e)),
     }
 }
@@ -433,8 +438,7 @@ fn fold(stream: &StreamId, events: &[RecordedEvent]) -> Result<Option<Endpoint>,
                 },
                 1,
             ) => {
-                let interest =
-                    Interest::parse(&events).map_err(|why| corrupt(1, why))?;
+                let interest = Interest::parse(&events).map_err(|why| corrupt(1, why))?;
                 endpoint = Some(Endpoint {
                     id: endpoint_id,
                     url,
@@ -517,10 +521,17 @@ mod tests {
         assert_eq!(parse(&["*"]), Ok(Interest::All));
         assert_eq!(
             parse(&["SETTLED", "FAILED", "SETTLED"]),
-            Ok(Interest::States(vec![PaymentState::Settled, PaymentState::Failed]))
+            Ok(Interest::States(vec![
+                PaymentState::Settled,
+                PaymentState::Failed
+            ]))
         );
         assert!(parse(&[]).unwrap_err().contains("1 to 8 entries"));
-        assert!(parse(&["SETTLED", "settled"]).unwrap_err().starts_with("events[1]"));
+        assert!(
+            parse(&["SETTLED", "settled"])
+                .unwrap_err()
+                .starts_with("events[1]")
+        );
     }
 
     #[test]

@@ -22,7 +22,12 @@ use serde_json::{Value, json};
 use server::*;
 
 /// Retries come fast in these tests; the schedule's shape is the deliverer's unit tests'.
-const FAST: &[&str] = &["--webhook-first-retry-ms", "50", "--webhook-max-interval-seconds", "1"];
+const FAST: &[&str] = &[
+    "--webhook-first-retry-ms",
+    "50",
+    "--webhook-max-interval-seconds",
+    "1",
+];
 
 fn subscribe(server: &Server, site: &Site, url: &str, events: Value) -> (String, String) {
     let created = post(
@@ -34,7 +39,10 @@ fn subscribe(server: &Server, site: &Site, url: &str, events: Value) -> (String,
     assert_eq!(created.status, 201, "{}", created.text);
     let body = created.json();
     let secret = body["secret"].as_str().unwrap().to_owned();
-    assert!(secret.starts_with("whsec_") && secret.len() == 70, "{secret}");
+    assert!(
+        secret.starts_with("whsec_") && secret.len() == 70,
+        "{secret}"
+    );
     (body["id"].as_str().unwrap().to_owned(), secret)
 }
 
@@ -57,7 +65,12 @@ fn create_payments(server: &Server, site: &Site, prefix: &str, count: usize) -> 
 fn final_versions(server: &Server, site: &Site, ids: &[String]) -> BTreeMap<String, u64> {
     ids.iter()
         .map(|id| {
-            let view = wait_for(server, site.token("web"), id, &["SETTLED", "FAILED", "EXPIRED"]);
+            let view = wait_for(
+                server,
+                site.token("web"),
+                id,
+                &["SETTLED", "FAILED", "EXPIRED"],
+            );
             (id.clone(), view["version"].as_u64().unwrap())
         })
         .collect()
@@ -65,10 +78,17 @@ fn final_versions(server: &Server, site: &Site, ids: &[String]) -> BTreeMap<Stri
 
 /// Waits until the receiver has taken every event of every payment (`versions`), at least once.
 fn wait_for_every_event(receiver: &Receiver, versions: &BTreeMap<String, u64>, limit: Duration) {
-    let wanted: usize = versions.values().map(|v| usize::try_from(*v).unwrap()).sum();
+    let wanted: usize = versions
+        .values()
+        .map(|v| usize::try_from(*v).unwrap())
+        .sum();
     let started = Instant::now();
     loop {
-        let mut seen: Vec<String> = receiver.accepted().iter().map(|r| r.event_id.clone()).collect();
+        let mut seen: Vec<String> = receiver
+            .accepted()
+            .iter()
+            .map(|r| r.event_id.clone())
+            .collect();
         seen.sort();
         seen.dedup();
         if seen.len() >= wanted {
@@ -171,7 +191,11 @@ fn a_channel_subscribes_and_hears_every_state_change_signed_and_in_order() {
     let later = create_payments(&server, &site, "wh-after", 2);
     final_versions(&server, &site, &later);
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(receiver.received().len(), heard, "a removed endpoint hears nothing");
+    assert_eq!(
+        receiver.received().len(),
+        heard,
+        "a removed endpoint hears nothing"
+    );
 }
 
 #[test]
@@ -179,11 +203,31 @@ fn a_subscription_that_cannot_be_delivered_is_refused_naming_the_field() {
     let site = Site::new();
     let server = site.serve(&["--no-orchestrator"]);
     for (body, field, says) in [
-        (json!({"url": "ftp://example.com/", "events": ["*"]}), "url", "not http"),
-        (json!({"url": "https://example.com/", "events": ["*"]}), "url", "http only"),
-        (json!({"url": "http://example.com/", "events": []}), "events", "1 to 8"),
-        (json!({"url": "http://example.com/", "events": ["PAID"]}), "events", "events[0]"),
-        (json!({"url": "http://example.com/", "events": ["*"], "secret": "x"}), "secret", "unknown field"),
+        (
+            json!({"url": "ftp://example.com/", "events": ["*"]}),
+            "url",
+            "not http",
+        ),
+        (
+            json!({"url": "https://example.com/", "events": ["*"]}),
+            "url",
+            "http only",
+        ),
+        (
+            json!({"url": "http://example.com/", "events": []}),
+            "events",
+            "1 to 8",
+        ),
+        (
+            json!({"url": "http://example.com/", "events": ["PAID"]}),
+            "events",
+            "events[0]",
+        ),
+        (
+            json!({"url": "http://example.com/", "events": ["*"], "secret": "x"}),
+            "secret",
+            "unknown field",
+        ),
     ] {
         let refused = post(&server, site.token("root"), "/v1/webhook-endpoints", &body);
         let problem = refused.problem(400, None);
@@ -195,7 +239,12 @@ fn a_subscription_that_cannot_be_delivered_is_refused_naming_the_field() {
     }
     // And past the limit of endpoints, a clear 409
     for _ in 0..32 {
-        subscribe(&server, &site, "http://127.0.0.1:9/hook", json!(["SETTLED"]));
+        subscribe(
+            &server,
+            &site,
+            "http://127.0.0.1:9/hook",
+            json!(["SETTLED"]),
+        );
     }
     let refused = post(
         &server,
@@ -237,7 +286,10 @@ fn failures_and_timeouts_are_retried_until_every_event_is_delivered_in_order() {
         .filter(|r| &r.event_id == first_id)
         .map(|r| r.attempt.as_str())
         .collect();
-    assert!(attempts.len() >= 2 && attempts[0] == "1" && attempts[1] != "1", "{attempts:?}");
+    assert!(
+        attempts.len() >= 2 && attempts[0] == "1" && attempts[1] != "1",
+        "{attempts:?}"
+    );
     // And the metrics count the retries
     let metrics = get(&server, site.token("root"), "/metrics").text;
     let retried = metrics
@@ -270,11 +322,11 @@ fn a_receiver_that_is_down_for_a_while_gets_everything_once_it_is_back() {
             "/v1/webhook-deliveries?status=pending",
         )
         .json();
-        let tried = pending["deliveries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|d| d["last_error"].as_str().is_some_and(|e| e.contains("could not reach")));
+        let tried = pending["deliveries"].as_array().unwrap().iter().any(|d| {
+            d["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("could not reach"))
+        });
         if tried {
             break;
         }
@@ -326,7 +378,10 @@ fn gone_and_an_expired_window_fail_into_the_operator_queue_and_can_be_redelivere
         .map(|d| d["last_error"].as_str().unwrap())
         .collect();
     assert!(errors.iter().any(|e| e.contains("410 Gone")), "{errors:?}");
-    assert!(errors.iter().any(|e| e.contains("given up after")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.contains("given up after")),
+        "{errors:?}"
+    );
     let gone = failed["deliveries"]
         .as_array()
         .unwrap()
@@ -349,8 +404,13 @@ fn gone_and_an_expired_window_fail_into_the_operator_queue_and_can_be_redelivere
     let id = gone["delivery_id"].as_str().unwrap();
     let path = format!("/v1/webhook-deliveries/{id}/redeliver");
     post(&server, site.token("web"), &path, &json!({})).problem(403, None);
-    post(&server, site.token("alice"), "/v1/webhook-deliveries/wh:nope/redeliver", &json!({}))
-        .problem(404, None);
+    post(
+        &server,
+        site.token("alice"),
+        "/v1/webhook-deliveries/wh:nope/redeliver",
+        &json!({}),
+    )
+    .problem(404, None);
     let heard = receiver.received().len();
     receiver.clear();
     let redelivered = post(&server, site.token("alice"), &path, &json!({}));
@@ -358,8 +418,16 @@ fn gone_and_an_expired_window_fail_into_the_operator_queue_and_can_be_redelivere
     assert_eq!(redelivered.json()["status"], "pending");
     // Then it arrives, signed, and is delivered; the request is on the endpoint's record
     let started = Instant::now();
-    while !receiver.accepted().iter().any(|r| r.event_id == gone["event_id"].as_str().unwrap()) {
-        assert!(started.elapsed() < Duration::from_secs(20), "{:?}", receiver.received().len());
+    while !receiver
+        .accepted()
+        .iter()
+        .any(|r| r.event_id == gone["event_id"].as_str().unwrap())
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            receiver.received().len()
+        );
         std::thread::sleep(Duration::from_millis(25));
     }
     assert!(receiver.received().len() > heard);
@@ -368,8 +436,17 @@ fn gone_and_an_expired_window_fail_into_the_operator_queue_and_can_be_redelivere
         .into_iter()
         .find(|r| r.event_id == gone["event_id"].as_str().unwrap())
         .unwrap();
-    assert!(verify(&secret, &taken.signature, &taken.body, unix_now(), 300));
-    assert_eq!(taken.attempt, "2", "the redelivery knows it was tried before");
+    assert!(verify(
+        &secret,
+        &taken.signature,
+        &taken.body,
+        unix_now(),
+        300
+    ));
+    assert_eq!(
+        taken.attempt, "2",
+        "the redelivery knows it was tried before"
+    );
     let started = Instant::now();
     loop {
         let delivered = get(
@@ -378,7 +455,12 @@ fn gone_and_an_expired_window_fail_into_the_operator_queue_and_can_be_redelivere
             "/v1/webhook-deliveries?status=delivered",
         )
         .json();
-        if delivered["deliveries"].as_array().unwrap().iter().any(|d| d["delivery_id"] == id) {
+        if delivered["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["delivery_id"] == id)
+        {
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(10), "{delivered}");
@@ -387,7 +469,10 @@ fn gone_and_an_expired_window_fail_into_the_operator_queue_and_can_be_redelivere
     let events = get(
         &server,
         site.token("audit"),
-        &format!("/v1/payments/{}/events", gone["payment_id"].as_str().unwrap()),
+        &format!(
+            "/v1/payments/{}/events",
+            gone["payment_id"].as_str().unwrap()
+        ),
     );
     assert_eq!(events.status, 200);
     let verify_store = npp()
@@ -444,8 +529,14 @@ fn kill_9_between_commits_and_their_deliveries_loses_nothing() {
     let versions = final_versions(&server, &site, &ids);
     wait_for_every_event(&receiver, &versions, Duration::from_secs(60));
     check_deliveries(&receiver, &secret, &versions);
-    let total: usize = versions.values().map(|v| usize::try_from(*v).unwrap()).sum();
-    assert!(taken_before < total, "the kill came before the last delivery");
+    let total: usize = versions
+        .values()
+        .map(|v| usize::try_from(*v).unwrap())
+        .sum();
+    assert!(
+        taken_before < total,
+        "the kill came before the last delivery"
+    );
     let verify_store = npp()
         .args(["store", "verify", "--db"])
         .arg(site.path("npp.db"))
@@ -460,11 +551,16 @@ fn kill_9_between_commits_and_their_deliveries_loses_nothing() {
 
 /// The README's signature check, as written.
 fn readme_verify() -> String {
-    let readme =
-        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
-            .unwrap();
-    let start = readme.find("<!-- webhook-verify:start -->").expect("start marker");
-    let end = readme.find("<!-- webhook-verify:end -->").expect("end marker");
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"),
+    )
+    .unwrap();
+    let start = readme
+        .find("<!-- webhook-verify:start -->")
+        .expect("start marker");
+    let end = readme
+        .find("<!-- webhook-verify:end -->")
+        .expect("end marker");
     let block = &readme[start..end];
     let code = block.split("```python\n").nth(1).expect("a python block");
     code.split("```").next().unwrap().to_owned()
@@ -503,7 +599,11 @@ fn the_readme_signature_check_takes_a_real_delivery_and_refuses_a_forged_one() {
         .output()
         .expect("the README's check needs python3");
     // Then only the real delivery passes
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&output.stdout).trim(),
         "True False False False"
