@@ -224,7 +224,7 @@ impl SqliteStore {
         // Wait for another process opening the same file at the same moment, never fail on it.
         conn.busy_timeout(BUSY_TIMEOUT).map_err(unavailable)?;
         inspect(&conn, path, false)?;
-        configure(&conn).map_err(|e| classify_open_error(path, e))?;
+        configure_waiting(&conn).map_err(|e| classify_open_error(path, e))?;
         migrate(&conn, path)?;
         // Checkpoints run on their own thread; the writer's automatic one is only a backstop
         // for a WAL that grows past 40 MB.
@@ -510,6 +510,23 @@ fn inspect_snapshot(
                 Err(not_ours(path, verdict))
             }
         })
+}
+
+/// [`configure`], waiting up to [`BUSY_TIMEOUT`] while another process holds the lock: switching
+/// to WAL takes it, and SQLite answers busy at once there instead of calling the busy handler
+/// (processes opening a new file together met it).
+fn configure_waiting(conn: &Connection) -> Result<(), rusqlite::Error> {
+    let started = std::time::Instant::now();
+    loop {
+        match configure(conn) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == ErrorCode::DatabaseBusy && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
