@@ -343,8 +343,9 @@ pub struct Payments<'a> {
     announce: Option<&'a dyn Announce>,
 }
 
-/// Past this many cached payments the cache starts over.
-const MAX_CACHED_PAYMENTS: usize = 16_384;
+/// Past this many cached payments the cache starts over (an orchestrator keeps every payment in
+/// flight here: at tens of thousands in flight a smaller cache would be cleared every tick).
+const MAX_CACHED_PAYMENTS: usize = 65_536;
 
 /// The time an event is recorded at: now, but never before the payment's last event, so a clock
 /// that lags another process's cannot make a legal command look like time going backwards.
@@ -455,6 +456,14 @@ impl<'a> Payments<'a> {
             return Ok(Some(cached));
         }
         load_payment(self.store, id)
+    }
+
+    /// Tells these handlers what a payment is at stream `version`, as a reader folding the log
+    /// saw it (an orchestrator catching up on intents the API created), so its next command
+    /// need not read the stream. Like every cached value it is a guess: the append's expected
+    /// version is checked by the store, and a stale one costs a reload, never a wrong decision.
+    pub fn know(&self, payment: &Payment, version: u32) {
+        self.remember(payment, version);
     }
 
     pub(crate) fn remember(&self, payment: &Payment, version: u32) {

@@ -10,7 +10,7 @@ use core_npp::{
     AccountId, AttemptId, FreeText, Money, Payment, PaymentEvent, PaymentIntentId, PaymentState,
     Timestamp,
 };
-use event_store::{EventStore, OutboxClaim, OutboxItem, OutboxMessage, RecordedEvent, StreamKind};
+use event_store::{EventStore, OutboxClaim, OutboxMessage, RecordedEvent, StreamKind};
 
 use crate::error::OrchestratorError;
 use crate::rail::{Delivery, Rail};
@@ -333,10 +333,14 @@ impl<'a> Orchestrator<'a> {
         let current = match self.live.remove(&id) {
             Some(live) => Some(live),
             None if matches!(event, PaymentEvent::PaymentIntentCreated(_)) => {
-                Payment::create(event).ok().map(|payment| Live {
-                    payment,
-                    decided: None,
-                    enquiries: 0,
+                Payment::create(event).ok().map(|payment| {
+                    // Its authorisation, next, then needs no read of the stream.
+                    self.payments.know(&payment, 1);
+                    Live {
+                        payment,
+                        decided: None,
+                        enquiries: 0,
+                    }
                 })
             }
             // A payment that was final came back (an approved retry): reload it whole.
@@ -660,20 +664,14 @@ impl<'a> Orchestrator<'a> {
             if items.is_empty() {
                 return Ok(());
             }
-            // Delivered over threads, then marked delivered together in one commit. A crash
-            // between the two redelivers the batch; the rail knows a message it has seen.
-            let results = fan_out(
-                items,
-                |item| -> Result<(OutboxItem, Delivery), OrchestratorError> {
-                    let delivery = self.rail.deliver(&item, now)?;
-                    Ok((item, delivery))
-                },
-            );
+            // Delivered together, then marked delivered together in one commit. A crash between
+            // the two redelivers the batch; the rail knows a message it has seen.
+            let results = self.rail.deliver_all(&items, now);
             let mut delivered = Vec::with_capacity(results.len());
             let mut failure = None;
-            for result in results {
+            for (item, result) in items.iter().zip(results) {
                 match result {
-                    Ok(done) => delivered.push(done),
+                    Ok(delivery) => delivered.push((item, delivery)),
                     Err(e) => {
                         failure.get_or_insert(e);
                     }
@@ -702,24 +700,36 @@ impl<'a> Orchestrator<'a> {
         }
     }
 
-    /// Applies reports exactly once each, in one batch of commands: one payment's reports in
-    /// arrival order, the first of each payment's committed together.
+    /// Applies reports exactly once each, in rounds of one batch of commands (one commit) each:
+    /// the k-th report of every payment in round k, so one payment's reports apply in arrival
+    /// order and a payment with several reports waiting costs a round, not a commit per report.
     fn apply_reports(&self, now: Timestamp) -> Result<(), OrchestratorError> {
         let reports = self.rail.poll(now)?;
         if reports.is_empty() {
             return Ok(());
         }
-        let commands: Vec<Command<'_>> = reports
-            .iter()
-            .map(|report| Command::RailOutcome {
-                id: report.payment_intent_id,
-                message_id: &report.message_id,
-                outcome: &report.outcome,
-            })
-            .collect();
+        let mut rounds: Vec<Vec<Command<'_>>> = Vec::new();
+        let mut seen: BTreeMap<PaymentIntentId, usize> = BTreeMap::new();
+        for report in &reports {
+            let round = seen.entry(report.payment_intent_id).or_insert(0);
+            if rounds.len() <= *round {
+                rounds.push(Vec::new());
+            }
+            if let Some(commands) = rounds.get_mut(*round) {
+                commands.push(Command::RailOutcome {
+                    id: report.payment_intent_id,
+                    message_id: &report.message_id,
+                    outcome: &report.outcome,
+                });
+            }
+            *round += 1;
+        }
         // Every result is counted before the first store error, if any, is reported.
         let mut failure = None;
-        for result in self.payments.run_batch(&commands) {
+        let results = rounds
+            .iter()
+            .flat_map(|commands| self.payments.run_batch(commands));
+        for result in results {
             match result {
                 Ok(outcome) => match outcome.effect {
                     Effect::Appended => self.bump(|s| s.reports_applied += 1),

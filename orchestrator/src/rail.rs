@@ -51,6 +51,16 @@ pub trait Rail: Send + Sync {
     /// Delivers a claimed outbox item. When `item.claims > 1` an earlier delivery may have got
     /// through, so the adapter asks the rail first and never sends a message id twice.
     fn deliver(&self, item: &OutboxItem, now: Timestamp) -> Result<Delivery, OrchestratorError>;
+    /// Delivers claimed items, one answer each, in order, exactly as [`Rail::deliver`] would
+    /// answer each. By default one by one, spread over threads; a rail that can take many at
+    /// once (one commit, one request) does better.
+    fn deliver_all(
+        &self,
+        items: &[OutboxItem],
+        now: Timestamp,
+    ) -> Vec<Result<Delivery, OrchestratorError>> {
+        crate::engine::fan_out(items.iter().collect(), |item| self.deliver(item, now))
+    }
     /// Asks the rail for the status of `attempt`; the answer arrives later as a report.
     fn enquire(
         &self,

@@ -110,6 +110,14 @@ struct State {
     enquiries: u64,
 }
 
+/// What receiving a message comes to.
+enum Receipt {
+    /// Received before: nothing more to record.
+    Known(Delivery),
+    /// This record, with what it means once committed.
+    Record(AppendRequest, Delivery),
+}
+
 /// A simulated NPP participant.
 pub struct Participant<'a> {
     store: &'a dyn EventStore,
@@ -178,6 +186,64 @@ impl<'a> Participant<'a> {
             counts.insert(id, deliveries);
         }
         Ok(counts)
+    }
+
+    /// What receiving `item` records (or that it was received before and nothing is recorded).
+    fn receive(&self, item: &OutboxItem, now: Timestamp) -> Result<Receipt, OrchestratorError> {
+        let transfer = rail_npp::decode_pacs008(item.message.payload()).map_err(rail_error)?;
+        let msg_id = transfer.msg_id().as_str().to_owned();
+        let stream = StreamId::sim(&msg_id)?;
+        let existing = self.store.read_stream(&stream)?;
+        if item.claims > 1 && !existing.is_empty() {
+            // Asked before re-sending: the earlier delivery got through, so nothing is sent.
+            return Ok(Receipt::Known(Delivery::AlreadyReceived));
+        }
+        let payment_intent_id = transfer.instruction_id();
+        let end_to_end_id = transfer.end_to_end_id().as_str();
+        let received = Received {
+            msg_id: msg_id.clone(),
+            payment_intent_id,
+            end_to_end_id: (end_to_end_id != payment_intent_id.as_str())
+                .then(|| end_to_end_id.to_owned()),
+            attempt_id: transfer.tx_id(),
+            amount: transfer.amount().minor_units(),
+            received_at: now,
+            plan: plan(
+                self.seed,
+                payment_intent_id.as_str(),
+                attempt_number(transfer.tx_id()),
+                self.latency_ms,
+                self.faults,
+            ),
+        };
+        let version = existing
+            .last()
+            .map_or(0, event_store::RecordedEvent::version);
+        let (kind, payload) = if existing.is_empty() {
+            (
+                "SimTransferReceived",
+                serde_json::to_string(&received).map_err(rail_error)?,
+            )
+        } else {
+            // A second delivery of one message id: the scheme drops it, and it is counted.
+            (
+                "SimDuplicateDropped",
+                serde_json::to_string(&Dropped {
+                    msg_id: msg_id.clone(),
+                })
+                .map_err(rail_error)?,
+            )
+        };
+        let event = NewEvent::new(kind, 1, now, payload)?;
+        let request = AppendRequest::new(stream, version, vec![event], now)?;
+        Ok(Receipt::Record(
+            request,
+            if existing.is_empty() {
+                Delivery::Delivered
+            } else {
+                Delivery::AlreadyReceived
+            },
+        ))
     }
 
     fn catch_up(&self, state: &mut State) -> Result<(), OrchestratorError> {
@@ -363,58 +429,44 @@ impl Rail for Participant<'_> {
     }
 
     fn deliver(&self, item: &OutboxItem, now: Timestamp) -> Result<Delivery, OrchestratorError> {
-        let transfer = rail_npp::decode_pacs008(item.message.payload()).map_err(rail_error)?;
-        let msg_id = transfer.msg_id().as_str().to_owned();
-        let stream = StreamId::sim(&msg_id)?;
-        let existing = self.store.read_stream(&stream)?;
-        if item.claims > 1 && !existing.is_empty() {
-            // Asked before re-sending: the earlier delivery got through, so nothing is sent.
-            return Ok(Delivery::AlreadyReceived);
+        match self.receive(item, now)? {
+            Receipt::Known(delivery) => Ok(delivery),
+            Receipt::Record(request, delivery) => {
+                self.store.append(request)?;
+                Ok(delivery)
+            }
         }
-        let payment_intent_id = transfer.instruction_id();
-        let end_to_end_id = transfer.end_to_end_id().as_str();
-        let received = Received {
-            msg_id: msg_id.clone(),
-            payment_intent_id,
-            end_to_end_id: (end_to_end_id != payment_intent_id.as_str())
-                .then(|| end_to_end_id.to_owned()),
-            attempt_id: transfer.tx_id(),
-            amount: transfer.amount().minor_units(),
-            received_at: now,
-            plan: plan(
-                self.seed,
-                payment_intent_id.as_str(),
-                attempt_number(transfer.tx_id()),
-                self.latency_ms,
-                self.faults,
-            ),
-        };
-        let version = existing
-            .last()
-            .map_or(0, event_store::RecordedEvent::version);
-        let (kind, payload) = if existing.is_empty() {
-            (
-                "SimTransferReceived",
-                serde_json::to_string(&received).map_err(rail_error)?,
-            )
-        } else {
-            // A second delivery of one message id: the scheme drops it, and it is counted.
-            (
-                "SimDuplicateDropped",
-                serde_json::to_string(&Dropped {
-                    msg_id: msg_id.clone(),
-                })
-                .map_err(rail_error)?,
-            )
-        };
-        let event = NewEvent::new(kind, 1, now, payload)?;
-        self.store
-            .append(AppendRequest::new(stream, version, vec![event], now)?)?;
-        Ok(if existing.is_empty() {
-            Delivery::Delivered
-        } else {
-            Delivery::AlreadyReceived
-        })
+    }
+
+    fn deliver_all(
+        &self,
+        items: &[OutboxItem],
+        now: Timestamp,
+    ) -> Vec<Result<Delivery, OrchestratorError>> {
+        // Every record in one hand-off to the store (one commit); one that lost a race with
+        // another delivery of its message id is delivered again alone, reading afresh.
+        let receipts: Vec<Result<Receipt, OrchestratorError>> =
+            items.iter().map(|item| self.receive(item, now)).collect();
+        let mut requests = Vec::new();
+        for receipt in &receipts {
+            if let Ok(Receipt::Record(request, _)) = receipt {
+                requests.push(request.clone());
+            }
+        }
+        let mut appended = self.store.append_batch(requests).into_iter();
+        items
+            .iter()
+            .zip(receipts)
+            .map(|(item, receipt)| match receipt? {
+                Receipt::Known(delivery) => Ok(delivery),
+                Receipt::Record(_, delivery) => match appended.next() {
+                    Some(Ok(_)) => Ok(delivery),
+                    Some(Err(StoreError::Conflict { .. })) => self.deliver(item, now),
+                    Some(Err(e)) => Err(e.into()),
+                    None => Err(rail_error("the store answered fewer appends than asked")),
+                },
+            })
+            .collect()
     }
 
     fn enquire(
