@@ -78,7 +78,14 @@ const DEFAULT_LAYERS: &[(&str, LayerKind, &[&str])] = &[
     (
         "adapters",
         LayerKind::Product,
-        &["store", "rail-npp", "exports", "simulator", "http-api"],
+        &[
+            "store",
+            "rail-npp",
+            "rail-becs",
+            "exports",
+            "simulator",
+            "http-api",
+        ],
     ),
     ("binaries", LayerKind::Product, &["npp"]),
     ("tooling", LayerKind::Tooling, &["guardrails", "xtask"]),
