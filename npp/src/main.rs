@@ -18,6 +18,7 @@ macro_rules! out {
     };
 }
 
+mod becs_cmd;
 mod evidence_cmd;
 mod files;
 mod keys_cmd;
@@ -86,6 +87,9 @@ enum Command {
     /// The API keys `npp serve` accepts: add (prints the token once), list, revoke.
     #[command(subcommand)]
     Keys(keys_cmd::KeysCommand),
+    /// BECS Direct Entry: check an ABA file.
+    #[command(subcommand)]
+    Becs(becs_cmd::BecsCommand),
 }
 
 fn main() -> ExitCode {
@@ -101,5 +105,6 @@ fn main() -> ExitCode {
         Command::Evidence(command) => evidence_cmd::run(&command),
         Command::Serve(args) => serve_cmd::run(&args),
         Command::Keys(command) => keys_cmd::run(&command),
+        Command::Becs(command) => becs_cmd::run(&command),
     }
 }

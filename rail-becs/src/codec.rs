@@ -296,7 +296,7 @@ pub fn parse(text: &str, strictness: Strictness) -> Parsed {
 fn check_order(parsed: &mut Parsed, lines: usize) {
     let mut errors = Vec::new();
     let (mut details, mut returned) = (0usize, 0usize);
-    for (position, (line, record)) in parsed.records.iter().enumerate() {
+    for (line, record) in &parsed.records {
         let first = *line == 1;
         let last = *line == lines;
         match record {
@@ -316,7 +316,6 @@ fn check_order(parsed: &mut Parsed, lines: usize) {
             Record::Returned(_) => returned += 1,
             Record::Descriptive(_) | Record::Total(_) => {}
         }
-        let _ = position;
     }
     let starts = parsed
         .records

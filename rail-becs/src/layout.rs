@@ -165,3 +165,54 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod docs {
+    use super::*;
+
+    fn holds(kind: Kind) -> String {
+        match kind {
+            Kind::Literal(text) => format!("`{text}`"),
+            Kind::Blank => "blanks".into(),
+            Kind::Numeric => "number".into(),
+            Kind::Text { .. } => "text".into(),
+            Kind::Account => "account".into(),
+            Kind::Bsb => "BSB".into(),
+            Kind::OneOf(INDICATORS) => "one of blank, N, W, X, Y".into(),
+            Kind::OneOf(RETURN_CODES) => "one of 1 to 9".into(),
+            Kind::OneOf(other) => format!("one of {other}"),
+            Kind::Date => "date".into(),
+        }
+    }
+
+    #[test]
+    fn docs_tables_are_the_layout() {
+        let page = include_str!("../../docs/BECS.md");
+        for (heading, table) in [
+            ("### Record type 0", DESCRIPTIVE),
+            ("### Record type 1", DETAIL),
+            ("### Record type 2", RETURNED),
+            ("### Record type 7", TOTAL),
+        ] {
+            let section = page.split(heading).nth(1).unwrap_or_default();
+            let section = section.split("\n### ").next().unwrap_or_default();
+            let documented: Vec<&str> = section
+                .lines()
+                .filter(|l| l.starts_with("| ") && !l.starts_with("| field"))
+                .collect();
+            let expected: Vec<String> = table
+                .iter()
+                .map(|f| {
+                    format!(
+                        "| {} | {} | {} | {} |",
+                        f.name,
+                        f.column,
+                        f.width,
+                        holds(f.kind)
+                    )
+                })
+                .collect();
+            assert_eq!(documented, expected, "{heading} in docs/BECS.md");
+        }
+    }
+}

@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 
-/// A date as ABA writes it (`DDMMYY`), the year read as 20YY.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Serialize)]
+/// A date as ABA writes it (`DDMMYY`), the year read as 20YY; shown as `YYYY-MM-DD`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub struct AbaDate {
     /// 2000 to 2099.
     pub year: u16,
@@ -18,7 +18,8 @@ pub struct AbaDate {
 impl AbaDate {
     /// A date, if it is one (`year` 2000 to 2099).
     pub fn new(year: u16, month: u8, day: u8) -> Option<Self> {
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let leap =
+            year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
         let last = match month {
             1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
             4 | 6 | 9 | 11 => 30,
@@ -55,6 +56,15 @@ impl AbaDate {
     /// `DDMMYY`.
     pub fn to_ddmmyy(self) -> String {
         format!("{:02}{:02}{:02}", self.day, self.month, self.year % 100)
+    }
+}
+
+impl Serialize for AbaDate {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format!(
+            "{:04}-{:02}-{:02}",
+            self.year, self.month, self.day
+        ))
     }
 }
 
