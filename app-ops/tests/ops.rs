@@ -534,8 +534,9 @@ impl event_store::EventStore for CrashOnAtomic<'_> {
         owner: &str,
         until: Timestamp,
         why: &str,
+        attempt: event_store::Attempt,
     ) -> Result<bool, event_store::StoreError> {
-        self.0.defer_outbox(id, owner, until, why)
+        self.0.defer_outbox(id, owner, until, why, attempt)
     }
     fn fail_outbox(
         &self,
@@ -543,8 +544,9 @@ impl event_store::EventStore for CrashOnAtomic<'_> {
         owner: &str,
         now: Timestamp,
         why: &str,
+        attempt: event_store::Attempt,
     ) -> Result<bool, event_store::StoreError> {
-        self.0.fail_outbox(id, owner, now, why)
+        self.0.fail_outbox(id, owner, now, why, attempt)
     }
     fn reopen_outbox(&self, id: &str) -> Result<bool, event_store::StoreError> {
         self.0.reopen_outbox(id)

@@ -644,6 +644,29 @@ pub struct OutboxItem {
     /// How many times it has been claimed, this claim included. More than one means an earlier
     /// delivery may have happened: ask the receiver before sending again.
     pub claims: u32,
+    /// How many attempts to deliver it failed before (see [`Attempt`]).
+    pub attempts: u32,
+}
+
+/// Whether an attempt to deliver a message was made before it is deferred or given up on: the
+/// message's `attempts` count only attempts made, not claims (a deliverer that claims a message
+/// only to find it must wait for another does not use up its retries).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Attempt {
+    /// It was sent, and the sending failed: counted.
+    Failed,
+    /// It was not sent (it waits, or can never be sent): not counted.
+    NotMade,
+}
+
+impl Attempt {
+    /// What the attempt adds to the count.
+    pub const fn counted(self) -> u32 {
+        match self {
+            Attempt::Failed => 1,
+            Attempt::NotMade => 0,
+        }
+    }
 }
 
 /// Where an outbox message stands.
@@ -700,6 +723,8 @@ pub struct OutboxEntry {
     pub status: OutboxStatus,
     /// How many times it has been claimed.
     pub claims: u32,
+    /// How many attempts to deliver it failed.
+    pub attempts: u32,
     /// When the append that wrote it was recorded.
     pub created_at: Timestamp,
     /// When it was delivered or given up on.

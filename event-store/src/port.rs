@@ -5,8 +5,8 @@ use crate::hash::EventHash;
 use core_npp::Timestamp;
 
 use crate::model::{
-    AppendOutcome, AppendRequest, GroupOutcome, OutboxClaim, OutboxEntry, OutboxItem, OutboxQuery,
-    PriorResult, RecordedEvent, StreamId, StreamKind,
+    AppendOutcome, AppendRequest, Attempt, GroupOutcome, OutboxClaim, OutboxEntry, OutboxItem,
+    OutboxQuery, PriorResult, RecordedEvent, StreamId, StreamKind,
 };
 
 /// An append-only, hash-chained event store. No method updates or deletes an event.
@@ -94,14 +94,15 @@ pub trait EventStore: Send + Sync {
     }
 
     /// Gives a claimed message back, not to be claimed again before `until` (a later attempt),
-    /// keeping `why` (cut to [`crate::MAX_OUTBOX_ERROR_BYTES`]) as its last error; `false` if
-    /// `owner` no longer holds its lease.
+    /// keeping `why` (cut to [`crate::MAX_OUTBOX_ERROR_BYTES`]) as its last error and counting
+    /// `attempt`; `false` if `owner` no longer holds its lease.
     fn defer_outbox(
         &self,
         id: &str,
         owner: &str,
         until: Timestamp,
         why: &str,
+        attempt: Attempt,
     ) -> Result<bool, StoreError>;
 
     /// Gives up on a claimed message at `now`: it is [`crate::OutboxStatus::Failed`], never
@@ -113,6 +114,7 @@ pub trait EventStore: Send + Sync {
         owner: &str,
         now: Timestamp,
         why: &str,
+        attempt: Attempt,
     ) -> Result<bool, StoreError>;
 
     /// Makes a delivered or failed message pending again (a person asked for it to be sent

@@ -14,12 +14,13 @@ use utoipa::ToSchema;
 
 use app_ops::load_payment_at;
 use core_npp::Timestamp;
-use event_store::{OutboxClaim, OutboxItem, OutboxQuery, OutboxStatus, StoreError};
+use event_store::{Attempt, OutboxClaim, OutboxItem, OutboxQuery, OutboxStatus, StoreError};
 
 use crate::state::State;
 use crate::views::PaymentView;
 use crate::webhooks::{
-    DeliveryNote, Endpoint, SIGNATURE_HEADER, WEBHOOK_DESTINATION, delivery_prefix, signature,
+    DeliveryNote, Endpoint, SIGNATURE_HEADER, WEBHOOK_DESTINATION, delivery_group, delivery_prefix,
+    signature,
 };
 
 /// The first retry comes this long after a failed attempt, by default (less up to a fifth of
@@ -72,13 +73,16 @@ impl WebhookConfig {
     /// most `max_interval`, less `jitter_permille` thousandths of a fifth of it (so the first
     /// retry comes within `first_retry`).
     pub fn backoff(&self, attempts: u32, jitter_permille: u32) -> Duration {
-        let doublings = attempts.saturating_sub(1).min(32);
+        let doublings = attempts.saturating_sub(1).min(31);
         let wait = self
             .first_retry
-            .saturating_mul(1u32 << doublings.min(31))
+            .saturating_mul(1u32 << doublings)
             .min(self.max_interval);
-        let jitter = wait / 5 * jitter_permille.min(1_000) / 1_000;
-        wait.saturating_sub(jitter)
+        // In nanoseconds, so that no product overflows whatever the configured wait.
+        let jitter = wait.as_nanos() / 5 * u128::from(jitter_permille.min(1_000)) / 1_000;
+        wait.saturating_sub(Duration::from_nanos(
+            u64::try_from(jitter).unwrap_or(u64::MAX),
+        ))
     }
 
     /// A lease long enough for one attempt and its bookkeeping.
@@ -114,6 +118,8 @@ enum Attempted {
     Settled,
     /// To be tried again at this time; later deliveries of its payment wait until then.
     Later(Timestamp),
+    /// This process no longer holds the delivery's lease: another may be sending it.
+    LeaseLost,
 }
 
 fn timestamp_after(now: Timestamp, wait: Duration) -> Timestamp {
@@ -218,15 +224,14 @@ async fn deliver_round(
 ) {
     let mut groups: BTreeMap<String, Vec<OutboxItem>> = BTreeMap::new();
     for item in items {
-        let id = item.message.id();
-        // The id is `wh:ENDPOINT:PAYMENT:VERSION`: all but the version names the group.
-        let group = id
-            .rsplit_once(':')
-            .map_or(id, |(group, _)| group)
-            .to_owned();
+        let group = delivery_group(item.message.id()).to_owned();
         groups.entry(group).or_default().push(item);
     }
     let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_DELIVERIES));
+    // No attempt starts once half the lease has gone: what is left is claimed again, so a
+    // delivery is never sent after another process may have taken it over.
+    let deadline = tokio::time::Instant::now()
+        + Duration::from_nanos(u64::try_from(config.lease_nanos() / 2).unwrap_or(0));
     let mut tasks = tokio::task::JoinSet::new();
     for (_, mut group) in groups {
         group.sort_by(|a, b| a.message.id().cmp(b.message.id()));
@@ -240,7 +245,7 @@ async fn deliver_round(
             let Ok(_permit) = permits.acquire_owned().await else {
                 return;
             };
-            deliver_group(&state, &client, &config, group).await;
+            deliver_group(&state, &client, &config, group, deadline).await;
         });
     }
     while tasks.join_next().await.is_some() {}
@@ -251,11 +256,16 @@ async fn deliver_group(
     client: &reqwest::Client,
     config: &Arc<WebhookConfig>,
     group: Vec<OutboxItem>,
+    deadline: tokio::time::Instant,
 ) {
     let mut rest = group.into_iter();
     while let Some(item) = rest.next() {
+        if tokio::time::Instant::now() >= deadline {
+            return;
+        }
         match attempt(state, client, config, &item).await {
             Ok(Attempted::Settled) => {}
+            Ok(Attempted::LeaseLost) => return,
             Ok(Attempted::Later(until)) => {
                 let why = format!("waits for the earlier delivery {}", item.message.id());
                 for later in rest.by_ref() {
@@ -264,11 +274,13 @@ async fn deliver_group(
                         config.owner.clone(),
                         why.clone(),
                     );
+                    let delivery = id.clone();
                     let deferred = store_call(state, move |s| {
-                        s.store.defer_outbox(&id, &owner, until, &why)
+                        s.store
+                            .defer_outbox(&id, &owner, until, &why, Attempt::NotMade)
                     });
                     if let Err(e) = deferred.await {
-                        tracing::warn!(error = %e, "webhooks: could not defer a delivery");
+                        tracing::warn!(delivery = %delivery, error = %e, "webhooks: could not defer a delivery");
                     }
                 }
                 return;
@@ -307,7 +319,7 @@ fn prepare(state: &State, item: &OutboxItem) -> Result<Preparation, StoreError> 
             "the outbox message is not a webhook delivery note".into(),
         ));
     };
-    let Some(endpoint) = state.webhooks.get(&note.endpoint_id) else {
+    let Some(endpoint) = state.webhooks.find(state.store, &note.endpoint_id)? else {
         return Ok(Preparation::Undeliverable(format!(
             "endpoint {} was removed",
             note.endpoint_id
@@ -379,11 +391,11 @@ async fn attempt(
     let prepared = match prepared {
         Preparation::Ready(prepared) => prepared,
         Preparation::Wait(until, why) => {
-            defer(state, config, id, until, why).await?;
+            defer(state, config, id, until, why, Attempt::NotMade).await?;
             return Ok(Attempted::Later(until));
         }
         Preparation::Undeliverable(why) => {
-            give_up(state, config, id, why).await?;
+            give_up(state, config, id, why, Attempt::NotMade).await?;
             return Ok(Attempted::Settled);
         }
     };
@@ -398,7 +410,10 @@ async fn attempt(
         )
         .header("Npp-Event-Id", &prepared.event_id)
         .header("Npp-Delivery-Id", &id)
-        .header("Npp-Delivery-Attempt", item.claims.to_string())
+        .header(
+            "Npp-Delivery-Attempt",
+            item.attempts.saturating_add(1).to_string(),
+        )
         .body(prepared.body.clone())
         .send()
         .await;
@@ -407,9 +422,11 @@ async fn attempt(
             let (owner, done) = (config.owner.clone(), id.clone());
             let completed =
                 store_call(state, move |s| s.store.complete_outbox(&done, &owner, now)).await?;
-            if completed {
-                state.metrics.delivery("delivered");
+            if !completed {
+                // Past the lease (the receiver was slow): the later ones are left alone.
+                return Ok(Attempted::LeaseLost);
             }
+            state.metrics.delivery("delivered");
             return Ok(Attempted::Settled);
         }
         Ok(answer) if answer.status() == reqwest::StatusCode::GONE => {
@@ -421,6 +438,7 @@ async fn attempt(
                     "{} answered 410 Gone: it wants no more deliveries (not retried)",
                     prepared.endpoint.url
                 ),
+                Attempt::Failed,
             )
             .await?;
             return Ok(Attempted::Settled);
@@ -443,17 +461,18 @@ async fn attempt(
     if age >= config.retry_for {
         let why = format!(
             "{why}; given up after {} attempts over {} s (the {} s retry window), event {} of {}",
-            item.claims,
+            item.attempts.saturating_add(1),
             age.as_secs(),
             config.retry_for.as_secs(),
             prepared.note.version,
             prepared.note.payment_id
         );
-        give_up(state, config, id, why).await?;
+        give_up(state, config, id, why, Attempt::Failed).await?;
         return Ok(Attempted::Settled);
     }
-    let until = timestamp_after(now, config.backoff(item.claims, random_permille()));
-    defer(state, config, id, until, why).await?;
+    let attempts = item.attempts.saturating_add(1);
+    let until = timestamp_after(now, config.backoff(attempts, random_permille()));
+    defer(state, config, id, until, why, Attempt::Failed).await?;
     state.metrics.delivery("retried");
     Ok(Attempted::Later(until))
 }
@@ -464,10 +483,11 @@ async fn defer(
     id: String,
     until: Timestamp,
     why: String,
+    attempt: Attempt,
 ) -> Result<(), StoreError> {
     let owner = config.owner.clone();
     store_call(state, move |s| {
-        s.store.defer_outbox(&id, &owner, until, &why)
+        s.store.defer_outbox(&id, &owner, until, &why, attempt)
     })
     .await
     .map(|_| ())
@@ -478,12 +498,13 @@ async fn give_up(
     config: &Arc<WebhookConfig>,
     id: String,
     why: String,
+    attempt: Attempt,
 ) -> Result<(), StoreError> {
     tracing::warn!(delivery = %id, why = %why, "webhooks: delivery failed");
     let owner = config.owner.clone();
     let failed = store_call(state, move |s| {
         let now = s.payments.clock().now();
-        s.store.fail_outbox(&id, &owner, now, &why)
+        s.store.fail_outbox(&id, &owner, now, &why, attempt)
     })
     .await?;
     if failed {

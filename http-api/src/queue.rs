@@ -94,7 +94,7 @@ fn failed_deliveries(
                 note.kind,
                 note.state,
                 note.endpoint_id,
-                entry.claims,
+                entry.attempts,
                 entry.last_error.as_deref().unwrap_or("no error recorded")
             ),
             pending_requests: Vec::new(),

@@ -231,7 +231,7 @@ impl DeliveryView {
             kind: note.kind,
             state: note.state,
             status: entry.status.name().to_owned(),
-            attempts: entry.claims,
+            attempts: entry.attempts,
             created_at: entry.created_at.to_string(),
             finished_at: entry.finished_at.map(|t| t.to_string()),
             next_attempt_at: entry.not_before.map(|t| t.to_string()),

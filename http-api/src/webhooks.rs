@@ -200,15 +200,26 @@ pub fn check_url(raw: &str) -> Result<reqwest::Url, String> {
     Ok(url)
 }
 
-/// The delivery of `payment`'s event at `version` to `endpoint` (its outbox message id):
-/// versions zero-padded, so one payment's deliveries to one endpoint sort in version order.
+/// Separates the parts of a delivery id: `~` is in neither an endpoint id nor a payment id
+/// (which may hold `:`), so one payment's prefix never matches another's, and it needs no
+/// escaping in a URL path.
+const SEPARATOR: char = '~';
+
+/// The delivery of `payment`'s event at `version` to `endpoint` (its outbox message id),
+/// `wh~ENDPOINT~PAYMENT~VERSION`: versions zero-padded, so one payment's deliveries to one
+/// endpoint sort in version order.
 pub fn delivery_id(endpoint: &str, payment: PaymentIntentId, version: u32) -> String {
-    format!("wh:{endpoint}:{payment}:{version:010}")
+    format!("wh{SEPARATOR}{endpoint}{SEPARATOR}{payment}{SEPARATOR}{version:010}")
+}
+
+/// The group a delivery id belongs to (all but its version): one payment and one endpoint.
+pub fn delivery_group(id: &str) -> &str {
+    id.rsplit_once(SEPARATOR).map_or(id, |(group, _)| group)
 }
 
 /// The prefix every delivery of `payment` to `endpoint` shares.
 pub fn delivery_prefix(endpoint: &str, payment: PaymentIntentId) -> String {
-    format!("wh:{endpoint}:{payment}:")
+    format!("wh{SEPARATOR}{endpoint}{SEPARATOR}{payment}{SEPARATOR}")
 }
 
 /// What a delivery's outbox message holds: enough to find the event and list the delivery.
@@ -252,6 +263,9 @@ fn random_hex(bytes: usize) -> Result<String, Problem> {
 #[derive(Default)]
 pub struct Webhooks {
     endpoints: RwLock<BTreeMap<String, Endpoint>>,
+    /// Held while the map is rebuilt from the store or changed with it, so a rebuild that read
+    /// the store before a change cannot undo it.
+    changes: std::sync::Mutex<()>,
 }
 
 impl Webhooks {
@@ -264,6 +278,7 @@ impl Webhooks {
 
     /// Reads the endpoints again (another process sharing the store may have changed them).
     pub fn refresh(&self, store: &dyn EventStore) -> Result<(), StoreError> {
+        let _changing = self.changing();
         let mut live = BTreeMap::new();
         for stream in streams_of(store, StreamKind::Webhook)? {
             if let Some(endpoint) = fold(&stream, &store.read_stream(&stream)?)? {
@@ -272,6 +287,28 @@ impl Webhooks {
         }
         *self.write() = live;
         Ok(())
+    }
+
+    fn changing(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.changes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Endpoint `id`, from memory or, when this process has not seen it yet (another server
+    /// made it since the last refresh), from its stream; `None` when it does not exist or was
+    /// removed.
+    pub fn find(&self, store: &dyn EventStore, id: &str) -> Result<Option<Endpoint>, StoreError> {
+        if let Some(endpoint) = self.get(id) {
+            return Ok(Some(endpoint));
+        }
+        let Ok(stream) = StreamId::webhook(id) else {
+            return Ok(None);
+        };
+        let _changing = self.changing();
+        let found = fold(&stream, &store.read_stream(&stream)?)?;
+        if let Some(endpoint) = &found {
+            self.write().insert(endpoint.id.clone(), endpoint.clone());
+        }
+        Ok(found)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Endpoint>> {
@@ -307,6 +344,7 @@ impl Webhooks {
     ) -> Result<Endpoint, Problem> {
         check_url(url).map_err(|e| Problem::invalid("url", e))?;
         let interest = Interest::parse(&events).map_err(|e| Problem::invalid("events", e))?;
+        let _changing = self.changing();
         if self.read().len() >= MAX_WEBHOOK_ENDPOINTS {
             return Err(Problem::new(
                 axum::http::StatusCode::CONFLICT,
@@ -347,6 +385,7 @@ impl Webhooks {
         let Ok(stream) = StreamId::webhook(id) else {
             return Ok(false);
         };
+        let _changing = self.changing();
         let version = store.stream_version(&stream).map_err(Problem::from)?;
         let live = fold(&stream, &store.read_stream(&stream).map_err(Problem::from)?)
             .map_err(Problem::from)?;
@@ -561,5 +600,10 @@ mod tests {
         sorted.sort();
         assert_eq!(sorted, [ids[1].clone(), ids[0].clone(), ids[2].clone()]);
         assert!(ids[0].starts_with(&delivery_prefix("we_1", payment)));
+        assert_eq!(delivery_group(&ids[0]), "wh~we_1~pay_1");
+        // A payment id may hold `:`; its prefix still names it alone.
+        let colon = PaymentIntentId::parse("order:1").unwrap();
+        let order = PaymentIntentId::parse("order").unwrap();
+        assert!(!delivery_id("we_1", colon, 1).starts_with(&delivery_prefix("we_1", order)));
     }
 }

@@ -114,8 +114,8 @@ fn validate(args: &ValidateArgs) -> ExitCode {
         match serde_json::to_string_pretty(&report) {
             Ok(json) => outln!("{json}"),
             Err(e) => {
-                eprintln!("npp becs validate: {e}");
-                return ExitCode::from(EXIT_INVALID);
+                eprintln!("npp becs validate: cannot write the report: {e}");
+                return ExitCode::from(EXIT_UNREADABLE);
             }
         }
     } else {

@@ -9,6 +9,7 @@ use app_ops::{
 };
 use core_npp::{ApprovalId, AttemptOutcome, FreeText, OperatorId, Payment, PaymentIntentId};
 use event_store::EventStore;
+use http_api::webhooks::Webhooks;
 use store::OpenMode;
 
 use crate::target::StoreTarget;
@@ -203,7 +204,9 @@ fn request(args: &RequestArgs) -> Result<(), Failure> {
     let reason = parse("reason", &args.reason, FreeText::parse)?;
     let store = open(&args.target)?;
     let policy = policy(&args.policy, &*store)?;
-    let payments = Payments::new(&*store, &SystemClock);
+    // Webhook endpoints hear of what an operator's action does to a payment, as through the API.
+    let webhooks = Webhooks::load(&*store).map_err(app_ops::AppError::from)?;
+    let payments = Payments::new(&*store, &SystemClock).with_announcer(&webhooks);
     let request = OperatorActions::new(&payments, &policy).request(action, payment, by, reason)?;
     outln!(
         "requested {} of payment {} by {} (needs {} approval{} under policy {}; lapses after {} minutes)",
@@ -228,7 +231,9 @@ fn approve(args: &DecideArgs) -> Result<(), Failure> {
     let by = parse("operator", &args.by, OperatorId::parse)?;
     let store = open(&args.target)?;
     let policy = policy(&args.policy, &*store)?;
-    let payments = Payments::new(&*store, &SystemClock);
+    // Webhook endpoints hear of what an operator's action does to a payment, as through the API.
+    let webhooks = Webhooks::load(&*store).map_err(app_ops::AppError::from)?;
+    let payments = Payments::new(&*store, &SystemClock).with_announcer(&webhooks);
     match OperatorActions::new(&payments, &policy).approve(request_id, by)? {
         Approved::AwaitingMoreApprovals(request) => outln!(
             "approved {} by {by}; {} of {} approvals, waiting for another approver",
@@ -253,7 +258,9 @@ fn reject(args: &RejectArgs) -> Result<(), Failure> {
     let reason = parse("reason", &args.reason, FreeText::parse)?;
     let store = open(&args.target)?;
     let policy = policy(&args.policy, &*store)?;
-    let payments = Payments::new(&*store, &SystemClock);
+    // Webhook endpoints hear of what an operator's action does to a payment, as through the API.
+    let webhooks = Webhooks::load(&*store).map_err(app_ops::AppError::from)?;
+    let payments = Payments::new(&*store, &SystemClock).with_announcer(&webhooks);
     let request = OperatorActions::new(&payments, &policy).reject(request_id, by, reason)?;
     outln!(
         "rejected {} by {by}; nothing was executed",

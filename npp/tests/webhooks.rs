@@ -407,7 +407,7 @@ fn gone_and_an_expired_window_fail_into_the_operator_queue_and_can_be_redelivere
     post(
         &server,
         site.token("alice"),
-        "/v1/webhook-deliveries/wh:nope/redeliver",
+        "/v1/webhook-deliveries/wh~nope/redeliver",
         &json!({}),
     )
     .problem(404, None);

@@ -289,7 +289,7 @@ pub fn parse(text: &str, strictness: Strictness) -> Parsed {
     }
     let lines = body.split('\n').count();
     check_order(&mut parsed, lines);
-    check_totals(&mut parsed);
+    check_totals(&mut parsed, lines);
     parsed
 }
 
@@ -352,15 +352,12 @@ fn check_order(parsed: &mut Parsed, lines: usize) {
     parsed.errors.append(&mut errors);
 }
 
-fn check_totals(parsed: &mut Parsed) {
-    let Some((line, Record::Total(stated))) = parsed.records.last().cloned() else {
+fn check_totals(parsed: &mut Parsed, lines: usize) {
+    let Some((_, Record::Total(stated))) = parsed.records.last().cloned() else {
         return;
     };
-    if parsed
-        .errors
-        .iter()
-        .any(|e| e.field != "file" && e.line != line && e.field != "record_type")
-    {
+    let line = lines;
+    if parsed.records.len() < lines {
         // Items that could not be read cannot be summed: the totals would only add noise.
         return;
     }
@@ -483,5 +480,9 @@ pub fn write_file(records: &[Record]) -> Result<String, String> {
     }
     out.push_str(&write_record(&Record::Total(parsed.sums()))?);
     out.push_str("\r\n");
-    Ok(out)
+    // A file is written only if it reads back valid: its records in order, not mixed.
+    match parse(&out, Strictness::Strict).errors.first() {
+        None => Ok(out),
+        Some(e) => Err(format!("{}: {}", e.field, e.message)),
+    }
 }

@@ -307,8 +307,13 @@ fn a_returns_file_reads_each_returned_item_with_its_code() {
     let parsed = parse(&file, Strictness::Strict);
     assert!(parsed.is_valid(), "{:?}", parsed.errors);
     assert_eq!(parsed.records[1].1, returned);
-    let mixed = write_file(&[descriptive(), returned, detail(5, TransactionCode::CREDIT)]).unwrap();
-    let errors = parse(&mixed, Strictness::Strict).errors;
+    // The writer refuses a file its reader would refuse, and the reader says why.
+    let mixed = [descriptive(), returned, detail(5, TransactionCode::CREDIT)];
+    assert!(write_file(&mixed).unwrap_err().contains("not both"));
+    let lines: Vec<String> = mixed.iter().map(|r| write_record(r).unwrap()).collect();
+    let total = file.split("\r\n").nth(2).unwrap();
+    let text = format!("{}\r\n{total}", lines.join("\r\n"));
+    let errors = parse(&text, Strictness::Strict).errors;
     assert!(
         errors.iter().any(|e| e.message.contains("not both")),
         "{errors:?}"

@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use core_npp::Timestamp;
 use event_store::{
-    AppendOutcome, AppendRequest, EventHash, EventStore, GroupOutcome, MAX_OUTBOX_PAGE,
+    AppendOutcome, AppendRequest, Attempt, EventHash, EventStore, GroupOutcome, MAX_OUTBOX_PAGE,
     OutboxClaim, OutboxEntry, OutboxItem, OutboxMessage, OutboxQuery, OutboxStatus, PriorResult,
     RecordedEvent, StoreError, StreamId, outbox_error,
 };
@@ -34,6 +34,7 @@ struct OutboxRow {
     stream: StreamId,
     created_at: Timestamp,
     claims: u32,
+    attempts: u32,
     lease: Option<(String, Timestamp)>,
     /// Deferred: not claimed before this.
     not_before: Option<Timestamp>,
@@ -57,6 +58,7 @@ impl OutboxRow {
             message: self.message.clone(),
             status: self.status,
             claims: self.claims,
+            attempts: self.attempts,
             created_at: self.created_at,
             finished_at: self.finished_at,
             not_before: match self.status {
@@ -337,6 +339,7 @@ impl Engine for MemoryEngine<'_> {
                 stream: row.stream.clone(),
                 created_at: row.recorded_at,
                 claims: 0,
+                attempts: 0,
                 lease: None,
                 not_before: None,
                 status: OutboxStatus::Pending,
@@ -463,6 +466,7 @@ impl EventStore for MemoryStore {
             claimed.push(OutboxItem {
                 message: row.message.clone(),
                 claims: row.claims,
+                attempts: row.attempts,
             });
         }
         Ok(claimed)
@@ -481,8 +485,10 @@ impl EventStore for MemoryStore {
         owner: &str,
         until: Timestamp,
         why: &str,
+        attempt: Attempt,
     ) -> Result<bool, StoreError> {
         self.with_held(id, owner, |row| {
+            row.attempts = row.attempts.saturating_add(attempt.counted());
             row.lease = None;
             row.not_before = Some(until);
             row.last_error = Some(outbox_error(why).to_owned());
@@ -495,8 +501,10 @@ impl EventStore for MemoryStore {
         owner: &str,
         now: Timestamp,
         why: &str,
+        attempt: Attempt,
     ) -> Result<bool, StoreError> {
         self.with_held(id, owner, |row| {
+            row.attempts = row.attempts.saturating_add(attempt.counted());
             row.status = OutboxStatus::Failed;
             row.finished_at = Some(now);
             row.lease = None;

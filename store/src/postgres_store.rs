@@ -3,7 +3,7 @@
 //! refuse UPDATE, DELETE and TRUNCATE, versioned migrations.
 
 use event_store::{
-    AppendOutcome, AppendRequest, EventStore, GroupOutcome, MAX_OUTBOX_PAGE, OutboxClaim,
+    AppendOutcome, AppendRequest, Attempt, EventStore, GroupOutcome, MAX_OUTBOX_PAGE, OutboxClaim,
     OutboxEntry, OutboxItem, OutboxQuery, OutboxStatus, PriorResult, RecordedEvent, StoreError,
     StreamId, outbox_error,
 };
@@ -85,12 +85,20 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
     // rowids; PostgreSQL's tables need no such change.
     (3, "claims tables without rowid (SQLite only)", "SELECT 1"),
     (4, "npp_claims_free, for one-statement batches", V4),
-    (5, "outbox deliveries given up on, and their last error", V5),
+    (
+        5,
+        "outbox deliveries given up on, their attempts and last error",
+        V5,
+    ),
 ];
 
 /// A delivery can be given up on (`failed_at`) and keeps what its last attempt said.
 const V5: &str = "
-ALTER TABLE outbox ADD COLUMN failed_at BIGINT, ADD COLUMN last_error TEXT;
+ALTER TABLE outbox ADD COLUMN failed_at BIGINT, ADD COLUMN last_error TEXT,
+    ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+DROP INDEX outbox_undelivered;
+CREATE INDEX outbox_pending ON outbox (destination, seq) WHERE delivered_at IS NULL AND failed_at IS NULL;
+CREATE INDEX outbox_failed ON outbox (seq) WHERE failed_at IS NOT NULL;
 ";
 
 /// Lets a batch's one statement refuse itself: raised, the error rolls back everything the
@@ -146,7 +154,7 @@ const CLAIM_OUTBOX: &str = "UPDATE outbox SET lease_owner = $1, lease_until = $2
                   WHERE delivered_at IS NULL AND failed_at IS NULL AND (lease_until IS NULL OR lease_until <= $3 OR lease_owner = $1)
                     AND destination = $6 AND left(stream_id, length($5)) = $5
                   ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
-    RETURNING id, destination, payload, claims";
+    RETURNING id, destination, payload, claims, attempts";
 /// Marks messages delivered in one statement (one round trip, one commit): the ids whose lease
 /// `$2` still held.
 const COMPLETE_OUTBOX_BATCH: &str = "UPDATE outbox SET delivered_at = $3
@@ -155,10 +163,10 @@ const PENDING_OUTBOX: &str =
     "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL";
 const OLDEST_OUTBOX: &str =
     "SELECT min(created_at) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL";
-const DEFER_OUTBOX: &str = "UPDATE outbox SET lease_owner = NULL, lease_until = $3, last_error = $4
+const DEFER_OUTBOX: &str = "UPDATE outbox SET lease_owner = NULL, lease_until = $3, last_error = $4, attempts = attempts + $5
     WHERE id = $1 AND lease_owner = $2 AND delivered_at IS NULL AND failed_at IS NULL";
 const FAIL_OUTBOX: &str =
-    "UPDATE outbox SET lease_owner = NULL, lease_until = NULL, failed_at = $3, last_error = $4
+    "UPDATE outbox SET lease_owner = NULL, lease_until = NULL, failed_at = $3, last_error = $4, attempts = attempts + $5
     WHERE id = $1 AND lease_owner = $2 AND delivered_at IS NULL AND failed_at IS NULL";
 const REOPEN_OUTBOX: &str = "UPDATE outbox
     SET delivered_at = NULL, failed_at = NULL, lease_owner = NULL, lease_until = NULL
@@ -525,6 +533,11 @@ impl PostgresStore {
     }
 }
 
+/// What `attempt` adds to the `attempts` column (an INTEGER).
+fn counted(attempt: Attempt) -> i32 {
+    i32::from(attempt == Attempt::Failed)
+}
+
 fn big(value: u64, what: &'static str) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::Unrepresentable {
         what,
@@ -631,7 +644,14 @@ impl EventStore for PostgresStore {
                 let destination: String = column(row, 1, "outbox", "destination", &describe)?;
                 let payload: String = column(row, 2, "outbox", "payload", &describe)?;
                 let claims: i32 = column(row, 3, "outbox", "claims", &describe)?;
-                outbox_item(&id, &destination, payload, i64::from(claims))
+                let attempts: i32 = column(row, 4, "outbox", "attempts", &describe)?;
+                outbox_item(
+                    &id,
+                    &destination,
+                    payload,
+                    i64::from(claims),
+                    i64::from(attempts),
+                )
             })
             .collect()
     }
@@ -675,9 +695,14 @@ impl EventStore for PostgresStore {
         owner: &str,
         until: core_npp::Timestamp,
         why: &str,
+        attempt: Attempt,
     ) -> Result<bool, StoreError> {
         let until = nanos(until, "until")?;
-        self.outbox_update(DEFER_OUTBOX, &[&id, &owner, &until, &outbox_error(why)])
+        let counted = counted(attempt);
+        self.outbox_update(
+            DEFER_OUTBOX,
+            &[&id, &owner, &until, &outbox_error(why), &counted],
+        )
     }
 
     fn fail_outbox(
@@ -686,9 +711,14 @@ impl EventStore for PostgresStore {
         owner: &str,
         now: core_npp::Timestamp,
         why: &str,
+        attempt: Attempt,
     ) -> Result<bool, StoreError> {
         let now = nanos(now, "now")?;
-        self.outbox_update(FAIL_OUTBOX, &[&id, &owner, &now, &outbox_error(why)])
+        let counted = counted(attempt);
+        self.outbox_update(
+            FAIL_OUTBOX,
+            &[&id, &owner, &now, &outbox_error(why), &counted],
+        )
     }
 
     fn reopen_outbox(&self, id: &str) -> Result<bool, StoreError> {
@@ -747,6 +777,7 @@ fn outbox_columns(row: &postgres::Row) -> Result<OutboxColumns, StoreError> {
         failed_at: column(row, 7, "outbox", "failed_at", &describe)?,
         lease_until: column(row, 8, "outbox", "lease_until", &describe)?,
         last_error: column(row, 9, "outbox", "last_error", &describe)?,
+        attempts: i64::from(column::<i32>(row, 10, "outbox", "attempts", &describe)?),
         id,
     })
 }

@@ -217,6 +217,7 @@ pub(crate) fn outbox_item(
     destination: &str,
     payload: String,
     claims: i64,
+    attempts: i64,
 ) -> Result<OutboxItem, StoreError> {
     let row = || format!("id {id:?}");
     let claims = u32::try_from(claims)
@@ -232,7 +233,13 @@ pub(crate) fn outbox_item(
         })?;
     let message = OutboxMessage::new(id, destination, payload)
         .map_err(|e| corrupt_row("outbox", "payload", row(), e.to_string()))?;
-    Ok(OutboxItem { message, claims })
+    let attempts = u32::try_from(attempts)
+        .map_err(|_| corrupt_row("outbox", "attempts", row(), format!("holds {attempts}")))?;
+    Ok(OutboxItem {
+        message,
+        claims,
+        attempts,
+    })
 }
 
 /// The condition an outbox listing adds for `status`, in SQL both adapters speak: a message is
@@ -249,7 +256,7 @@ pub(crate) const fn outbox_status_sql(status: Option<OutboxStatus>) -> &'static 
 
 /// The columns an outbox listing reads, in the order [`OutboxColumns`] holds them.
 pub(crate) const OUTBOX_ENTRY_COLUMNS: &str = "seq, id, destination, payload, claims, created_at, \
-     delivered_at, failed_at, lease_until, last_error";
+     delivered_at, failed_at, lease_until, last_error, attempts";
 
 /// One outbox row as a listing reads it.
 pub(crate) struct OutboxColumns {
@@ -263,6 +270,7 @@ pub(crate) struct OutboxColumns {
     pub(crate) failed_at: Option<i64>,
     pub(crate) lease_until: Option<i64>,
     pub(crate) last_error: Option<String>,
+    pub(crate) attempts: i64,
 }
 
 impl OutboxColumns {
@@ -275,6 +283,14 @@ impl OutboxColumns {
             .ok_or_else(|| corrupt_row("outbox", "seq", &row, format!("holds {}", self.seq)))?;
         let claims = u32::try_from(self.claims)
             .map_err(|_| corrupt_row("outbox", "claims", &row, format!("holds {}", self.claims)))?;
+        let attempts = u32::try_from(self.attempts).map_err(|_| {
+            corrupt_row(
+                "outbox",
+                "attempts",
+                &row,
+                format!("holds {}", self.attempts),
+            )
+        })?;
         let time = |nanos: i64, column| timestamp_from_db(nanos, "outbox", column, &row);
         let (status, finished_at) = match (self.delivered_at, self.failed_at) {
             (None, None) => (OutboxStatus::Pending, None),
@@ -300,6 +316,7 @@ impl OutboxColumns {
             message,
             status,
             claims,
+            attempts,
             created_at: time(self.created_at, "created_at")?,
             finished_at,
             not_before,

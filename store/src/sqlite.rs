@@ -6,7 +6,7 @@ use std::sync::{Condvar, Mutex};
 
 use core_npp::Timestamp;
 use event_store::{
-    AppendOutcome, AppendRequest, EventHash, EventStore, GroupOutcome, MAX_OUTBOX_PAGE,
+    AppendOutcome, AppendRequest, Attempt, EventHash, EventStore, GroupOutcome, MAX_OUTBOX_PAGE,
     OutboxClaim, OutboxEntry, OutboxItem, OutboxQuery, PriorResult, RecordedEvent, StoreError,
     StreamId, outbox_error,
 };
@@ -40,13 +40,21 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
     (3, "claims tables without rowid", V3),
     // The numbering is shared with PostgreSQL, whose version 4 adds a function SQLite needs not.
     (4, "npp_claims_free (PostgreSQL only)", "SELECT 1"),
-    (5, "outbox deliveries given up on, and their last error", V5),
+    (
+        5,
+        "outbox deliveries given up on, their attempts and last error",
+        V5,
+    ),
 ];
 
 /// A delivery can be given up on (`failed_at`) and keeps what its last attempt said.
 const V5: &str = "
 ALTER TABLE outbox ADD COLUMN failed_at INTEGER;
 ALTER TABLE outbox ADD COLUMN last_error TEXT;
+ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+DROP INDEX outbox_undelivered;
+CREATE INDEX outbox_pending ON outbox (destination, seq) WHERE delivered_at IS NULL AND failed_at IS NULL;
+CREATE INDEX outbox_failed ON outbox (seq) WHERE failed_at IS NOT NULL;
 ";
 
 /// One B-tree per claims table instead of two (a rowid table and its key's index): a third fewer
@@ -296,7 +304,7 @@ impl SqliteStore {
     }
 
     /// Runs one of the outbox's lease-holder updates (`?1` id, `?2` owner, `?3` a time, `?4`
-    /// why) on the writer's connection; whether it changed the row.
+    /// why, `?5` the attempts to count) on the writer's connection; whether it changed the row.
     fn outbox_update(
         &self,
         sql: &'static str,
@@ -304,7 +312,9 @@ impl SqliteStore {
         owner: &str,
         at: i64,
         why: &str,
+        attempt: Attempt,
     ) -> Result<bool, StoreError> {
+        let counted = attempt.counted();
         let writer = self.writer()?;
         let (id, owner, why) = (
             id.to_owned(),
@@ -314,7 +324,7 @@ impl SqliteStore {
         writer.run_task(move |w: &mut SqliteWriter| {
             w.conn
                 .prepare_cached(sql)
-                .and_then(|mut s| s.execute(params![id, owner, at, why]))
+                .and_then(|mut s| s.execute(params![id, owner, at, why, counted]))
                 .map(|changed| changed == 1)
                 .map_err(unavailable)
         })
@@ -1077,7 +1087,7 @@ impl EventStore for SqliteStore {
                                    WHERE delivered_at IS NULL AND failed_at IS NULL AND (lease_until IS NULL OR lease_until <= ?3 OR lease_owner = ?1)
                                      AND destination = ?6 AND substr(stream_id, 1, length(?5)) = ?5
                                    ORDER BY seq LIMIT ?4)
-                     RETURNING id, destination, payload, claims",
+                     RETURNING id, destination, payload, claims, attempts",
                 )
                 .map_err(unavailable)?;
             let mut rows = statement
@@ -1091,7 +1101,8 @@ impl EventStore for SqliteStore {
                 let destination: String = column(row, 1, "outbox", "destination", &describe)?;
                 let payload: String = column(row, 2, "outbox", "payload", &describe)?;
                 let claims: i64 = column(row, 3, "outbox", "claims", &describe)?;
-                items.push(outbox_item(&id, &destination, payload, claims)?);
+                let attempts: i64 = column(row, 4, "outbox", "attempts", &describe)?;
+                items.push(outbox_item(&id, &destination, payload, claims, attempts)?);
             }
             Ok(items)
         })
@@ -1149,15 +1160,17 @@ impl EventStore for SqliteStore {
         owner: &str,
         until: Timestamp,
         why: &str,
+        attempt: Attempt,
     ) -> Result<bool, StoreError> {
         let until = nanos(until, "until")?;
         self.outbox_update(
-            "UPDATE outbox SET lease_owner = NULL, lease_until = ?3, last_error = ?4
+            "UPDATE outbox SET lease_owner = NULL, lease_until = ?3, last_error = ?4, attempts = attempts + ?5
              WHERE id = ?1 AND lease_owner = ?2 AND delivered_at IS NULL AND failed_at IS NULL",
             id,
             owner,
             until,
             why,
+            attempt,
         )
     }
 
@@ -1167,15 +1180,17 @@ impl EventStore for SqliteStore {
         owner: &str,
         now: Timestamp,
         why: &str,
+        attempt: Attempt,
     ) -> Result<bool, StoreError> {
         let now = nanos(now, "now")?;
         self.outbox_update(
-            "UPDATE outbox SET lease_owner = NULL, lease_until = NULL, failed_at = ?3, last_error = ?4
+            "UPDATE outbox SET lease_owner = NULL, lease_until = NULL, failed_at = ?3, last_error = ?4, attempts = attempts + ?5
              WHERE id = ?1 AND lease_owner = ?2 AND delivered_at IS NULL AND failed_at IS NULL",
             id,
             owner,
             now,
             why,
+            attempt,
         )
     }
 
@@ -1262,6 +1277,7 @@ fn outbox_columns(row: &rusqlite::Row<'_>) -> Result<OutboxColumns, StoreError> 
         failed_at: column(row, 7, "outbox", "failed_at", &describe)?,
         lease_until: column(row, 8, "outbox", "lease_until", &describe)?,
         last_error: column(row, 9, "outbox", "last_error", &describe)?,
+        attempts: column(row, 10, "outbox", "attempts", &describe)?,
         id,
     })
 }

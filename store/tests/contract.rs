@@ -14,8 +14,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use event_store::{
-    AppendOutcome, AppendRequest, Committed, EventHash, EventStore, GroupOutcome, NewEvent,
-    OutboxQuery, OutboxStatus, PriorResult, StoreError, check_stream_chain,
+    AppendOutcome, AppendRequest, Attempt, Committed, EventHash, EventStore, GroupOutcome,
+    NewEvent, OutboxQuery, OutboxStatus, PriorResult, StoreError, check_stream_chain,
 };
 use support::*;
 
@@ -872,10 +872,20 @@ fn a_deferred_message_waits_for_its_time_and_keeps_its_error(store: &dyn EventSt
         1
     );
     // When w defers it to t=100 after a failed attempt (another worker cannot)
-    assert!(!store.defer_outbox("D-1", "x", at(100), "not mine").unwrap());
-    assert!(store.defer_outbox("D-1", "w", at(100), "HTTP 500").unwrap());
     assert!(
-        !store.defer_outbox("D-1", "w", at(200), "twice").unwrap(),
+        !store
+            .defer_outbox("D-1", "x", at(100), "not mine", Attempt::Failed)
+            .unwrap()
+    );
+    assert!(
+        store
+            .defer_outbox("D-1", "w", at(100), "HTTP 500", Attempt::Failed)
+            .unwrap()
+    );
+    assert!(
+        !store
+            .defer_outbox("D-1", "w", at(200), "twice", Attempt::Failed)
+            .unwrap(),
         "no longer held"
     );
     // Then nobody, not even w, claims it before then; it is still pending, with its error
@@ -896,10 +906,24 @@ fn a_deferred_message_waits_for_its_time_and_keeps_its_error(store: &dyn EventSt
     assert_eq!(entry.status, OutboxStatus::Pending);
     assert_eq!(entry.last_error.as_deref(), Some("HTTP 500"));
     assert_eq!(entry.not_before, Some(at(100)));
-    assert_eq!((entry.claims, entry.finished_at), (1, None));
+    assert_eq!(
+        (entry.claims, entry.attempts, entry.finished_at),
+        (1, 1, None)
+    );
     // And at t=100 it is claimable, its claim count telling it was tried before
     let again = store.claim_outbox(&webhook_claim("x", at(100))).unwrap();
-    assert_eq!((again[0].message.id(), again[0].claims), ("D-1", 2));
+    assert_eq!(
+        (again[0].message.id(), again[0].claims, again[0].attempts),
+        ("D-1", 2, 1)
+    );
+    // A deferral without an attempt (it waits for another) counts a claim, not an attempt
+    assert!(
+        store
+            .defer_outbox("D-1", "x", at(100), "waits", Attempt::NotMade)
+            .unwrap()
+    );
+    let third = store.claim_outbox(&webhook_claim("x", at(100))).unwrap();
+    assert_eq!((third[0].claims, third[0].attempts), (3, 1));
     assert!(store.complete_outbox("D-1", "x", at(101)).unwrap());
     let entry = &listed(store, "", None)[0];
     assert_eq!(
@@ -918,9 +942,17 @@ fn a_failed_message_is_never_claimed_until_reopened(store: &dyn EventStore) {
             .len(),
         1
     );
-    assert!(!store.fail_outbox("F-1", "x", at(11), "not mine").unwrap());
+    assert!(
+        !store
+            .fail_outbox("F-1", "x", at(11), "not mine", Attempt::Failed)
+            .unwrap()
+    );
     let long = "é".repeat(event_store::MAX_OUTBOX_ERROR_BYTES);
-    assert!(store.fail_outbox("F-1", "w", at(11), &long).unwrap());
+    assert!(
+        store
+            .fail_outbox("F-1", "w", at(11), &long, Attempt::NotMade)
+            .unwrap()
+    );
     // Then it is failed, not pending, and no claim or completion touches it
     assert_eq!(store.pending_outbox().unwrap(), 0);
     assert_eq!(store.oldest_pending_outbox().unwrap(), None);
@@ -942,7 +974,10 @@ fn a_failed_message_is_never_claimed_until_reopened(store: &dyn EventStore) {
     assert!(!store.reopen_outbox("F-1").unwrap(), "already pending");
     assert_eq!(store.pending_outbox().unwrap(), 1);
     let again = store.claim_outbox(&webhook_claim("x", at(13))).unwrap();
-    assert_eq!((again[0].message.id(), again[0].claims), ("F-1", 2));
+    assert_eq!(
+        (again[0].message.id(), again[0].claims, again[0].attempts),
+        ("F-1", 2, 0)
+    );
     assert!(store.complete_outbox("F-1", "x", at(14)).unwrap());
     // And a delivered message can be reopened too (sent again on request)
     assert!(store.reopen_outbox("F-1").unwrap());
@@ -958,7 +993,11 @@ fn outbox_listings_filter_and_page_in_commit_order(store: &dyn EventStore) {
     let claimed = store.claim_outbox(&webhook_claim("w", at(10))).unwrap();
     assert_eq!(claimed.len(), 4);
     assert!(store.complete_outbox("A:1", "w", at(11)).unwrap());
-    assert!(store.fail_outbox("A:2", "w", at(11), "gone").unwrap());
+    assert!(
+        store
+            .fail_outbox("A:2", "w", at(11), "gone", Attempt::Failed)
+            .unwrap()
+    );
     // Then each filter answers in commit order, only its destination and prefix
     let ids = |entries: Vec<event_store::OutboxEntry>| -> Vec<String> {
         entries.iter().map(|e| e.message.id().to_owned()).collect()

@@ -200,7 +200,10 @@ CREATE TRIGGER rail_messages_no_update BEFORE UPDATE ON rail_messages
     BEGIN SELECT RAISE(ABORT, 'rail message claims are append-only'); END;
 CREATE TRIGGER rail_messages_no_delete BEFORE DELETE ON rail_messages
     BEGIN SELECT RAISE(ABORT, 'rail message claims are append-only'); END;
+DROP INDEX outbox_pending; DROP INDEX outbox_failed;
 ALTER TABLE outbox DROP COLUMN failed_at; ALTER TABLE outbox DROP COLUMN last_error;
+ALTER TABLE outbox DROP COLUMN attempts;
+CREATE INDEX outbox_undelivered ON outbox (seq) WHERE delivered_at IS NULL;
 DELETE FROM schema_migrations WHERE version >= 3;
 ";
 
