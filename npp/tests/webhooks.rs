@@ -609,3 +609,81 @@ fn the_readme_signature_check_takes_a_real_delivery_and_refuses_a_forged_one() {
         "True False False False"
     );
 }
+
+#[test]
+fn an_operator_action_taken_with_npp_ops_is_announced_too() {
+    // Given a timed-out payment in the store and a server whose endpoint hears every state
+    let site = Site::new();
+    let db = site.path("npp.db");
+    let imported = npp()
+        .args(["payment", "import"])
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/timed-out.jsonl"))
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let server = site.serve(FAST);
+    let receiver = Receiver::start();
+    let (_, secret) = subscribe(&server, &site, &receiver.url(), json!(["*"]));
+    // When two operators retry it through the CLI on the same store
+    let policy = site.path("policy.toml");
+    let ops = |args: &[&str]| {
+        let output = npp()
+            .arg("ops")
+            .args(args)
+            .arg("--db")
+            .arg(&db)
+            .arg("--policy")
+            .arg(&policy)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let requested = ops(&[
+        "request",
+        "retry",
+        "--payment",
+        "pay_006",
+        "--by",
+        "alice",
+        "--reason",
+        "payee bank confirms nothing arrived",
+    ]);
+    let request = requested.lines().last().unwrap().to_owned();
+    ops(&["approve", &request, "--by", "bob"]);
+    // Then the endpoint hears of the approved retry, signed, and of what follows it
+    let started = Instant::now();
+    let heard = loop {
+        let retry = receiver
+            .accepted()
+            .into_iter()
+            .find(|r| r.json()["type"] == "PaymentRetryApproved");
+        if let Some(retry) = retry {
+            break retry;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            receiver.received().len()
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    };
+    assert!(verify(
+        &secret,
+        &heard.signature,
+        &heard.body,
+        unix_now(),
+        300
+    ));
+    assert_eq!(heard.json()["payment_id"], "pay_006");
+}
