@@ -19,7 +19,7 @@ use event_store::{Attempt, OutboxClaim, OutboxItem, OutboxQuery, OutboxStatus, S
 use crate::state::State;
 use crate::views::PaymentView;
 use crate::webhooks::{
-    DeliveryNote, Endpoint, SIGNATURE_HEADER, WEBHOOK_DESTINATION, delivery_group, delivery_prefix,
+    DeliveryNote, Endpoint, SIGNATURE_HEADER, delivery_group, delivery_prefix, destination,
     signature,
 };
 
@@ -32,10 +32,11 @@ pub const DEFAULT_MAX_RETRY_INTERVAL: Duration = Duration::from_secs(3_600);
 pub const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(24 * 3_600);
 /// How long a receiver has to answer, by default.
 pub const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Deliveries claimed per round.
-pub const DELIVERY_BATCH: usize = 64;
-/// Deliveries in flight at once (each to a different payment or endpoint).
-pub const MAX_CONCURRENT_DELIVERIES: usize = 16;
+/// Deliveries to one endpoint claimed per round.
+pub const DELIVERY_BATCH: usize = 16;
+/// Deliveries to one endpoint in flight at once (each for a different payment): with at most
+/// [`crate::webhooks::MAX_WEBHOOK_ENDPOINTS`] endpoints, at most 128 in all.
+pub const MAX_CONCURRENT_DELIVERIES: usize = 4;
 /// How often the endpoints are read again from the store (another process may change them).
 const REFRESH_EVERY: Duration = Duration::from_secs(5);
 /// How long the deliverer sleeps when nothing is due.
@@ -153,6 +154,10 @@ pub async fn run(
         }
     };
     let config = Arc::new(config);
+    let mut workers = tokio::task::JoinSet::new();
+    let mut running: std::collections::HashMap<tokio::task::Id, String> =
+        std::collections::HashMap::new();
+    let mut drained: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut refreshed = tokio::time::Instant::now();
     while !*stop.borrow() {
         if refreshed.elapsed() >= REFRESH_EVERY {
@@ -166,23 +171,66 @@ pub async fn run(
                 tracing::warn!(error = ?e, "webhooks: could not re-read the endpoints");
             }
         }
-        let claimed = claim(&state, &config).await;
-        let idle = match claimed {
-            Ok(items) if items.is_empty() => true,
+        // A worker ends when its endpoint is removed and nothing of it is left pending.
+        while let Some(done) = workers.try_join_next_with_id() {
+            let id = done.map_or_else(|e| e.id(), |(id, ())| id);
+            if let Some(endpoint) = running.remove(&id) {
+                drained.insert(endpoint);
+            }
+        }
+        for endpoint in state.webhooks.known() {
+            let live = state.webhooks.get(&endpoint).is_some();
+            if (drained.contains(&endpoint) && !live) || running.values().any(|e| *e == endpoint) {
+                continue;
+            }
+            drained.remove(&endpoint);
+            let (state, client, config, stop) = (
+                Arc::clone(&state),
+                client.clone(),
+                Arc::clone(&config),
+                stop.clone(),
+            );
+            let name = endpoint.clone();
+            let task = workers.spawn(async move {
+                work(&state, &client, &config, &name, stop).await;
+            });
+            running.insert(task.id(), endpoint);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(IDLE_POLL) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// One endpoint's deliveries, round after round: a receiver that is slow holds up only its own.
+/// Returns once the endpoint is removed and none of its deliveries is left to give up on.
+async fn work(
+    state: &Arc<State>,
+    client: &reqwest::Client,
+    config: &Arc<WebhookConfig>,
+    endpoint: &str,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let destination = destination(endpoint);
+    while !*stop.borrow() {
+        match claim(state, config, &destination).await {
+            Ok(items) if items.is_empty() => {
+                if state.webhooks.get(endpoint).is_none() {
+                    return;
+                }
+            }
             Ok(items) => {
-                deliver_round(&state, &client, &config, items).await;
-                false
+                deliver_round(state, client, config, items).await;
+                continue;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "webhooks: could not claim deliveries");
-                true
+                tracing::warn!(endpoint, error = %e, "webhooks: could not claim deliveries");
             }
-        };
-        if idle {
-            tokio::select! {
-                () = tokio::time::sleep(IDLE_POLL) => {}
-                _ = stop.changed() => {}
-            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(IDLE_POLL) => {}
+            _ = stop.changed() => {}
         }
     }
 }
@@ -200,12 +248,13 @@ async fn store_call<T: Send + 'static>(
 async fn claim(
     state: &Arc<State>,
     config: &Arc<WebhookConfig>,
+    destination: &str,
 ) -> Result<Vec<OutboxItem>, StoreError> {
-    let config = Arc::clone(config);
+    let (config, destination) = (Arc::clone(config), destination.to_owned());
     store_call(state, move |s| {
         s.store.claim_outbox(&OutboxClaim {
             owner: &config.owner,
-            destination: WEBHOOK_DESTINATION,
+            destination: &destination,
             streams: "",
             now: s.payments.clock().now(),
             lease_nanos: config.lease_nanos(),
@@ -327,7 +376,7 @@ fn prepare(state: &State, item: &OutboxItem) -> Result<Preparation, StoreError> 
     };
     let prefix = delivery_prefix(&endpoint.id, note.payment_id);
     let first = state.store.list_outbox(&OutboxQuery {
-        destination: WEBHOOK_DESTINATION,
+        destination: &destination(&endpoint.id),
         id_prefix: &prefix,
         status: Some(OutboxStatus::Pending),
         after: 0,

@@ -67,14 +67,13 @@ fn failed_deliveries(
     index: &crate::index::PaymentIndex,
 ) -> Result<Vec<QueueItem>, Problem> {
     let failed = state
-        .store
-        .list_outbox(&event_store::OutboxQuery {
-            destination: crate::webhooks::WEBHOOK_DESTINATION,
-            id_prefix: "",
-            status: Some(event_store::OutboxStatus::Failed),
-            after: 0,
-            limit: QUEUED_FAILED_DELIVERIES,
-        })
+        .webhooks
+        .deliveries(
+            state.store,
+            Some(event_store::OutboxStatus::Failed),
+            0,
+            QUEUED_FAILED_DELIVERIES,
+        )
         .map_err(Problem::from)?;
     let mut items = Vec::new();
     for entry in failed {
@@ -150,14 +149,13 @@ pub fn refresh_gauges(state: &State) -> Result<(), Problem> {
 /// most a page holds) and when the oldest was committed.
 fn webhook_backlog(state: &State) -> Result<(usize, Option<core_npp::Timestamp>), Problem> {
     let pending = state
-        .store
-        .list_outbox(&event_store::OutboxQuery {
-            destination: crate::webhooks::WEBHOOK_DESTINATION,
-            id_prefix: "",
-            status: Some(event_store::OutboxStatus::Pending),
-            after: 0,
-            limit: event_store::MAX_OUTBOX_PAGE,
-        })
+        .webhooks
+        .deliveries(
+            state.store,
+            Some(event_store::OutboxStatus::Pending),
+            0,
+            event_store::MAX_OUTBOX_PAGE,
+        )
         .map_err(Problem::from)?;
     Ok((pending.len(), pending.first().map(|e| e.created_at)))
 }

@@ -17,7 +17,7 @@ use crate::keys::Role;
 use crate::problem::{Problem, ProblemBody};
 use crate::routes::{authorize, json, json_body};
 use crate::state::{State, blocking};
-use crate::webhooks::{DeliveryNote, Endpoint, WEBHOOK_DESTINATION};
+use crate::webhooks::{DeliveryNote, Endpoint, delivery_endpoint, destination};
 
 type Shared = AxumState<Arc<State>>;
 type Answer = Result<Response, Problem>;
@@ -303,14 +303,8 @@ pub async fn list_deliveries(
     };
     let page = blocking(&state, move |s| {
         let entries = s
-            .store
-            .list_outbox(&OutboxQuery {
-                destination: WEBHOOK_DESTINATION,
-                id_prefix: "",
-                status,
-                after,
-                limit,
-            })
+            .webhooks
+            .deliveries(s.store, status, after, limit)
             .map_err(Problem::from)?;
         let next = (entries.len() == limit)
             .then(|| entries.last().map(|e| format!("d{}", e.position)))
@@ -385,10 +379,13 @@ fn conflict(detail: String) -> Problem {
 }
 
 fn find_delivery(state: &State, id: &str) -> Result<OutboxEntry, Problem> {
+    let Some(endpoint) = delivery_endpoint(id) else {
+        return Err(Problem::not_found(format!("no webhook delivery {id}")));
+    };
     let found = state
         .store
         .list_outbox(&OutboxQuery {
-            destination: WEBHOOK_DESTINATION,
+            destination: &destination(endpoint),
             id_prefix: id,
             status: None,
             after: 0,

@@ -19,8 +19,14 @@ use event_store::{
 use crate::keys::hex;
 use crate::problem::Problem;
 
-/// The outbox destination of webhook deliveries.
+/// The outbox destinations of webhook deliveries start with this: `webhook:ENDPOINT`, one per
+/// endpoint, so that each endpoint's deliveries are claimed (and held up) on their own.
 pub const WEBHOOK_DESTINATION: &str = "webhook";
+
+/// The outbox destination of deliveries to `endpoint`.
+pub fn destination(endpoint: &str) -> String {
+    format!("{WEBHOOK_DESTINATION}:{endpoint}")
+}
 /// The most endpoints a deployment may have: each adds an outbox row to every event it hears.
 pub const MAX_WEBHOOK_ENDPOINTS: usize = 32;
 /// The longest endpoint URL, in bytes.
@@ -212,6 +218,12 @@ pub fn delivery_id(endpoint: &str, payment: PaymentIntentId, version: u32) -> St
     format!("wh{SEPARATOR}{endpoint}{SEPARATOR}{payment}{SEPARATOR}{version:010}")
 }
 
+/// The endpoint a delivery id names.
+pub fn delivery_endpoint(id: &str) -> Option<&str> {
+    let mut parts = id.split(SEPARATOR);
+    (parts.next() == Some("wh")).then(|| parts.next()).flatten()
+}
+
 /// The group a delivery id belongs to (all but its version): one payment and one endpoint.
 pub fn delivery_group(id: &str) -> &str {
     id.rsplit_once(SEPARATOR).map_or(id, |(group, _)| group)
@@ -263,6 +275,8 @@ fn random_hex(bytes: usize) -> Result<String, Problem> {
 #[derive(Default)]
 pub struct Webhooks {
     endpoints: RwLock<BTreeMap<String, Endpoint>>,
+    /// Endpoints removed: their deliveries still pending are given up on.
+    removed: RwLock<std::collections::BTreeSet<String>>,
     /// Held while the map is rebuilt from the store or changed with it, so a rebuild that read
     /// the store before a change cannot undo it.
     changes: std::sync::Mutex<()>,
@@ -280,12 +294,19 @@ impl Webhooks {
     pub fn refresh(&self, store: &dyn EventStore) -> Result<(), StoreError> {
         let _changing = self.changing();
         let mut live = BTreeMap::new();
+        let mut removed = std::collections::BTreeSet::new();
         for stream in streams_of(store, StreamKind::Webhook)? {
-            if let Some(endpoint) = fold(&stream, &store.read_stream(&stream)?)? {
-                live.insert(endpoint.id.clone(), endpoint);
+            match fold(&stream, &store.read_stream(&stream)?)? {
+                Some(endpoint) => {
+                    live.insert(endpoint.id.clone(), endpoint);
+                }
+                None => {
+                    removed.extend(stream.key().map(str::to_owned));
+                }
             }
         }
         *self.write() = live;
+        *self.removed.write().unwrap_or_else(PoisonError::into_inner) = removed;
         Ok(())
     }
 
@@ -321,6 +342,46 @@ impl Webhooks {
         self.endpoints
             .read()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every endpoint ever made (live or removed), by id: whose deliveries there may be.
+    pub fn known(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.read().keys().cloned().collect();
+        ids.extend(
+            self.removed
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .cloned(),
+        );
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// Deliveries to every endpoint, in commit order: up to `limit` after position `after`, in
+    /// `status` (any when `None`).
+    pub fn deliveries(
+        &self,
+        store: &dyn EventStore,
+        status: Option<event_store::OutboxStatus>,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<event_store::OutboxEntry>, StoreError> {
+        let mut all = Vec::new();
+        for endpoint in self.known() {
+            let destination = destination(&endpoint);
+            all.extend(store.list_outbox(&event_store::OutboxQuery {
+                destination: &destination,
+                id_prefix: "",
+                status,
+                after,
+                limit,
+            })?);
+        }
+        all.sort_by_key(|e| e.position);
+        all.truncate(limit);
+        Ok(all)
     }
 
     /// The live endpoints, by id.
@@ -398,6 +459,10 @@ impl Webhooks {
         };
         record(store, clock, id, version, &event)?;
         self.write().remove(id);
+        self.removed
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.to_owned());
         Ok(true)
     }
 
@@ -533,7 +598,11 @@ impl Announce for Webhooks {
             let payload =
                 serde_json::to_string(&note).map_err(|e| AppError::Unencodable(e.to_string()))?;
             let id = delivery_id(&endpoint.id, event.payment, event.version);
-            messages.push(OutboxMessage::new(&id, WEBHOOK_DESTINATION, payload)?);
+            messages.push(OutboxMessage::new(
+                &id,
+                &destination(&endpoint.id),
+                payload,
+            )?);
         }
         Ok(messages)
     }

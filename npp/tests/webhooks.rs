@@ -687,3 +687,26 @@ fn an_operator_action_taken_with_npp_ops_is_announced_too() {
     ));
     assert_eq!(heard.json()["payment_id"], "pay_006");
 }
+
+#[test]
+fn a_receiver_that_hangs_never_holds_up_another_endpoints_deliveries() {
+    // Given two endpoints, one whose receiver takes requests and never answers (within a
+    // minute's timeout), one that answers at once
+    let site = Site::new();
+    let mut args = FAST.to_vec();
+    args.extend(["--webhook-timeout-ms", "60000"]);
+    let server = site.serve(&args);
+    let hung = Receiver::start();
+    hung.hold();
+    let healthy = Receiver::start();
+    subscribe(&server, &site, &hung.url(), json!(["*"]));
+    let (_, secret) = subscribe(&server, &site, &healthy.url(), json!(["*"]));
+    // When payments go through
+    let ids = create_payments(&server, &site, "wh-hung", 10);
+    let versions = final_versions(&server, &site, &ids);
+    // Then the healthy endpoint hears every event, in order, while the hung one has taken none
+    wait_for_every_event(&healthy, &versions, Duration::from_secs(30));
+    check_deliveries(&healthy, &secret, &versions);
+    assert!(hung.accepted().is_empty());
+    hung.release();
+}
