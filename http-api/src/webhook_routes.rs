@@ -200,7 +200,7 @@ pub struct DeliveryView {
     pub state: String,
     /// `pending`, `delivered` or `failed`.
     pub status: String,
-    /// Attempts made (or begun) so far.
+    /// Attempts that failed so far (a delivery waiting for an earlier one has made none).
     pub attempts: u32,
     /// When the event was committed.
     pub created_at: String,
