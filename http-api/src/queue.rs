@@ -61,7 +61,8 @@ pub fn queue(state: &State) -> Result<OperatorQueue, Problem> {
 /// pages through them all).
 const QUEUED_FAILED_DELIVERIES: usize = 100;
 
-/// Webhook deliveries given up on: a channel did not hear of a payment's event.
+/// Webhook deliveries given up on: a channel did not hear of a payment's event (those of a
+/// removed endpoint excepted: there is nothing to do about them).
 fn failed_deliveries(
     state: &State,
     index: &crate::index::PaymentIndex,
@@ -82,6 +83,10 @@ fn failed_deliveries(
         else {
             continue;
         };
+        if state.webhooks.get(&note.endpoint_id).is_none() {
+            // Its endpoint was removed: nobody is left to redeliver it to.
+            continue;
+        }
         let payment = index.get(note.payment_id);
         items.push(QueueItem {
             payment_id: note.payment_id.to_string(),
