@@ -661,7 +661,7 @@ pub enum Attempt {
 
 impl Attempt {
     /// What the attempt adds to the count.
-    pub const fn counted(self) -> u32 {
+    pub const fn counted(self) -> u8 {
         match self {
             Attempt::Failed => 1,
             Attempt::NotMade => 0,
@@ -681,6 +681,18 @@ pub enum OutboxStatus {
 }
 
 impl OutboxStatus {
+    /// Every status.
+    pub const ALL: [OutboxStatus; 3] = [
+        OutboxStatus::Pending,
+        OutboxStatus::Delivered,
+        OutboxStatus::Failed,
+    ];
+
+    /// The status named `name` ([`OutboxStatus::name`]), if one is.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
     /// The status's name, as APIs show it.
     pub const fn name(self) -> &'static str {
         match self {

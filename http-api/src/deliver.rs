@@ -239,10 +239,10 @@ async fn store_call<T: Send + 'static>(
     state: &Arc<State>,
     work: impl FnOnce(&State) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    let state = Arc::clone(state);
-    tokio::task::spawn_blocking(move || work(&state))
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("a store call stopped: {e}")))?
+    crate::state::off_runtime(state, work, |why| {
+        StoreError::Unavailable(format!("a store call stopped: {why}"))
+    })
+    .await
 }
 
 async fn claim(
@@ -406,7 +406,7 @@ fn prepare(state: &State, item: &OutboxItem) -> Result<Preparation, StoreError> 
         Err(app_ops::AppError::Store(e)) => return Err(e),
         Err(e) => return Ok(Preparation::Undeliverable(e.to_string())),
     };
-    let event_id = format!("{}:{}", note.payment_id, note.version);
+    let event_id = note.event_id();
     let body = WebhookBody {
         event_id: event_id.clone(),
         kind: note.kind.clone(),

@@ -116,9 +116,15 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// A new random token.
 pub fn new_token() -> Result<String, KeysError> {
-    let mut bytes = [0u8; TOKEN_BYTES];
-    getrandom::fill(&mut bytes).map_err(|e| KeysError::NoRandomness(e.to_string()))?;
-    Ok(format!("{TOKEN_PREFIX}{}", hex(&bytes)))
+    let bytes = random_hex(TOKEN_BYTES).map_err(|e| KeysError::NoRandomness(e.to_string()))?;
+    Ok(format!("{TOKEN_PREFIX}{bytes}"))
+}
+
+/// `bytes` random bytes from the operating system, as lower-case hex.
+pub(crate) fn random_hex(bytes: usize) -> Result<String, getrandom::Error> {
+    let mut buffer = vec![0u8; bytes];
+    getrandom::fill(&mut buffer)?;
+    Ok(hex(&buffer))
 }
 
 impl KeyFile {

@@ -109,6 +109,14 @@ fn failed_deliveries(
     Ok(items)
 }
 
+/// How long ago `oldest` was, as of `now` (zero when there is none).
+fn age_of(oldest: Option<core_npp::Timestamp>, now: core_npp::Timestamp) -> Duration {
+    oldest.map_or(Duration::ZERO, |at| {
+        let nanos = now.unix_nanos().saturating_sub(at.unix_nanos()).max(0);
+        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    })
+}
+
 /// A count as a gauge's value; a count past `i64::MAX` (never, in practice) shows as the most.
 fn gauge(count: impl TryInto<i64>) -> i64 {
     count.try_into().unwrap_or(i64::MAX)
@@ -130,17 +138,11 @@ pub fn refresh_gauges(state: &State) -> Result<(), Problem> {
     state.metrics.outbox_pending.set(gauge(pending));
     let oldest = state.store.oldest_pending_outbox().map_err(Problem::from)?;
     let now = state.payments.clock().now();
-    let age = oldest.map_or(Duration::ZERO, |at| {
-        let nanos = now.unix_nanos().saturating_sub(at.unix_nanos()).max(0);
-        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
-    });
+    let age = age_of(oldest, now);
     state.metrics.outbox_oldest_seconds.set(age.as_secs_f64());
     let (pending, oldest) = webhook_backlog(state)?;
     state.metrics.webhook_pending.set(gauge(pending));
-    let age = oldest.map_or(Duration::ZERO, |at| {
-        let nanos = now.unix_nanos().saturating_sub(at.unix_nanos()).max(0);
-        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
-    });
+    let age = age_of(oldest, now);
     state.metrics.webhook_oldest_seconds.set(age.as_secs_f64());
     let coalescing = state.payments.coalescing();
     let metrics = &state.metrics;

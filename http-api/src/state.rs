@@ -127,10 +127,28 @@ where
     T: Send + 'static,
     F: FnOnce(&State) -> Result<T, Problem> + Send + 'static,
 {
+    off_runtime(state, work, |why| {
+        Problem::internal(format!("the request's work stopped: {why}"))
+    })
+    .await
+}
+
+/// Runs `work` on the blocking pool; `stopped` says what it comes to when the work panicked or
+/// was cancelled.
+pub async fn off_runtime<T, E, F>(
+    state: &Arc<State>,
+    work: F,
+    stopped: impl FnOnce(String) -> E,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    F: FnOnce(&State) -> Result<T, E> + Send + 'static,
+{
     let state = Arc::clone(state);
     tokio::task::spawn_blocking(move || work(&state))
         .await
-        .map_err(|e| Problem::internal(format!("the request's work stopped: {e}")))?
+        .map_err(|e| stopped(e.to_string()))?
 }
 
 /// Submits a payment command to the coalescing queue and awaits its result.

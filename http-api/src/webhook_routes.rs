@@ -223,11 +223,12 @@ impl DeliveryView {
                 entry.message.id()
             ))
         })?;
+        let event_id = note.event_id();
         Ok(Self {
             delivery_id: entry.message.id().to_owned(),
             endpoint_id: note.endpoint_id,
             payment_id: note.payment_id.to_string(),
-            event_id: format!("{}:{}", note.payment_id, note.version),
+            event_id,
             kind: note.kind,
             state: note.state,
             status: entry.status.name().to_owned(),
@@ -251,16 +252,13 @@ pub struct DeliveryPage {
 }
 
 fn status(raw: Option<&str>) -> Result<Option<OutboxStatus>, Problem> {
-    match raw {
-        None => Ok(None),
-        Some("pending") => Ok(Some(OutboxStatus::Pending)),
-        Some("delivered") => Ok(Some(OutboxStatus::Delivered)),
-        Some("failed") => Ok(Some(OutboxStatus::Failed)),
-        Some(other) => Err(Problem::invalid(
+    let Some(raw) = raw else { return Ok(None) };
+    OutboxStatus::parse(raw).map(Some).ok_or_else(|| {
+        Problem::invalid(
             "status",
-            format!("status {other:?} is not pending, delivered or failed"),
-        )),
-    }
+            format!("status {raw:?} is not pending, delivered or failed"),
+        )
+    })
 }
 
 /// Webhook deliveries (operator), in commit order.

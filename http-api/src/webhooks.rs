@@ -251,6 +251,13 @@ pub struct DeliveryNote {
     pub state: String,
 }
 
+impl DeliveryNote {
+    /// The event's id as receivers get it, `PAYMENT_ID:VERSION`: the same in every attempt.
+    pub fn event_id(&self) -> String {
+        format!("{}:{}", self.payment_id, self.version)
+    }
+}
+
 /// `Npp-Signature`'s value for `body` sent at Unix second `t`: `t=T,v1=HEX`, HEX being
 /// HMAC-SHA256 of `T.body` keyed with the endpoint's secret (its text, as shown at creation).
 pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
@@ -265,10 +272,8 @@ pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
 }
 
 fn random_hex(bytes: usize) -> Result<String, Problem> {
-    let mut buffer = vec![0u8; bytes];
-    getrandom::fill(&mut buffer)
-        .map_err(|e| Problem::internal(format!("no randomness for an endpoint: {e}")))?;
-    Ok(hex(&buffer))
+    crate::keys::random_hex(bytes)
+        .map_err(|e| Problem::internal(format!("no randomness for an endpoint: {e}")))
 }
 
 /// The endpoints, as the store holds them; every change is recorded there first.

@@ -10,23 +10,12 @@
     missing_docs
 )]
 
+mod server;
+
 use std::path::Path;
 use std::process::Command;
 
-fn walkthrough() -> String {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
-            .unwrap();
-    let start = readme
-        .find("<!-- api-walkthrough:start -->")
-        .expect("start marker");
-    let end = readme
-        .find("<!-- api-walkthrough:end -->")
-        .expect("end marker");
-    let block = &readme[start..end];
-    let body = block.split("```sh\n").nth(1).expect("a sh block");
-    body.split("```").next().unwrap().to_owned()
-}
+use server::readme_block;
 
 /// The values the walk-through says its commands print, in order: `cmd   # VALUE`.
 fn expected_values(script: &str) -> Vec<String> {
@@ -51,7 +40,7 @@ fn the_readme_api_walkthrough_runs_as_written() {
         let found = Command::new(tool).arg("--version").output().is_ok();
         assert!(found, "the README's walk-through needs {tool}");
     }
-    let script = walkthrough();
+    let script = readme_block("api-walkthrough", "sh");
     let expected = expected_values(&script);
     assert!(
         expected.len() >= 5,

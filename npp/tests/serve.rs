@@ -557,16 +557,7 @@ fn sigterm_during_load_keeps_every_payment_the_clients_were_told_of() {
             "payment {id} was answered 201 but is not in the store"
         );
     }
-    let verified = npp()
-        .args(["store", "verify", "--db"])
-        .arg(site.path("npp.db"))
-        .output()
-        .unwrap();
-    assert!(
-        verified.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verified.stdout)
-    );
+    verify_store(&site);
 }
 
 #[test]

@@ -15,11 +15,15 @@ mod receiver;
 mod server;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use receiver::{Answer, Receiver, unix_now, verify};
 use serde_json::{Value, json};
 use server::*;
+
+/// How long a test waits for what should come at once, and how often it looks.
+const SOON: Duration = Duration::from_secs(30);
+const TICK: Duration = Duration::from_millis(25);
 
 /// Retries come fast in these tests; the schedule's shape is the deliverer's unit tests'.
 const FAST: &[&str] = &[
@@ -82,25 +86,18 @@ fn wait_for_every_event(receiver: &Receiver, versions: &BTreeMap<String, u64>, l
         .values()
         .map(|v| usize::try_from(*v).unwrap())
         .sum();
-    let started = Instant::now();
-    loop {
-        let mut seen: Vec<String> = receiver
-            .accepted()
-            .iter()
-            .map(|r| r.event_id.clone())
-            .collect();
+    let taken = |r: &Receiver| {
+        let mut seen: Vec<String> = r.accepted().iter().map(|r| r.event_id.clone()).collect();
         seen.sort();
         seen.dedup();
-        if seen.len() >= wanted {
-            return;
-        }
-        assert!(
-            started.elapsed() < limit,
-            "the receiver took {} of {wanted} events within {limit:?}",
-            seen.len()
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
+        seen.len()
+    };
+    poll(
+        limit,
+        TICK,
+        &|| format!("the receiver took {} of {wanted} events", taken(receiver)),
+        || (taken(receiver) >= wanted).then_some(()),
+    );
 }
 
 /// Every event of every payment was taken at least once, each signed with `secret`, in version
@@ -314,25 +311,25 @@ fn a_receiver_that_is_down_for_a_while_gets_everything_once_it_is_back() {
     let ids = create_payments(&server, &site, "wh-down", 3);
     let versions = final_versions(&server, &site, &ids);
     // When the deliveries have failed to connect
-    let started = Instant::now();
-    loop {
-        let pending = get(
-            &server,
-            site.token("alice"),
-            "/v1/webhook-deliveries?status=pending",
-        )
-        .json();
-        let tried = pending["deliveries"].as_array().unwrap().iter().any(|d| {
-            d["last_error"]
-                .as_str()
-                .is_some_and(|e| e.contains("could not reach"))
-        });
-        if tried {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "{pending}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    poll(
+        SOON,
+        TICK,
+        &|| "no delivery failed to connect".into(),
+        || {
+            let pending = get(
+                &server,
+                site.token("alice"),
+                "/v1/webhook-deliveries?status=pending",
+            )
+            .json();
+            let tried = pending["deliveries"].as_array().unwrap().iter().any(|d| {
+                d["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("could not reach"))
+            });
+            tried.then_some(())
+        },
+    );
     // Then, once the receiver starts, it gets every event in order
     let receiver = Receiver::start_on(port);
     wait_for_every_event(&receiver, &versions, Duration::from_secs(30));
@@ -356,20 +353,15 @@ fn gone_and_an_expired_window_fail_into_the_operator_queue_and_can_be_redelivere
     let ids = create_payments(&server, &site, "wh-gone", 2);
     final_versions(&server, &site, &ids);
     // When the deliveries have been given up on
-    let started = Instant::now();
-    let failed = loop {
+    let failed = poll(SOON, TICK, &|| "two failed deliveries".into(), || {
         let failed = get(
             &server,
             site.token("alice"),
             "/v1/webhook-deliveries?status=failed",
         )
         .json();
-        if failed["deliveries"].as_array().unwrap().len() == 2 {
-            break failed;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "{failed}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+        (failed["deliveries"].as_array().unwrap().len() == 2).then_some(failed)
+    });
     // Then one failed at once on 410, the other after its window, both with why
     let errors: Vec<&str> = failed["deliveries"]
         .as_array()
@@ -400,6 +392,7 @@ fn gone_and_an_expired_window_fail_into_the_operator_queue_and_can_be_redelivere
         .collect();
     assert_eq!(queued.len(), 2, "{queue}");
     assert!(queued[0]["why"].as_str().unwrap().contains("redeliver"));
+    assert!(queued[0]["why"].as_str().unwrap().contains(&endpoint));
     // When an operator redelivers one (the receiver now accepts)
     let id = gone["delivery_id"].as_str().unwrap();
     let path = format!("/v1/webhook-deliveries/{id}/redeliver");
@@ -417,25 +410,13 @@ fn gone_and_an_expired_window_fail_into_the_operator_queue_and_can_be_redelivere
     assert_eq!(redelivered.status, 202, "{}", redelivered.text);
     assert_eq!(redelivered.json()["status"], "pending");
     // Then it arrives, signed, and is delivered; the request is on the endpoint's record
-    let started = Instant::now();
-    while !receiver
-        .accepted()
-        .iter()
-        .any(|r| r.event_id == gone["event_id"].as_str().unwrap())
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "{:?}",
-            receiver.received().len()
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    let taken = poll(SOON, TICK, &|| "the redelivery".into(), || {
+        receiver
+            .accepted()
+            .into_iter()
+            .find(|r| r.event_id == gone["event_id"].as_str().unwrap())
+    });
     assert!(receiver.received().len() > heard);
-    let taken = receiver
-        .accepted()
-        .into_iter()
-        .find(|r| r.event_id == gone["event_id"].as_str().unwrap())
-        .unwrap();
     assert!(verify(
         &secret,
         &taken.signature,
@@ -447,25 +428,16 @@ fn gone_and_an_expired_window_fail_into_the_operator_queue_and_can_be_redelivere
         taken.attempt, "2",
         "the redelivery knows it was tried before"
     );
-    let started = Instant::now();
-    loop {
+    poll(SOON, TICK, &|| format!("{id} marked delivered"), || {
         let delivered = get(
             &server,
             site.token("alice"),
             "/v1/webhook-deliveries?status=delivered",
         )
         .json();
-        if delivered["deliveries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|d| d["delivery_id"] == id)
-        {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(10), "{delivered}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
+        let listed = delivered["deliveries"].as_array().unwrap();
+        listed.iter().any(|d| d["delivery_id"] == id).then_some(())
+    });
     let events = get(
         &server,
         site.token("audit"),
@@ -475,17 +447,7 @@ fn gone_and_an_expired_window_fail_into_the_operator_queue_and_can_be_redelivere
         ),
     );
     assert_eq!(events.status, 200);
-    let verify_store = npp()
-        .args(["store", "verify", "--db"])
-        .arg(site.path("npp.db"))
-        .output()
-        .unwrap();
-    assert!(
-        verify_store.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify_store.stderr)
-    );
-    let _ = endpoint;
+    verify_store(&site);
 }
 
 #[test]
@@ -517,11 +479,9 @@ fn kill_9_between_commits_and_their_deliveries_loses_nothing() {
     let (_, secret) = subscribe(&server, &site, &receiver.url(), json!(["*"]));
     let ids = create_payments(&server, &site, "wh-kill", 15);
     // When it is killed while deliveries are in flight
-    let started = Instant::now();
-    while receiver.received().len() < 5 {
-        assert!(started.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    poll(SOON, TICK, &|| "five deliveries received".into(), || {
+        (receiver.received().len() >= 5).then_some(())
+    });
     server.kill();
     let taken_before = receiver.accepted().len();
     // Then a new server on the same store delivers every event at least once, in order
@@ -537,33 +497,7 @@ fn kill_9_between_commits_and_their_deliveries_loses_nothing() {
         taken_before < total,
         "the kill came before the last delivery"
     );
-    let verify_store = npp()
-        .args(["store", "verify", "--db"])
-        .arg(site.path("npp.db"))
-        .output()
-        .unwrap();
-    assert!(
-        verify_store.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify_store.stderr)
-    );
-}
-
-/// The README's signature check, as written.
-fn readme_verify() -> String {
-    let readme = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"),
-    )
-    .unwrap();
-    let start = readme
-        .find("<!-- webhook-verify:start -->")
-        .expect("start marker");
-    let end = readme
-        .find("<!-- webhook-verify:end -->")
-        .expect("end marker");
-    let block = &readme[start..end];
-    let code = block.split("```python\n").nth(1).expect("a python block");
-    code.split("```").next().unwrap().to_owned()
+    verify_store(&site);
 }
 
 #[test]
@@ -574,12 +508,9 @@ fn the_readme_signature_check_takes_a_real_delivery_and_refuses_a_forged_one() {
     let receiver = Receiver::start();
     let (_, secret) = subscribe(&server, &site, &receiver.url(), json!(["CREATED"]));
     create_payments(&server, &site, "wh-readme", 1);
-    let started = Instant::now();
-    while receiver.accepted().is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let delivery = receiver.accepted().remove(0);
+    let delivery = poll(SOON, TICK, &|| "a delivery".into(), || {
+        receiver.accepted().into_iter().next()
+    });
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("body"), &delivery.body).unwrap();
     let mut forged = delivery.body.clone();
@@ -591,7 +522,7 @@ fn the_readme_signature_check_takes_a_real_delivery_and_refuses_a_forged_one() {
         "{}\nimport sys\nbody = open('body', 'rb').read()\nforged = open('forged', 'rb').read()\n\
          print(verify(sys.argv[1], sys.argv[2], body), verify(sys.argv[1], sys.argv[2], forged), \
          verify('whsec_wrong', sys.argv[2], body), verify(sys.argv[1], 't=1,v1=00', body))\n",
-        readme_verify()
+        readme_block("webhook-verify", "python")
     );
     let output = std::process::Command::new("python3")
         .args(["-c", &script, &secret, &delivery.signature])
@@ -662,22 +593,12 @@ fn an_operator_action_taken_with_npp_ops_is_announced_too() {
     let request = requested.lines().last().unwrap().to_owned();
     ops(&["approve", &request, "--by", "bob"]);
     // Then the endpoint hears of the approved retry, signed, and of what follows it
-    let started = Instant::now();
-    let heard = loop {
-        let retry = receiver
+    let heard = poll(SOON, TICK, &|| "the approved retry".into(), || {
+        receiver
             .accepted()
             .into_iter()
-            .find(|r| r.json()["type"] == "PaymentRetryApproved");
-        if let Some(retry) = retry {
-            break retry;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{:?}",
-            receiver.received().len()
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    };
+            .find(|r| r.json()["type"] == "PaymentRetryApproved")
+    });
     assert!(verify(
         &secret,
         &heard.signature,

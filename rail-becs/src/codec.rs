@@ -45,11 +45,10 @@ impl Parsed {
         let mut debit = 0u64;
         let mut count = 0u32;
         for (_, record) in &self.records {
-            let (code, amount) = match record {
-                Record::Detail(d) => (d.transaction_code, d.amount_cents),
-                Record::Returned(r) => (r.transaction_code, r.amount_cents),
-                Record::Descriptive(_) | Record::Total(_) => continue,
+            let Some(item) = record.item() else {
+                continue;
             };
+            let (code, amount) = (item.transaction_code, item.amount_cents);
             count = count.saturating_add(1);
             if code.is_debit() {
                 debit = debit.saturating_add(amount);
@@ -279,15 +278,16 @@ pub fn parse(text: &str, strictness: Strictness) -> Parsed {
         ));
         return parsed;
     }
+    let mut lines = 0;
     for (index, raw) in body.split('\n').enumerate() {
         let line = index + 1;
+        lines = line;
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
         match read_line(raw, line, strictness, &mut parsed.warnings) {
             Ok(record) => parsed.records.push((line, record)),
             Err(mut errors) => parsed.errors.append(&mut errors),
         }
     }
-    let lines = body.split('\n').count();
     check_order(&mut parsed, lines);
     check_totals(&mut parsed, lines);
     parsed

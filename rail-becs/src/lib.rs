@@ -21,16 +21,18 @@
 //!     processing_date: AbaDate::new(2026, 12, 1).unwrap(),
 //! });
 //! let pay = Record::Detail(Detail {
-//!     bsb: "062-000".into(),
-//!     account: "12345678".into(),
+//!     item: Item {
+//!         bsb: "062-000".into(),
+//!         account: "12345678".into(),
+//!         transaction_code: TransactionCode::PAY,
+//!         amount_cents: 250_075,
+//!         title: "ALICE SMITH".into(),
+//!         lodgement_reference: "PAY 2026-12-01".into(),
+//!         trace_bsb: "633-000".into(),
+//!         trace_account: "99887766".into(),
+//!         remitter: "EXAMPLE CU".into(),
+//!     },
 //!     indicator: ' ',
-//!     transaction_code: TransactionCode::PAY,
-//!     amount_cents: 250_075,
-//!     title: "ALICE SMITH".into(),
-//!     lodgement_reference: "PAY 2026-12-01".into(),
-//!     trace_bsb: "633-000".into(),
-//!     trace_account: "99887766".into(),
-//!     remitter: "EXAMPLE CU".into(),
 //!     withholding_tax_cents: 0,
 //! });
 //! let file = write_file(&[descriptive, pay]).unwrap();
@@ -45,4 +47,4 @@ pub mod layout;
 mod record;
 
 pub use codec::{AbaError, Parsed, Strictness, parse, write_file, write_record};
-pub use record::{AbaDate, Descriptive, Detail, Record, Returned, Total, TransactionCode};
+pub use record::{AbaDate, Descriptive, Detail, Item, Record, Returned, Total, TransactionCode};

@@ -113,15 +113,14 @@ pub struct Descriptive {
     pub processing_date: AbaDate,
 }
 
-/// Record type 1: one credit or debit.
+/// What a detail record and a returned item both say: the account, the money, and how the
+/// item is traced back to the user (a returned item repeats what its detail record sent).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize)]
-pub struct Detail {
+pub struct Item {
     /// The BSB of the account credited or debited, `NNN-NNN`.
     pub bsb: String,
     /// The account number.
     pub account: String,
-    /// Blank, N (new or varied details), W, X or Y (withholding tax).
-    pub indicator: char,
     /// What it does.
     pub transaction_code: TransactionCode,
     /// How much, in cents.
@@ -136,6 +135,16 @@ pub struct Detail {
     pub trace_account: String,
     /// The remitter's name.
     pub remitter: String,
+}
+
+/// Record type 1: one credit or debit.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct Detail {
+    /// The item.
+    #[serde(flatten)]
+    pub item: Item,
+    /// Blank, N (new or varied details), W, X or Y (withholding tax).
+    pub indicator: char,
     /// Tax withheld, in cents.
     pub withholding_tax_cents: u64,
 }
@@ -143,28 +152,13 @@ pub struct Detail {
 /// Record type 2: an item the receiving bank returned (a dishonour), with why.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct Returned {
-    /// The BSB of the account the item was for.
-    pub bsb: String,
-    /// The account number.
-    pub account: String,
+    /// The item as it was sent.
+    #[serde(flatten)]
+    pub item: Item,
     /// Why it came back: 1 invalid BSB, 2 payment stopped, 3 account closed, 4 customer
     /// deceased, 5 no account or incorrect account number, 6 refer to customer, 7 deleted,
     /// 8 invalid user id, 9 technically invalid.
     pub return_code: char,
-    /// What the item did.
-    pub transaction_code: TransactionCode,
-    /// How much, in cents.
-    pub amount_cents: u64,
-    /// The account's title.
-    pub title: String,
-    /// The lodgement reference the item was sent with.
-    pub lodgement_reference: String,
-    /// The trace BSB it was sent with.
-    pub trace_bsb: String,
-    /// The trace account it was sent with.
-    pub trace_account: String,
-    /// The remitter's name.
-    pub remitter: String,
     /// The day of the month the item was first processed.
     pub original_processing_day: u8,
     /// The APCA user id that lodged it.
@@ -229,6 +223,42 @@ impl Fields<'_> {
     }
 }
 
+impl Item {
+    fn from_fields(f: &Fields<'_>) -> Option<Self> {
+        Some(Self {
+            bsb: f.text("bsb"),
+            account: f.text("account"),
+            transaction_code: TransactionCode::new(f.number("transaction_code"))?,
+            amount_cents: f.number("amount_cents"),
+            title: f.text("title"),
+            lodgement_reference: f.text("lodgement_reference"),
+            trace_bsb: f.text("trace_bsb"),
+            trace_account: f.text("trace_account"),
+            remitter: f.text("remitter"),
+        })
+    }
+
+    /// The item's fields' texts, then the record's own.
+    fn texts_with<const N: usize>(
+        &self,
+        own: [(&'static str, String); N],
+    ) -> Vec<(&'static str, String)> {
+        let mut texts = vec![
+            ("bsb", self.bsb.clone()),
+            ("account", self.account.clone()),
+            ("transaction_code", self.transaction_code.code().to_string()),
+            ("amount_cents", self.amount_cents.to_string()),
+            ("title", self.title.clone()),
+            ("lodgement_reference", self.lodgement_reference.clone()),
+            ("trace_bsb", self.trace_bsb.clone()),
+            ("trace_account", self.trace_account.clone()),
+            ("remitter", self.remitter.clone()),
+        ];
+        texts.extend(own);
+        texts
+    }
+}
+
 impl Record {
     /// The record of type `kind` from fields every one of which the layout accepted (so every
     /// number parses and every date is one).
@@ -243,29 +273,13 @@ impl Record {
                 processing_date: AbaDate::parse(&f.text("processing_date"))?,
             }),
             '1' => Record::Detail(Detail {
-                bsb: f.text("bsb"),
-                account: f.text("account"),
+                item: Item::from_fields(f)?,
                 indicator: f.char("indicator"),
-                transaction_code: TransactionCode::new(f.number("transaction_code"))?,
-                amount_cents: f.number("amount_cents"),
-                title: f.text("title"),
-                lodgement_reference: f.text("lodgement_reference"),
-                trace_bsb: f.text("trace_bsb"),
-                trace_account: f.text("trace_account"),
-                remitter: f.text("remitter"),
                 withholding_tax_cents: f.number("withholding_tax_cents"),
             }),
             '2' => Record::Returned(Returned {
-                bsb: f.text("bsb"),
-                account: f.text("account"),
+                item: Item::from_fields(f)?,
                 return_code: f.char("return_code"),
-                transaction_code: TransactionCode::new(f.number("transaction_code"))?,
-                amount_cents: f.number("amount_cents"),
-                title: f.text("title"),
-                lodgement_reference: f.text("lodgement_reference"),
-                trace_bsb: f.text("trace_bsb"),
-                trace_account: f.text("trace_account"),
-                remitter: f.text("remitter"),
                 original_processing_day: f.number("original_processing_day"),
                 original_user_id: f.number("original_user_id"),
             }),
@@ -277,6 +291,15 @@ impl Record {
             }),
             _ => return None,
         })
+    }
+
+    /// The item a detail record or returned item carries.
+    pub fn item(&self) -> Option<&Item> {
+        match self {
+            Record::Detail(d) => Some(&d.item),
+            Record::Returned(r) => Some(&r.item),
+            Record::Descriptive(_) | Record::Total(_) => None,
+        }
     }
 
     /// The record's type character.
@@ -300,36 +323,18 @@ impl Record {
                 ("description", d.description.clone()),
                 ("processing_date", d.processing_date.to_ddmmyy()),
             ],
-            Record::Detail(d) => vec![
-                ("bsb", d.bsb.clone()),
-                ("account", d.account.clone()),
+            Record::Detail(d) => d.item.texts_with([
                 ("indicator", d.indicator.to_string()),
-                ("transaction_code", d.transaction_code.code().to_string()),
-                ("amount_cents", d.amount_cents.to_string()),
-                ("title", d.title.clone()),
-                ("lodgement_reference", d.lodgement_reference.clone()),
-                ("trace_bsb", d.trace_bsb.clone()),
-                ("trace_account", d.trace_account.clone()),
-                ("remitter", d.remitter.clone()),
                 ("withholding_tax_cents", d.withholding_tax_cents.to_string()),
-            ],
-            Record::Returned(r) => vec![
-                ("bsb", r.bsb.clone()),
-                ("account", r.account.clone()),
+            ]),
+            Record::Returned(r) => r.item.texts_with([
                 ("return_code", r.return_code.to_string()),
-                ("transaction_code", r.transaction_code.code().to_string()),
-                ("amount_cents", r.amount_cents.to_string()),
-                ("title", r.title.clone()),
-                ("lodgement_reference", r.lodgement_reference.clone()),
-                ("trace_bsb", r.trace_bsb.clone()),
-                ("trace_account", r.trace_account.clone()),
-                ("remitter", r.remitter.clone()),
                 (
                     "original_processing_day",
                     r.original_processing_day.to_string(),
                 ),
                 ("original_user_id", r.original_user_id.to_string()),
-            ],
+            ]),
             Record::Total(t) => vec![
                 ("net_total_cents", t.net_total_cents.to_string()),
                 ("credit_total_cents", t.credit_total_cents.to_string()),

@@ -24,16 +24,18 @@ fn descriptive() -> Record {
 
 fn detail(amount: u64, code: TransactionCode) -> Record {
     Record::Detail(Detail {
-        bsb: "062-000".into(),
-        account: "12345678".into(),
+        item: Item {
+            bsb: "062-000".into(),
+            account: "12345678".into(),
+            transaction_code: code,
+            amount_cents: amount,
+            title: "ALICE SMITH".into(),
+            lodgement_reference: "PAY 2026-12-01".into(),
+            trace_bsb: "633-000".into(),
+            trace_account: "99887766".into(),
+            remitter: "EXAMPLE CU".into(),
+        },
         indicator: ' ',
-        transaction_code: code,
-        amount_cents: amount,
-        title: "ALICE SMITH".into(),
-        lodgement_reference: "PAY 2026-12-01".into(),
-        trace_bsb: "633-000".into(),
-        trace_account: "99887766".into(),
-        remitter: "EXAMPLE CU".into(),
         withholding_tax_cents: 0,
     })
 }
@@ -209,67 +211,30 @@ fn the_descriptive_record_comes_first_and_the_total_last_once_each() {
 
 #[test]
 fn the_writer_refuses_what_a_field_cannot_hold_naming_it() {
-    let too_long = Record::Detail(Detail {
-        title: "A".repeat(33),
-        ..match detail(1, TransactionCode::CREDIT) {
-            Record::Detail(d) => d,
-            _ => unreachable!(),
-        }
-    });
-    assert!(write_record(&too_long).unwrap_err().starts_with("title:"));
     let Record::Detail(base) = detail(1, TransactionCode::CREDIT) else {
         unreachable!()
     };
+    let with = |change: fn(&mut Detail)| {
+        let mut changed = base.clone();
+        change(&mut changed);
+        changed
+    };
+    let too_long = Record::Detail(with(|d| d.item.title = "A".repeat(33)));
+    assert!(write_record(&too_long).unwrap_err().starts_with("title:"));
     for (record, field) in [
         (
-            Detail {
-                amount_cents: 10_000_000_000,
-                ..base.clone()
-            },
+            with(|d| d.item.amount_cents = 10_000_000_000),
             "amount_cents",
         ),
+        (with(|d| d.item.bsb = "62-000".into()), "bsb"),
+        (with(|d| d.item.account = "12 34".into()), "account"),
+        (with(|d| d.indicator = 'Z'), "indicator"),
+        (with(|d| d.item.remitter = String::new()), "remitter"),
         (
-            Detail {
-                bsb: "62-000".into(),
-                ..base.clone()
-            },
-            "bsb",
-        ),
-        (
-            Detail {
-                account: "12 34".into(),
-                ..base.clone()
-            },
-            "account",
-        ),
-        (
-            Detail {
-                indicator: 'Z',
-                ..base.clone()
-            },
-            "indicator",
-        ),
-        (
-            Detail {
-                remitter: String::new(),
-                ..base.clone()
-            },
-            "remitter",
-        ),
-        (
-            Detail {
-                lodgement_reference: "caf\u{e9}".into(),
-                ..base.clone()
-            },
+            with(|d| d.item.lodgement_reference = "caf\u{e9}".into()),
             "lodgement_reference",
         ),
-        (
-            Detail {
-                amount_cents: 0,
-                ..base.clone()
-            },
-            "amount_cents",
-        ),
+        (with(|d| d.item.amount_cents = 0), "amount_cents"),
     ] {
         let refused = write_record(&Record::Detail(record)).unwrap_err();
         assert!(refused.contains(field), "{field}: {refused}");
@@ -289,16 +254,8 @@ fn a_returns_file_reads_each_returned_item_with_its_code() {
         unreachable!()
     };
     let returned = Record::Returned(Returned {
-        bsb: sent.bsb,
-        account: sent.account,
+        item: sent.item,
         return_code: '6',
-        transaction_code: sent.transaction_code,
-        amount_cents: sent.amount_cents,
-        title: sent.title,
-        lodgement_reference: sent.lodgement_reference,
-        trace_bsb: sent.trace_bsb,
-        trace_account: sent.trace_account,
-        remitter: sent.remitter,
         original_processing_day: 1,
         original_user_id: 301_500,
     });
@@ -340,16 +297,18 @@ prop_compose! {
         withholding in 0u64..=99_999_999,
     ) -> Record {
         Record::Detail(Detail {
-            bsb: format!("{:03}-{:03}", bsb.0, bsb.1),
-            account,
+            item: Item {
+                bsb: format!("{:03}-{:03}", bsb.0, bsb.1),
+                account,
+                transaction_code: TransactionCode::new(code).unwrap(),
+                amount_cents: amount,
+                title,
+                lodgement_reference: reference,
+                trace_bsb: "633-000".into(),
+                trace_account: "99887766".into(),
+                remitter,
+            },
             indicator,
-            transaction_code: TransactionCode::new(code).unwrap(),
-            amount_cents: amount,
-            title,
-            lodgement_reference: reference,
-            trace_bsb: "633-000".into(),
-            trace_account: "99887766".into(),
-            remitter,
             withholding_tax_cents: withholding,
         })
     }

@@ -488,7 +488,7 @@ impl EventStore for MemoryStore {
         attempt: Attempt,
     ) -> Result<bool, StoreError> {
         self.with_held(id, owner, |row| {
-            row.attempts = row.attempts.saturating_add(attempt.counted());
+            row.attempts = row.attempts.saturating_add(u32::from(attempt.counted()));
             row.lease = None;
             row.not_before = Some(until);
             row.last_error = Some(outbox_error(why).to_owned());
@@ -504,7 +504,7 @@ impl EventStore for MemoryStore {
         attempt: Attempt,
     ) -> Result<bool, StoreError> {
         self.with_held(id, owner, |row| {
-            row.attempts = row.attempts.saturating_add(attempt.counted());
+            row.attempts = row.attempts.saturating_add(u32::from(attempt.counted()));
             row.status = OutboxStatus::Failed;
             row.finished_at = Some(now);
             row.lease = None;

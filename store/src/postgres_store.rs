@@ -533,11 +533,6 @@ impl PostgresStore {
     }
 }
 
-/// What `attempt` adds to the `attempts` column (an INTEGER).
-fn counted(attempt: Attempt) -> i32 {
-    i32::from(attempt == Attempt::Failed)
-}
-
 fn big(value: u64, what: &'static str) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::Unrepresentable {
         what,
@@ -698,7 +693,7 @@ impl EventStore for PostgresStore {
         attempt: Attempt,
     ) -> Result<bool, StoreError> {
         let until = nanos(until, "until")?;
-        let counted = counted(attempt);
+        let counted = i32::from(attempt.counted());
         self.outbox_update(
             DEFER_OUTBOX,
             &[&id, &owner, &until, &outbox_error(why), &counted],
@@ -714,7 +709,7 @@ impl EventStore for PostgresStore {
         attempt: Attempt,
     ) -> Result<bool, StoreError> {
         let now = nanos(now, "now")?;
-        let counted = counted(attempt);
+        let counted = i32::from(attempt.counted());
         self.outbox_update(
             FAIL_OUTBOX,
             &[&id, &owner, &now, &outbox_error(why), &counted],

@@ -276,3 +276,55 @@ pub fn wait_for(server: &Server, token: &str, id: &str, states: &[&str]) -> Valu
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Asks `probe` every `every` until it answers, failing the test with `what` after `limit`.
+pub fn poll<T>(
+    limit: Duration,
+    every: Duration,
+    what: &dyn Fn() -> String,
+    mut probe: impl FnMut() -> Option<T>,
+) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(started.elapsed() < limit, "after {limit:?}: {}", what());
+        std::thread::sleep(every);
+    }
+}
+
+/// Checks the site's SQLite store with `npp store verify`.
+pub fn verify_store(site: &Site) {
+    let verified = npp()
+        .args(["store", "verify", "--db"])
+        .arg(site.path("npp.db"))
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verified.stdout),
+        String::from_utf8_lossy(&verified.stderr)
+    );
+}
+
+/// The code block (in `language`) between the README's `<!-- MARKER:start -->` and
+/// `<!-- MARKER:end -->`, as written.
+pub fn readme_block(marker: &str, language: &str) -> String {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let start = readme
+        .find(&format!("<!-- {marker}:start -->"))
+        .unwrap_or_else(|| panic!("no {marker} start marker"));
+    let end = readme
+        .find(&format!("<!-- {marker}:end -->"))
+        .unwrap_or_else(|| panic!("no {marker} end marker"));
+    let block = &readme[start..end];
+    let body = block
+        .split(&format!("```{language}\n"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {language} block between the {marker} markers"));
+    body.split("```").next().unwrap().to_owned()
+}
