@@ -514,6 +514,12 @@ impl event_store::EventStore for CrashOnAtomic<'_> {
     ) -> Result<Option<event_store::PriorResult>, event_store::StoreError> {
         self.0.find_rail_message(id)
     }
+    fn rail_messages(
+        &self,
+        s: &event_store::StreamId,
+    ) -> Result<Vec<event_store::RailMessageRecord>, event_store::StoreError> {
+        self.0.rail_messages(s)
+    }
     fn claim_outbox(
         &self,
         claim: &event_store::OutboxClaim<'_>,

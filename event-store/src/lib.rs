@@ -13,9 +13,10 @@ pub use error::StoreError;
 pub use hash::{EventHash, chain_hash};
 pub use model::{
     AppendOutcome, AppendRequest, Attempt, Committed, GroupOutcome, IdempotencyClaim,
-    MAX_EVENTS_PER_APPEND, MAX_OUTBOX_ERROR_BYTES, MAX_OUTBOX_PAGE, MAX_PAYLOAD_BYTES, NewEvent,
-    OutboxClaim, OutboxEntry, OutboxItem, OutboxMessage, OutboxQuery, OutboxStatus, PriorResult,
-    RecordedEvent, StreamId, StreamKind, outbox_error,
+    MAX_EVENTS_PER_APPEND, MAX_OUTBOX_ERROR_BYTES, MAX_OUTBOX_PAGE, MAX_PAYLOAD_BYTES,
+    MAX_RAIL_MESSAGE_BYTES, NewEvent, OutboxClaim, OutboxEntry, OutboxItem, OutboxMessage,
+    OutboxQuery, OutboxStatus, PriorResult, RailMessageRecord, RecordedEvent, StreamId, StreamKind,
+    outbox_error,
 };
 pub use port::{
     ChainBreak, EventStore, MAX_CONFLICT_RETRIES, append_at_head, check_stream_chain, streams_of,

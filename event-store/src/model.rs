@@ -13,6 +13,9 @@ use crate::hash::{ChainInput, EventHash, chain_hash};
 pub const MAX_EVENTS_PER_APPEND: usize = 1_000;
 /// The largest payload one event may carry.
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// The largest raw rail message (a pacs.002 document, say) a rail message claim may keep: as
+/// large as any message the NPP adapter reads (`rail_npp::MAX_MESSAGE_BYTES`).
+pub const MAX_RAIL_MESSAGE_BYTES: usize = 64 * 1024;
 const MAX_STREAM_ID: usize = 100;
 const MAX_KEY: usize = 128;
 const MAX_EVENT_TYPE: usize = 64;
@@ -363,6 +366,7 @@ pub struct AppendRequest {
     recorded_at: Timestamp,
     idempotency: Option<IdempotencyClaim>,
     rail_message_id: Option<String>,
+    rail_message_payload: Option<String>,
     outbox: Vec<OutboxMessage>,
 }
 
@@ -402,6 +406,7 @@ impl AppendRequest {
             recorded_at,
             idempotency: None,
             rail_message_id: None,
+            rail_message_payload: None,
             outbox: Vec::new(),
         })
     }
@@ -413,8 +418,37 @@ impl AppendRequest {
     }
 
     /// Claims a rail message id in the same commit: the message is then applied exactly once.
-    pub fn with_rail_message(mut self, message_id: &str) -> Result<Self, StoreError> {
-        self.rail_message_id = Some(bounded("rail message id", message_id.to_owned(), MAX_KEY)?);
+    pub fn with_rail_message(self, message_id: &str) -> Result<Self, StoreError> {
+        self.with_rail_message_payload(message_id, None)
+    }
+
+    /// Claims a rail message id in the same commit, as [`Self::with_rail_message`], keeping the
+    /// raw message as received with the claim (`None` when the rail gave none), so it can be read
+    /// back with [`crate::EventStore::rail_messages`]. A payload over
+    /// [`MAX_RAIL_MESSAGE_BYTES`], or holding a NUL character (which no XML document and no
+    /// PostgreSQL text can), is refused.
+    pub fn with_rail_message_payload(
+        mut self,
+        message_id: &str,
+        payload: Option<&str>,
+    ) -> Result<Self, StoreError> {
+        let message_id = bounded("rail message id", message_id.to_owned(), MAX_KEY)?;
+        if let Some(raw) = payload {
+            if raw.len() > MAX_RAIL_MESSAGE_BYTES {
+                return Err(StoreError::InvalidAppend(format!(
+                    "rail message {message_id} is {} bytes, over MAX_RAIL_MESSAGE_BYTES \
+                     ({MAX_RAIL_MESSAGE_BYTES} bytes)",
+                    raw.len()
+                )));
+            }
+            if raw.contains('\0') {
+                return Err(StoreError::InvalidAppend(format!(
+                    "rail message {message_id} holds a NUL character"
+                )));
+            }
+        }
+        self.rail_message_id = Some(message_id);
+        self.rail_message_payload = payload.map(str::to_owned);
         Ok(self)
     }
 
@@ -454,6 +488,10 @@ impl AppendRequest {
     pub fn rail_message_id(&self) -> Option<&str> {
         self.rail_message_id.as_deref()
     }
+    /// The raw rail message kept with the claim, if one was given.
+    pub fn rail_message_payload(&self) -> Option<&str> {
+        self.rail_message_payload.as_deref()
+    }
     /// The stream version after this append.
     pub fn final_version(&self) -> u32 {
         // `new` refuses requests whose final version would overflow.
@@ -480,6 +518,23 @@ pub struct PriorResult {
     pub stream: StreamId,
     /// The stream's version right after it.
     pub version: u32,
+}
+
+/// A rail message claimed by an event of a stream, as [`crate::EventStore::rail_messages`]
+/// returns it: the claim and the raw message kept with it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RailMessageRecord {
+    /// The rail's message id (the exactly-once key).
+    pub message_id: String,
+    /// The stream whose append claimed it.
+    pub stream: StreamId,
+    /// The stream's version right after that append.
+    pub version: u32,
+    /// When the store accepted that append.
+    pub recorded_at: Timestamp,
+    /// The raw message as received (for NPP, the pacs.002 document); `None` when the rail gave
+    /// none, and for every claim made before schema version 6.
+    pub payload: Option<String>,
 }
 
 /// The outcome of an append.

@@ -6,7 +6,7 @@ use core_npp::Timestamp;
 
 use crate::model::{
     AppendOutcome, AppendRequest, Attempt, GroupOutcome, OutboxClaim, OutboxEntry, OutboxItem,
-    OutboxQuery, PriorResult, RecordedEvent, StreamId, StreamKind,
+    OutboxQuery, PriorResult, RailMessageRecord, RecordedEvent, StreamId, StreamKind,
 };
 
 /// An append-only, hash-chained event store. No method updates or deletes an event.
@@ -66,6 +66,11 @@ pub trait EventStore: Send + Sync {
 
     /// What the append that claimed rail message `message_id` did.
     fn find_rail_message(&self, message_id: &str) -> Result<Option<PriorResult>, StoreError>;
+
+    /// Every rail message claimed by an append to `stream`, in version order, each with the raw
+    /// message kept with its claim (empty for a stream that claimed none): for an auditor or an
+    /// operator, the status reports that changed a payment, as they arrived.
+    fn rail_messages(&self, stream: &StreamId) -> Result<Vec<RailMessageRecord>, StoreError>;
 
     /// Claims up to `claim.limit` undelivered outbox messages of `claim.destination`, committed
     /// with a stream whose id starts with `claim.streams`, whose lease is free, expired at

@@ -36,6 +36,9 @@ pub(crate) struct ClaimRow<'a> {
     pub(crate) key: &'a str,
     /// The idempotency fingerprint; `None` for a rail message.
     pub(crate) fingerprint: Option<&'a [u8; 32]>,
+    /// The raw rail message kept with its claim; `None` for an idempotency key, and for a rail
+    /// message given without one.
+    pub(crate) payload: Option<&'a str>,
     pub(crate) stream: &'a StreamId,
     /// The stream's version after the append.
     pub(crate) version: u32,
@@ -328,16 +331,21 @@ enum ClaimKind {
 }
 
 fn claim_of(request: &AppendRequest, kind: ClaimKind) -> Option<ClaimRow<'_>> {
-    let (key, fingerprint) = match kind {
-        ClaimKind::Rail => (request.rail_message_id()?, None),
+    let (key, fingerprint, payload) = match kind {
+        ClaimKind::Rail => (
+            request.rail_message_id()?,
+            None,
+            request.rail_message_payload(),
+        ),
         ClaimKind::Idempotency => {
             let claim = request.idempotency()?;
-            (claim.key(), Some(claim.fingerprint()))
+            (claim.key(), Some(claim.fingerprint()), None)
         }
     };
     Some(ClaimRow {
         key,
         fingerprint,
+        payload,
         stream: request.stream(),
         version: request.final_version(),
         recorded_at: request.recorded_at(),

@@ -21,4 +21,4 @@ pub use postgres_store::{PostgresConfig, PostgresStore, application_name};
 pub use sqlite::{OpenMode, SqliteStore};
 
 /// The newest schema version this binary knows (both SQL adapters share the numbering).
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;

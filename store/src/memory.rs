@@ -8,7 +8,7 @@ use core_npp::Timestamp;
 use event_store::{
     AppendOutcome, AppendRequest, Attempt, EventHash, EventStore, GroupOutcome, MAX_OUTBOX_PAGE,
     OutboxClaim, OutboxEntry, OutboxItem, OutboxMessage, OutboxQuery, OutboxStatus, PriorResult,
-    RecordedEvent, StoreError, StreamId, outbox_error,
+    RailMessageRecord, RecordedEvent, StoreError, StreamId, outbox_error,
 };
 
 use crate::append::{
@@ -22,7 +22,10 @@ struct Inner {
     log: Vec<RecordedEvent>,
     streams: BTreeMap<StreamId, Vec<usize>>,
     idempotency: HashMap<String, (PriorResult, [u8; 32])>,
-    rail_messages: HashMap<String, PriorResult>,
+    rail_messages: HashMap<String, RailMessageRecord>,
+    /// The rail message ids each stream's appends claimed, in the order they were claimed (which
+    /// is version order: a stream's later append has a later version).
+    rail_by_stream: HashMap<StreamId, Vec<String>>,
     outbox: Vec<OutboxRow>,
     outbox_ids: HashMap<String, usize>,
     /// The open write's undo log, kept between writes so it allocates once.
@@ -145,7 +148,16 @@ impl MemoryEngine<'_> {
                     }
                 }
                 Some(Undo::RailClaim(id)) => {
-                    self.inner.rail_messages.remove(&id);
+                    if let Some(record) = self.inner.rail_messages.remove(&id)
+                        && let Some(ids) = self.inner.rail_by_stream.get_mut(&record.stream)
+                    {
+                        if let Some(at) = ids.iter().rposition(|claimed| *claimed == id) {
+                            ids.remove(at);
+                        }
+                        if ids.is_empty() {
+                            self.inner.rail_by_stream.remove(&record.stream);
+                        }
+                    }
                 }
                 Some(Undo::IdempotencyClaim(key)) => {
                     self.inner.idempotency.remove(&key);
@@ -266,18 +278,28 @@ impl Engine for MemoryEngine<'_> {
             if self.inner.rail_messages.contains_key(claim.key) {
                 return Ok(false);
             }
-            let prior = PriorResult {
+            let record = RailMessageRecord {
+                message_id: claim.key.to_owned(),
                 stream: claim.stream.clone(),
                 version: claim.version,
+                recorded_at: claim.recorded_at,
+                payload: claim.payload.map(str::to_owned),
             };
-            self.inner.rail_messages.insert(claim.key.to_owned(), prior);
+            self.inner
+                .rail_by_stream
+                .entry(claim.stream.clone())
+                .or_default()
+                .push(claim.key.to_owned());
+            self.inner
+                .rail_messages
+                .insert(claim.key.to_owned(), record);
             self.inner.undo.push(Undo::RailClaim(claim.key.to_owned()));
         }
         Ok(true)
     }
 
     fn find_rail_message(&mut self, message_id: &str) -> Result<Option<PriorResult>, StoreError> {
-        Ok(self.inner.rail_messages.get(message_id).cloned())
+        Ok(self.inner.rail_messages.get(message_id).map(prior_of))
     }
 
     fn claim_idempotency_keys(&mut self, claims: &[ClaimRow<'_>]) -> Result<bool, StoreError> {
@@ -349,6 +371,14 @@ impl Engine for MemoryEngine<'_> {
             self.inner.undo.push(Undo::Outbox(id.to_owned()));
         }
         Ok(true)
+    }
+}
+
+/// What the append that claimed a rail message did.
+fn prior_of(record: &RailMessageRecord) -> PriorResult {
+    PriorResult {
+        stream: record.stream.clone(),
+        version: record.version,
     }
 }
 
@@ -441,7 +471,23 @@ impl EventStore for MemoryStore {
     }
 
     fn find_rail_message(&self, message_id: &str) -> Result<Option<PriorResult>, StoreError> {
-        Ok(self.lock()?.rail_messages.get(message_id).cloned())
+        Ok(self.lock()?.rail_messages.get(message_id).map(prior_of))
+    }
+
+    fn rail_messages(&self, stream: &StreamId) -> Result<Vec<RailMessageRecord>, StoreError> {
+        let inner = self.lock()?;
+        let ids = inner
+            .rail_by_stream
+            .get(stream)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mut records: Vec<RailMessageRecord> = ids
+            .iter()
+            .filter_map(|id| inner.rail_messages.get(id).cloned())
+            .collect();
+        // Claimed in version order already; sorted anyway, as the SQL adapters' ORDER BY does.
+        records.sort_by_key(|r| r.version);
+        Ok(records)
     }
 
     fn claim_outbox(&self, claim: &OutboxClaim<'_>) -> Result<Vec<OutboxItem>, StoreError> {

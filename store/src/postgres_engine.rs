@@ -5,12 +5,15 @@
 
 use std::collections::HashMap;
 
-use event_store::{EventHash, PriorResult, StoreError, StreamId};
+use event_store::{EventHash, PriorResult, RailMessageRecord, StoreError, StreamId};
 use postgres::error::SqlState;
 use postgres::{Client, Row, Statement, ToStatement};
 
 use crate::append::{ClaimRow, Engine, EventRow, OutboxRow, SetRows};
-use crate::row::{corrupt_row, fingerprint_from_db, int, nanos, prior_from_db, version_from_db};
+use crate::row::{
+    RailMessageColumns, corrupt_row, fingerprint_from_db, int, nanos, prior_from_db,
+    version_from_db,
+};
 
 /// Opens a batch's transaction holding the append lock, advisory lock 0x4E50_5031 ("NPP1"),
 /// which serialises appending transactions across every process sharing the database, so that
@@ -22,25 +25,25 @@ const BEGIN_LOCKED: &str = "BEGIN; SELECT pg_advisory_xact_lock(1313886257)";
 /// skipped, so the counts tell), events in the batch's order, outbox rows. A data-modifying CTE
 /// always runs in full; no table refers to another, so none needs to see another's rows.
 const INSERT_SET: &str = "WITH rail AS (
-    INSERT INTO rail_messages (message_id, stream_id, version, recorded_at)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[])
+    INSERT INTO rail_messages (message_id, stream_id, version, recorded_at, payload)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::text[])
     ON CONFLICT (message_id) DO NOTHING RETURNING 1
 ), keys AS (
     INSERT INTO idempotency_keys (key, stream_id, version, fingerprint, recorded_at)
-    SELECT * FROM unnest($5::text[], $6::text[], $7::int[], $8::bytea[], $9::bigint[])
+    SELECT * FROM unnest($6::text[], $7::text[], $8::int[], $9::bytea[], $10::bigint[])
     ON CONFLICT (key) DO NOTHING RETURNING 1
 ), ev AS (
     INSERT INTO events (stream_id, version, event_type, schema_version,
         occurred_at, recorded_at, correlation_id, causation_id, payload, prev_hash, hash)
     SELECT s, v, t, sv, o, r, c, ca, p, ph, h
-    FROM unnest($10::text[], $11::int[], $12::text[], $13::int[], $14::bigint[], $15::bigint[],
-                $16::text[], $17::text[], $18::text[], $19::bytea[], $20::bytea[])
+    FROM unnest($11::text[], $12::int[], $13::text[], $14::int[], $15::bigint[], $16::bigint[],
+                $17::text[], $18::text[], $19::text[], $20::bytea[], $21::bytea[])
          WITH ORDINALITY AS u(s, v, t, sv, o, r, c, ca, p, ph, h, n)
     ORDER BY n RETURNING 1
 ), ob AS (
     INSERT INTO outbox (id, destination, payload, stream_id, version, created_at)
     SELECT i, d, p, s, v, c
-    FROM unnest($21::text[], $22::text[], $23::text[], $24::text[], $25::int[], $26::bigint[])
+    FROM unnest($22::text[], $23::text[], $24::text[], $25::text[], $26::int[], $27::bigint[])
          WITH ORDINALITY AS u(i, d, p, s, v, c, n)
     ORDER BY n RETURNING 1
 )
@@ -54,42 +57,44 @@ SELECT (SELECT count(*) FROM rail), (SELECT count(*) FROM keys),
 const INSERT_SET_ALONE: &str = "WITH lock AS MATERIALIZED (
     SELECT 1 AS taken FROM pg_advisory_xact_lock(1313886257)
 ), rail AS (
-    INSERT INTO rail_messages (message_id, stream_id, version, recorded_at)
-    SELECT m, s, v, r FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[]) AS u(m, s, v, r)
+    INSERT INTO rail_messages (message_id, stream_id, version, recorded_at, payload)
+    SELECT m, s, v, r, p
+    FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::text[]) AS u(m, s, v, r, p)
     WHERE EXISTS (SELECT 1 FROM lock)
     ON CONFLICT (message_id) DO NOTHING RETURNING 1
 ), keys AS (
     INSERT INTO idempotency_keys (key, stream_id, version, fingerprint, recorded_at)
     SELECT k, s, v, f, r
-    FROM unnest($5::text[], $6::text[], $7::int[], $8::bytea[], $9::bigint[]) AS u(k, s, v, f, r)
+    FROM unnest($6::text[], $7::text[], $8::int[], $9::bytea[], $10::bigint[]) AS u(k, s, v, f, r)
     WHERE EXISTS (SELECT 1 FROM lock)
     ON CONFLICT (key) DO NOTHING RETURNING 1
 ), ev AS (
     INSERT INTO events (stream_id, version, event_type, schema_version,
         occurred_at, recorded_at, correlation_id, causation_id, payload, prev_hash, hash)
     SELECT s, v, t, sv, o, r, c, ca, p, ph, h
-    FROM unnest($10::text[], $11::int[], $12::text[], $13::int[], $14::bigint[], $15::bigint[],
-                $16::text[], $17::text[], $18::text[], $19::bytea[], $20::bytea[])
+    FROM unnest($11::text[], $12::int[], $13::text[], $14::int[], $15::bigint[], $16::bigint[],
+                $17::text[], $18::text[], $19::text[], $20::bytea[], $21::bytea[])
          WITH ORDINALITY AS u(s, v, t, sv, o, r, c, ca, p, ph, h, n)
     WHERE EXISTS (SELECT 1 FROM lock)
     ORDER BY n RETURNING 1
 ), ob AS (
     INSERT INTO outbox (id, destination, payload, stream_id, version, created_at)
     SELECT i, d, p, s, v, c
-    FROM unnest($21::text[], $22::text[], $23::text[], $24::text[], $25::int[], $26::bigint[])
+    FROM unnest($22::text[], $23::text[], $24::text[], $25::text[], $26::int[], $27::bigint[])
          WITH ORDINALITY AS u(i, d, p, s, v, c, n)
     WHERE EXISTS (SELECT 1 FROM lock)
     ORDER BY n RETURNING 1
 )
-SELECT npp_claims_free((SELECT count(*) FROM rail) = $27 AND (SELECT count(*) FROM keys) = $28
-    AND (SELECT count(*) FROM ev) = $29 AND (SELECT count(*) FROM ob) = $30)";
+SELECT npp_claims_free((SELECT count(*) FROM rail) = $28 AND (SELECT count(*) FROM keys) = $29
+    AND (SELECT count(*) FROM ev) = $30 AND (SELECT count(*) FROM ob) = $31)";
 
 const HEADS: &str = "SELECT e.stream_id, e.version, e.hash FROM events e
     JOIN unnest($1::text[], $2::int[]) AS w(stream_id, version)
       ON e.stream_id = w.stream_id AND e.version = w.version";
 
-const RAIL_CLAIMS: &str = "INSERT INTO rail_messages (message_id, stream_id, version, recorded_at)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[])
+const RAIL_CLAIMS: &str =
+    "INSERT INTO rail_messages (message_id, stream_id, version, recorded_at, payload)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::text[])
     ON CONFLICT (message_id) DO NOTHING";
 
 const IDEMPOTENCY_CLAIMS: &str =
@@ -117,6 +122,10 @@ pub(crate) const STREAM_VERSION: &str =
 
 pub(crate) const FIND_RAIL_MESSAGE: &str =
     "SELECT stream_id, version FROM rail_messages WHERE message_id = $1";
+
+pub(crate) const RAIL_MESSAGES: &str =
+    "SELECT message_id, stream_id, version, recorded_at, payload FROM rail_messages
+    WHERE stream_id = $1 ORDER BY version";
 
 pub(crate) const FIND_IDEMPOTENCY: &str =
     "SELECT stream_id, version, fingerprint FROM idempotency_keys WHERE key = $1";
@@ -213,6 +222,31 @@ pub(crate) fn find_rail_message<S: ToStatement + ?Sized>(
     let stream: String = column(&row, 0, "rail_messages", "stream_id", &describe)?;
     let version: i32 = column(&row, 1, "rail_messages", "version", &describe)?;
     prior_from_db("rail_messages", message_id, &stream, i64::from(version)).map(Some)
+}
+
+pub(crate) fn rail_messages<S: ToStatement + ?Sized>(
+    client: &mut Client,
+    statement: &S,
+    stream: &StreamId,
+) -> Result<Vec<RailMessageRecord>, StoreError> {
+    let table = "rail_messages";
+    let rows = client.query(statement, &[&stream.as_str()]).map_err(pg)?;
+    rows.iter()
+        .map(|row| {
+            let describe = || format!("a rail message of {stream}");
+            let message_id: String = column(row, 0, table, "message_id", &describe)?;
+            let describe = || format!("key {message_id:?}");
+            let version: i32 = column(row, 2, table, "version", &describe)?;
+            RailMessageColumns {
+                stream: column(row, 1, table, "stream_id", &describe)?,
+                version: i64::from(version),
+                recorded_at: column(row, 3, table, "recorded_at", &describe)?,
+                payload: column(row, 4, table, "payload", &describe)?,
+                message_id,
+            }
+            .record()
+        })
+        .collect()
 }
 
 pub(crate) fn find_idempotency<S: ToStatement + ?Sized>(
@@ -405,11 +439,12 @@ impl Engine for PgEngine<'_> {
     fn claim_rail_messages(&mut self, claims: &[ClaimRow<'_>]) -> Result<bool, StoreError> {
         self.open()?;
         let (ids, streams, versions, times) = claim_columns(claims)?;
+        let payloads = payloads(claims);
         let statements = self.statements;
         let statement = &statements.rail_claims;
         self.claim(
             statement,
-            &[&ids, &streams, &versions, &times],
+            &[&ids, &streams, &versions, &times, &payloads],
             claims.len(),
         )
     }
@@ -456,6 +491,7 @@ impl Engine for PgEngine<'_> {
 
     fn insert_set(&mut self, set: &SetRows<'_>) -> Result<bool, StoreError> {
         let (rail_ids, rail_streams, rail_versions, rail_times) = claim_columns(&set.rail)?;
+        let rail_payloads = payloads(&set.rail);
         let (keys, key_streams, key_versions, key_times) = claim_columns(&set.keys)?;
         let prints = fingerprints(&set.keys)?;
         let events = EventColumns::of(&set.events)?;
@@ -465,6 +501,7 @@ impl Engine for PgEngine<'_> {
             &rail_streams,
             &rail_versions,
             &rail_times,
+            &rail_payloads,
             &keys,
             &key_streams,
             &key_versions,
@@ -529,6 +566,11 @@ impl Engine for PgEngine<'_> {
         }
         Ok(true)
     }
+}
+
+/// The raw messages kept with rail message claims, one per claim (`None` where none was given).
+fn payloads<'a>(claims: &[ClaimRow<'a>]) -> Vec<Option<&'a str>> {
+    claims.iter().map(|c| c.payload).collect()
 }
 
 fn fingerprints<'a>(claims: &[ClaimRow<'a>]) -> Result<Vec<&'a [u8]>, StoreError> {

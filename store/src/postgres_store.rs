@@ -4,8 +4,8 @@
 
 use event_store::{
     AppendOutcome, AppendRequest, Attempt, EventStore, GroupOutcome, MAX_OUTBOX_PAGE, OutboxClaim,
-    OutboxEntry, OutboxItem, OutboxQuery, OutboxStatus, PriorResult, RecordedEvent, StoreError,
-    StreamId, outbox_error,
+    OutboxEntry, OutboxItem, OutboxQuery, OutboxStatus, PriorResult, RailMessageRecord,
+    RecordedEvent, StoreError, StreamId, outbox_error,
 };
 
 use postgres::{Client, NoTls, Row, Statement};
@@ -16,8 +16,8 @@ use crate::group_commit::{BatchWriter, GroupCommit};
 use crate::heads::Heads;
 use crate::pg_pool::{Lent, MAX_READERS, ReaderPool};
 use crate::postgres_engine::{
-    FIND_IDEMPOTENCY, FIND_RAIL_MESSAGE, PgEngine, STREAM_VERSION, Statements, Tx, column,
-    find_idempotency, find_rail_message, pg, stream_version,
+    FIND_IDEMPOTENCY, FIND_RAIL_MESSAGE, PgEngine, RAIL_MESSAGES, STREAM_VERSION, Statements, Tx,
+    column, find_idempotency, find_rail_message, pg, rail_messages, stream_version,
 };
 use crate::row::{
     OUTBOX_ENTRY_COLUMNS, OutboxColumns, RawRow, build_recorded, count_from_db, event_row, nanos,
@@ -90,7 +90,20 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         "outbox deliveries given up on, their attempts and last error",
         V5,
     ),
+    (
+        6,
+        "rail messages keep their raw payload, listed by stream",
+        V6,
+    ),
 ];
+
+/// A rail message claim keeps the message as received (`NULL` for claims made before, and for
+/// rails that give none), and a stream's claims are found by an index instead of a scan. The
+/// append-only triggers (row and TRUNCATE) stay as they are: adding a column does not touch them.
+const V6: &str = "
+ALTER TABLE rail_messages ADD COLUMN payload TEXT;
+CREATE INDEX rail_messages_by_stream ON rail_messages (stream_id, version);
+";
 
 /// A delivery can be given up on (`failed_at`) and keeps what its last attempt said.
 const V5: &str = "
@@ -614,6 +627,12 @@ impl EventStore for PostgresStore {
     fn find_rail_message(&self, message_id: &str) -> Result<Option<PriorResult>, StoreError> {
         self.read(FIND_RAIL_MESSAGE, |client, statement| {
             find_rail_message(client, statement, message_id)
+        })
+    }
+
+    fn rail_messages(&self, stream: &StreamId) -> Result<Vec<RailMessageRecord>, StoreError> {
+        self.read(RAIL_MESSAGES, |client, statement| {
+            rail_messages(client, statement, stream)
         })
     }
 

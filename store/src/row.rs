@@ -5,8 +5,8 @@
 
 use core_npp::Timestamp;
 use event_store::{
-    EventHash, NewEvent, OutboxEntry, OutboxItem, OutboxMessage, OutboxStatus, PriorResult,
-    RecordedEvent, StoreError, StreamId,
+    EventHash, MAX_RAIL_MESSAGE_BYTES, NewEvent, OutboxEntry, OutboxItem, OutboxMessage,
+    OutboxStatus, PriorResult, RailMessageRecord, RecordedEvent, StoreError, StreamId,
 };
 
 /// A time as the SQL adapters store it; times after 2262 do not fit an i64 of nanoseconds.
@@ -96,6 +96,47 @@ pub(crate) fn prior_from_db(
         stream: stream_from_db(stream, table, &row)?,
         version: version_from_db(version, false, table, &row)?,
     })
+}
+
+/// The columns of one `rail_messages` row, exactly as read.
+pub(crate) struct RailMessageColumns {
+    pub(crate) message_id: String,
+    pub(crate) stream: String,
+    pub(crate) version: i64,
+    pub(crate) recorded_at: i64,
+    pub(crate) payload: Option<String>,
+}
+
+impl RailMessageColumns {
+    /// The record, or corruption naming the column that holds what this store never writes (a
+    /// version below 1, a stream id it refuses, a time out of range, a payload over
+    /// [`MAX_RAIL_MESSAGE_BYTES`]).
+    pub(crate) fn record(self) -> Result<RailMessageRecord, StoreError> {
+        let table = "rail_messages";
+        let prior = prior_from_db(table, &self.message_id, &self.stream, self.version)?;
+        let row = format!("key {:?}", self.message_id);
+        let recorded_at = timestamp_from_db(self.recorded_at, table, "recorded_at", &row)?;
+        if let Some(payload) = &self.payload
+            && payload.len() > MAX_RAIL_MESSAGE_BYTES
+        {
+            return Err(corrupt_row(
+                table,
+                "payload",
+                row,
+                format!(
+                    "is {} bytes, over the {MAX_RAIL_MESSAGE_BYTES} this store keeps",
+                    payload.len()
+                ),
+            ));
+        }
+        Ok(RailMessageRecord {
+            message_id: self.message_id,
+            stream: prior.stream,
+            version: prior.version,
+            recorded_at,
+            payload: self.payload,
+        })
+    }
 }
 
 /// A claim's fingerprint: exactly 32 bytes.

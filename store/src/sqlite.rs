@@ -7,8 +7,8 @@ use std::sync::{Condvar, Mutex};
 use core_npp::Timestamp;
 use event_store::{
     AppendOutcome, AppendRequest, Attempt, EventHash, EventStore, GroupOutcome, MAX_OUTBOX_PAGE,
-    OutboxClaim, OutboxEntry, OutboxItem, OutboxQuery, PriorResult, RecordedEvent, StoreError,
-    StreamId, outbox_error,
+    OutboxClaim, OutboxEntry, OutboxItem, OutboxQuery, PriorResult, RailMessageRecord,
+    RecordedEvent, StoreError, StreamId, outbox_error,
 };
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 
@@ -18,9 +18,9 @@ use crate::checkpoint::Checkpointer;
 use crate::group_commit::{BatchWriter, GroupCommit};
 use crate::heads::Heads;
 use crate::row::{
-    OUTBOX_ENTRY_COLUMNS, OutboxColumns, RawRow, at, build_recorded, corrupt_row, count_from_db,
-    event_row, fingerprint_from_db, nanos, outbox_item, outbox_status_sql, prior_from_db,
-    stream_from_db, timestamp_from_db, version_from_db,
+    OUTBOX_ENTRY_COLUMNS, OutboxColumns, RailMessageColumns, RawRow, at, build_recorded,
+    corrupt_row, count_from_db, event_row, fingerprint_from_db, nanos, outbox_item,
+    outbox_status_sql, prior_from_db, stream_from_db, timestamp_from_db, version_from_db,
 };
 
 /// `PRAGMA application_id` of an npp event store ("NPP1"), so a stranger's SQLite file is
@@ -45,7 +45,20 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         "outbox deliveries given up on, their attempts and last error",
         V5,
     ),
+    (
+        6,
+        "rail messages keep their raw payload, listed by stream",
+        V6,
+    ),
 ];
+
+/// A rail message claim keeps the message as received (`NULL` for claims made before, and for
+/// rails that give none), and a stream's claims are found by an index instead of a scan. The
+/// append-only triggers stay as they are: adding a column does not touch them.
+const V6: &str = "
+ALTER TABLE rail_messages ADD COLUMN payload TEXT;
+CREATE INDEX rail_messages_by_stream ON rail_messages (stream_id, version);
+";
 
 /// A delivery can be given up on (`failed_at`) and keeps what its last attempt said.
 const V5: &str = "
@@ -739,8 +752,8 @@ impl Engine for SqliteEngine<'_> {
 
     fn claim_rail_messages(&mut self, claims: &[ClaimRow<'_>]) -> Result<bool, StoreError> {
         self.claim_each(
-            "INSERT INTO rail_messages (message_id, stream_id, version, recorded_at)
-             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (message_id) DO NOTHING",
+            "INSERT INTO rail_messages (message_id, stream_id, version, recorded_at, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (message_id) DO NOTHING",
             claims,
             |c, at| {
                 vec![
@@ -748,6 +761,7 @@ impl Engine for SqliteEngine<'_> {
                     text(c.stream.as_str()),
                     rusqlite::types::Value::Integer(i64::from(c.version)),
                     rusqlite::types::Value::Integer(at),
+                    c.payload.map_or(rusqlite::types::Value::Null, text),
                 ]
             },
         )
@@ -904,6 +918,35 @@ fn find_rail_message(
     let stream: String = column(row, 0, "rail_messages", "stream_id", &describe)?;
     let version: i64 = column(row, 1, "rail_messages", "version", &describe)?;
     prior_from_db("rail_messages", message_id, &stream, version).map(Some)
+}
+
+fn rail_messages(
+    conn: &Connection,
+    stream: &StreamId,
+) -> Result<Vec<RailMessageRecord>, StoreError> {
+    let table = "rail_messages";
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT message_id, stream_id, version, recorded_at, payload FROM rail_messages
+             WHERE stream_id = ?1 ORDER BY version",
+        )
+        .map_err(unavailable)?;
+    let mut rows = statement.query([stream.as_str()]).map_err(unavailable)?;
+    let mut records = Vec::new();
+    while let Some(row) = rows.next().map_err(unavailable)? {
+        let describe = || format!("a rail message of {stream}");
+        let message_id: String = column(row, 0, table, "message_id", &describe)?;
+        let describe = || format!("key {message_id:?}");
+        let columns = RailMessageColumns {
+            stream: column(row, 1, table, "stream_id", &describe)?,
+            version: column(row, 2, table, "version", &describe)?,
+            recorded_at: column(row, 3, table, "recorded_at", &describe)?,
+            payload: column(row, 4, table, "payload", &describe)?,
+            message_id,
+        };
+        records.push(columns.record()?);
+    }
+    Ok(records)
 }
 
 fn find_idempotency(
@@ -1064,6 +1107,10 @@ impl EventStore for SqliteStore {
 
     fn find_rail_message(&self, message_id: &str) -> Result<Option<PriorResult>, StoreError> {
         self.with_reader(|conn| find_rail_message(conn, message_id))
+    }
+
+    fn rail_messages(&self, stream: &StreamId) -> Result<Vec<RailMessageRecord>, StoreError> {
+        self.with_reader(|conn| rail_messages(conn, stream))
     }
 
     fn claim_outbox(&self, claim: &OutboxClaim<'_>) -> Result<Vec<OutboxItem>, StoreError> {

@@ -149,6 +149,155 @@ fn a_rail_message_is_applied_once(store: &dyn EventStore) {
     assert_eq!(store.find_rail_message("MSG-2").unwrap(), None);
 }
 
+/// A request to `name` at `expected` (one event, recorded at `at(seconds)`) claiming rail message
+/// `id` with `payload`.
+fn claiming(
+    name: &str,
+    expected: u32,
+    id: &str,
+    payload: Option<&str>,
+    seconds: i64,
+) -> AppendRequest {
+    AppendRequest::new(stream(name), expected, events(expected + 1, 1), at(seconds))
+        .unwrap()
+        .with_rail_message_payload(id, payload)
+        .unwrap()
+}
+
+/// A pacs.002-like document of `bytes` bytes, newlines and markup included.
+fn document(id: &str, bytes: usize) -> String {
+    let head = format!("<?xml version=\"1.0\"?>\n<Document><MsgId>{id}</MsgId>\n<Fill>");
+    let tail = "</Fill></Document>\n";
+    let fill = bytes.saturating_sub(head.len() + tail.len());
+    format!(
+        "{head}{}{tail}",
+        "é".repeat(fill / 2) + &"x".repeat(fill % 2)
+    )
+}
+
+fn rail_messages_list_a_streams_claims_in_version_order_with_their_payloads(
+    store: &dyn EventStore,
+) {
+    // Given a stream whose appends claim three rail messages, one of them without a payload, an
+    // append between them claiming none, and another stream's claim
+    let (first, last) = (document("MSG-P1", 2_000), document("MSG-P3", 300));
+    committed(store.append(claiming("s-p", 0, "MSG-P1", Some(&first), 10)));
+    committed(store.append(request("s-p", 1, 2)));
+    committed(store.append(claiming("s-q", 0, "MSG-Q1", Some("<q/>"), 11)));
+    committed(store.append(claiming("s-p", 3, "MSG-P2", None, 12)));
+    // (the last in a batch and an atomic group, as the orchestrator hands them over)
+    let batch = store.append_batch(vec![claiming("s-p", 4, "MSG-P3", Some(&last), 13)]);
+    committed(batch.into_iter().next().unwrap());
+    let group = store
+        .append_atomic(vec![
+            claiming("s-p", 5, "MSG-P4", Some("<p4/>"), 14),
+            claiming("s-q", 1, "MSG-Q2", None, 14),
+        ])
+        .unwrap();
+    assert!(matches!(group, GroupOutcome::Committed(_)), "{group:?}");
+    // When the stream's rail messages are read
+    let listed = store.rail_messages(&stream("s-p")).unwrap();
+    // Then each is there once, in version order, with the payload it was claimed with, exactly
+    let expected = [
+        ("MSG-P1", 1, 10, Some(first)),
+        ("MSG-P2", 4, 12, None),
+        ("MSG-P3", 5, 13, Some(last)),
+        ("MSG-P4", 6, 14, Some("<p4/>".to_owned())),
+    ];
+    assert_eq!(listed.len(), expected.len(), "{listed:?}");
+    for (record, (id, version, seconds, payload)) in listed.iter().zip(expected) {
+        assert_eq!(record.message_id, id);
+        assert_eq!(record.stream, stream("s-p"));
+        assert_eq!(record.version, version, "{id}");
+        assert_eq!(record.recorded_at, at(seconds), "{id}");
+        assert_eq!(record.payload, payload, "{id}");
+    }
+    // And the other stream's claims are its own; a stream that claimed none lists none
+    let other: Vec<(String, Option<String>)> = store
+        .rail_messages(&stream("s-q"))
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.message_id, r.payload))
+        .collect();
+    assert_eq!(
+        other,
+        [
+            ("MSG-Q1".to_owned(), Some("<q/>".to_owned())),
+            ("MSG-Q2".to_owned(), None)
+        ]
+    );
+    assert!(store.rail_messages(&stream("s-none")).unwrap().is_empty());
+    committed(store.append(request("s-none", 0, 1)));
+    assert!(store.rail_messages(&stream("s-none")).unwrap().is_empty());
+}
+
+fn a_repeated_rail_message_adds_no_second_row_and_keeps_its_first_payload(store: &dyn EventStore) {
+    // Given a rail message claimed with its payload
+    committed(store.append(claiming("s-once", 0, "MSG-O1", Some("<first/>"), 1)));
+    let prior = PriorResult {
+        stream: stream("s-once"),
+        version: 1,
+    };
+    // When it arrives again with another payload: alone, on another stream, and in a batch
+    // beside a new message (which the repeat must not take with it)
+    assert_eq!(
+        store.append(claiming("s-once", 1, "MSG-O1", Some("<second/>"), 2)),
+        Ok(AppendOutcome::AlreadyApplied(prior.clone()))
+    );
+    assert_eq!(
+        store.append(claiming("s-else", 0, "MSG-O1", None, 3)),
+        Ok(AppendOutcome::AlreadyApplied(prior.clone()))
+    );
+    let results = store.append_batch(vec![
+        claiming("s-once", 1, "MSG-O1", Some("<third/>"), 4),
+        claiming("s-once-b", 0, "MSG-O2", Some("<new/>"), 4),
+    ]);
+    let mut results = results.into_iter();
+    assert_eq!(
+        results.next().unwrap(),
+        Ok(AppendOutcome::AlreadyApplied(prior))
+    );
+    committed(results.next().unwrap());
+    // Then the claim is listed once, with its first payload, and nothing was appended for it
+    let listed = store.rail_messages(&stream("s-once")).unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (listed[0].version, listed[0].payload.as_deref()),
+        (1, Some("<first/>"))
+    );
+    assert_eq!(store.read_stream(&stream("s-once")).unwrap().len(), 1);
+    assert!(store.rail_messages(&stream("s-else")).unwrap().is_empty());
+    assert!(store.read_stream(&stream("s-else")).unwrap().is_empty());
+    let new = store.rail_messages(&stream("s-once-b")).unwrap();
+    assert_eq!(new.len(), 1);
+    assert_eq!(new[0].payload.as_deref(), Some("<new/>"));
+}
+
+fn a_rail_message_payload_over_the_limit_is_refused(store: &dyn EventStore) {
+    use event_store::MAX_RAIL_MESSAGE_BYTES;
+    // A payload of exactly the limit is kept whole
+    let largest = document("MSG-BIG", MAX_RAIL_MESSAGE_BYTES);
+    assert_eq!(largest.len(), MAX_RAIL_MESSAGE_BYTES);
+    committed(store.append(claiming("s-big", 0, "MSG-BIG", Some(&largest), 1)));
+    let kept = store.rail_messages(&stream("s-big")).unwrap();
+    assert_eq!(kept[0].payload.as_deref(), Some(largest.as_str()));
+    // One byte more is refused before anything is written, naming the limit
+    let over = format!("{largest} ");
+    let refused = request("s-over", 0, 1).with_rail_message_payload("MSG-OVER", Some(&over));
+    let Err(StoreError::InvalidAppend(why)) = refused else {
+        panic!("an over-limit payload was accepted: {refused:?}");
+    };
+    assert!(
+        why.contains("MAX_RAIL_MESSAGE_BYTES") && why.contains(&MAX_RAIL_MESSAGE_BYTES.to_string()),
+        "{why}"
+    );
+    // As is a NUL character, which no adapter could keep alike
+    let nul = request("s-over", 0, 1).with_rail_message_payload("MSG-NUL", Some("<a>\u{0}</a>"));
+    assert!(matches!(nul, Err(StoreError::InvalidAppend(_))), "{nul:?}");
+    assert_eq!(store.find_rail_message("MSG-OVER").unwrap(), None);
+    assert!(store.rail_messages(&stream("s-over")).unwrap().is_empty());
+}
+
 fn read_all_pages_in_position_order(store: &dyn EventStore) {
     for (i, name) in ["a", "b", "c"].iter().enumerate() {
         committed(store.append(request(name, 0, 2)));
@@ -1075,6 +1224,9 @@ macro_rules! contract_suite {
             case!(idempotency_keys_return_the_original_result_or_refuse_a_different_request);
             case!(a_failed_append_releases_its_idempotency_key);
             case!(a_rail_message_is_applied_once);
+            case!(rail_messages_list_a_streams_claims_in_version_order_with_their_payloads);
+            case!(a_repeated_rail_message_adds_no_second_row_and_keeps_its_first_payload);
+            case!(a_rail_message_payload_over_the_limit_is_refused);
             case!(read_all_pages_in_position_order);
             case!(list_streams_pages_in_order);
             shared_case!(eight_writers_on_one_stream_win_each_version_exactly_once);

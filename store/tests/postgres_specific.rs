@@ -10,7 +10,7 @@
 
 mod support;
 
-use event_store::{StoreError, check_stream_chain};
+use event_store::{EventStore, StoreError, check_stream_chain};
 use store::{PostgresConfig, PostgresStore};
 use support::*;
 
@@ -90,6 +90,118 @@ fn a_newer_schema_is_refused() {
             supported: store::SCHEMA_VERSION
         }
     );
+}
+
+#[test]
+fn a_version_5_schema_migrates_keeping_its_rail_message_claims() {
+    // Given a schema at version 5 holding a rail message claim
+    let Some(h) = postgres() else { return };
+    h.store
+        .append(request("pay-1", 0, 2).with_rail_message("MSG-1").unwrap())
+        .unwrap();
+    let mut client = raw_client(&h);
+    client
+        .batch_execute(
+            "DROP INDEX rail_messages_by_stream;
+             ALTER TABLE rail_messages DROP COLUMN payload;
+             DELETE FROM schema_migrations WHERE version >= 6;",
+        )
+        .unwrap();
+    // When this binary connects to it
+    let (url, schema) = h.pg_schema.clone().unwrap();
+    let mut config = PostgresConfig::new(&url);
+    config.schema = schema;
+    let store = PostgresStore::connect(&config).unwrap();
+    // Then the claim is listed by its stream without a payload, and new claims keep theirs
+    let listed = store.rail_messages(&stream("pay-1")).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].version, listed[0].payload.as_deref()), (2, None));
+    store
+        .append(
+            request("pay-1", 2, 1)
+                .with_rail_message_payload("MSG-2", Some("<Document/>"))
+                .unwrap(),
+        )
+        .unwrap();
+    let listed = store.rail_messages(&stream("pay-1")).unwrap();
+    assert_eq!(listed[1].payload.as_deref(), Some("<Document/>"));
+    // And the claims stay append-only, indexed by stream, at the current version
+    for sql in [
+        "UPDATE rail_messages SET payload = 'changed'",
+        "DELETE FROM rail_messages",
+        "TRUNCATE rail_messages",
+    ] {
+        let error = client.batch_execute(sql).unwrap_err();
+        let message = error
+            .as_db_error()
+            .map(|e| e.message().to_owned())
+            .unwrap_or_default();
+        assert!(message.contains("append-only"), "{sql}: {error}");
+    }
+    let indexed: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema()
+             AND indexname = 'rail_messages_by_stream'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(indexed, 1);
+    let version: i32 = client
+        .query_one("SELECT max(version) FROM schema_migrations", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(u32::try_from(version).unwrap(), store::SCHEMA_VERSION);
+}
+
+#[test]
+fn a_rail_message_payload_is_kept_by_a_batch_that_reads_its_head_first() {
+    // Given a stream another writer (a second store on the schema) appended to, so this one
+    // must read the head inside its transaction and writes the batch in that transaction
+    let Some(h) = postgres() else { return };
+    let (url, schema) = h.pg_schema.clone().unwrap();
+    let mut config = PostgresConfig::new(&url);
+    config.schema = schema;
+    let other = PostgresStore::connect(&config).unwrap();
+    other.append(request("pay-1", 0, 1)).unwrap();
+    // When a batch claims rail messages with payloads there and on a new stream
+    let results = h.store.append_batch(vec![
+        request("pay-1", 1, 1)
+            .with_rail_message_payload("MSG-H1", Some("<h1/>"))
+            .unwrap(),
+        request("pay-2", 0, 1)
+            .with_rail_message_payload("MSG-H2", None)
+            .unwrap(),
+    ]);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    // Then each claim kept its own payload
+    let one = h.store.rail_messages(&stream("pay-1")).unwrap();
+    assert_eq!(
+        (one[0].version, one[0].payload.as_deref()),
+        (2, Some("<h1/>"))
+    );
+    let two = h.store.rail_messages(&stream("pay-2")).unwrap();
+    assert_eq!((two[0].version, two[0].payload.as_deref()), (1, None));
+}
+
+#[test]
+fn a_rail_message_row_holding_what_the_store_never_writes_is_corruption() {
+    // Given a rail message claim edited behind the store's back
+    let Some(h) = postgres() else { return };
+    h.store
+        .append(request("pay-1", 0, 1).with_rail_message("MSG-1").unwrap())
+        .unwrap();
+    let mut client = raw_client(&h);
+    client
+        .batch_execute(
+            "ALTER TABLE rail_messages DISABLE TRIGGER rail_messages_append_only;
+             UPDATE rail_messages SET version = -1 WHERE message_id = 'MSG-1';",
+        )
+        .unwrap();
+    // When its stream's rail messages are read, Then the row is named as corrupt
+    let error = h.store.rail_messages(&stream("pay-1")).unwrap_err();
+    assert!(error.is_corruption(), "{error}");
+    assert!(error.to_string().contains("MSG-1"), "{error}");
 }
 
 /// Two stores on one schema are two writers with their own transactions, as two processes

@@ -179,6 +179,120 @@ fn a_newer_schema_is_refused_and_left_alone() {
     assert_eq!(file_bytes(&path), before);
 }
 
+/// The rail message claims as schema version 5 left them: no payload column, no index by stream.
+const V5_RAIL_MESSAGES: &str = "
+DROP INDEX rail_messages_by_stream;
+ALTER TABLE rail_messages DROP COLUMN payload;
+DELETE FROM schema_migrations WHERE version >= 6;
+";
+
+#[test]
+fn a_version_5_database_migrates_keeping_its_rail_message_claims() {
+    // Given a store at schema version 5 holding a rail message claim
+    let (_dir, path) = scratch();
+    seeded_store(&path);
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(V5_RAIL_MESSAGES)
+        .unwrap();
+    // When this binary opens it
+    let store = SqliteStore::open(&path, OpenMode::MustExist).unwrap();
+    // Then the claim answers as before, listed by its stream without a payload
+    assert_eq!(
+        store.find_rail_message("MSG-1").unwrap().unwrap().stream,
+        stream("pay-2")
+    );
+    let listed = store.rail_messages(&stream("pay-2")).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].message_id.as_str(), listed[0].version),
+        ("MSG-1", 2)
+    );
+    assert_eq!(listed[0].payload, None);
+    // And a new claim keeps its payload, and a repeat is still recognised
+    store
+        .append(
+            request("pay-2", 2, 1)
+                .with_rail_message_payload("MSG-2", Some("<Document/>"))
+                .unwrap(),
+        )
+        .unwrap();
+    let listed = store.rail_messages(&stream("pay-2")).unwrap();
+    assert_eq!(listed[1].payload.as_deref(), Some("<Document/>"));
+    let repeat = store.append(request("pay-9", 0, 1).with_rail_message("MSG-1").unwrap());
+    assert!(
+        matches!(repeat, Ok(AppendOutcome::AlreadyApplied(_))),
+        "{repeat:?}"
+    );
+    drop(store);
+    // And the claims are found by the new index, still append-only, at the current version
+    let conn = Connection::open(&path).unwrap();
+    let plan: Vec<String> = conn
+        .prepare(
+            "EXPLAIN QUERY PLAN
+             SELECT message_id, stream_id, version, recorded_at, payload FROM rail_messages
+             WHERE stream_id = 'pay-2' ORDER BY version",
+        )
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let plan = plan.join("; ");
+    assert!(plan.contains("rail_messages_by_stream"), "{plan}");
+    for sql in [
+        "UPDATE rail_messages SET payload = 'changed'",
+        "DELETE FROM rail_messages",
+    ] {
+        let message = conn.execute(sql, []).unwrap_err().to_string();
+        assert!(message.contains("append-only"), "{sql}: {message}");
+    }
+    let version: u32 = conn
+        .query_row("SELECT max(version) FROM schema_migrations", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(version, store::SCHEMA_VERSION);
+}
+
+#[test]
+fn a_rail_message_row_holding_what_the_store_never_writes_is_corruption() {
+    // Given a rail message claim edited behind the store's back, one column at a time
+    for (column, value) in [
+        ("version", "-1"),
+        ("version", "0"),
+        ("version", "4294967296"),
+        ("recorded_at", "'yesterday'"),
+        ("payload", "x'00ff'"),
+    ] {
+        let (_dir, path) = scratch();
+        seeded_store(&path);
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("DROP TRIGGER rail_messages_no_update")
+                .unwrap();
+            conn.execute(
+                &format!("UPDATE rail_messages SET {column} = {value} WHERE message_id = 'MSG-1'"),
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path, OpenMode::MustExist).unwrap();
+        // When its stream's rail messages are read, Then the row is named as corrupt, never
+        // defaulted or left out
+        let read = store.rail_messages(&stream("pay-2"));
+        let Err(error) = read else {
+            panic!("{column} = {value} was read as {read:?}");
+        };
+        assert!(error.is_corruption(), "{column} = {value}: {error}");
+        let named = error.to_string();
+        assert!(
+            named.contains("MSG-1") && named.contains(column),
+            "{column} = {value}: {named}"
+        );
+    }
+}
+
 /// The claims tables as schema version 2 left them: rowid tables, each with its key's index.
 const V2_CLAIMS: &str = "
 DROP TRIGGER idempotency_no_update; DROP TRIGGER idempotency_no_delete;
@@ -191,7 +305,8 @@ INSERT INTO idempotency_keys SELECT * FROM old_keys; DROP TABLE old_keys;
 ALTER TABLE rail_messages RENAME TO old_messages;
 CREATE TABLE rail_messages (message_id TEXT PRIMARY KEY, stream_id TEXT NOT NULL,
     version INTEGER NOT NULL, recorded_at INTEGER NOT NULL);
-INSERT INTO rail_messages SELECT * FROM old_messages; DROP TABLE old_messages;
+INSERT INTO rail_messages SELECT message_id, stream_id, version, recorded_at FROM old_messages;
+DROP TABLE old_messages;
 CREATE TRIGGER idempotency_no_update BEFORE UPDATE ON idempotency_keys
     BEGIN SELECT RAISE(ABORT, 'idempotency keys are append-only'); END;
 CREATE TRIGGER idempotency_no_delete BEFORE DELETE ON idempotency_keys
