@@ -7,7 +7,8 @@ use core_npp::{AccountId, Applied, AttemptId, Money, Payment, PaymentIntentId};
 use event_store::{AppendOutcome, AppendRequest, OutboxMessage};
 
 use crate::commands::{
-    Effect, NewIntent, Outcome, Payments, RailOutcome, authorisation, rail_decision, sent,
+    Effect, NewIntent, Outcome, Payments, RailMessage, RailOutcome, authorisation, rail_decision,
+    sent,
 };
 use crate::error::AppError;
 use crate::funds::LiveFunds;
@@ -42,6 +43,9 @@ pub enum Command<'c> {
         id: PaymentIntentId,
         /// The rail's message id, claimed so the outcome applies once.
         message_id: &'c str,
+        /// The message as the rail delivered it (for NPP, the pacs.002 document), kept with the
+        /// claim; `None` when there is none to keep.
+        payload: Option<&'c str>,
         /// What the rail said.
         outcome: &'c RailOutcome,
     },
@@ -83,8 +87,9 @@ impl Payments<'_> {
             Command::RailOutcome {
                 id,
                 message_id,
+                payload,
                 outcome,
-            } => self.record_rail_outcome_now(id, message_id, outcome),
+            } => self.record_rail_outcome_now(id, message_id, payload, outcome),
         }
     }
 
@@ -229,11 +234,15 @@ impl Payments<'_> {
             } => (sent(payment, now, attempt_id), None, submission),
             Command::RailOutcome {
                 message_id,
+                payload,
                 outcome,
                 ..
             } => (
                 rail_decision(payment, now, outcome)?,
-                Some(message_id),
+                Some(RailMessage {
+                    id: message_id,
+                    payload,
+                }),
                 None,
             ),
         };

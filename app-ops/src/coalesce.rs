@@ -61,6 +61,8 @@ pub enum OwnedCommand {
         id: PaymentIntentId,
         /// The rail's message id.
         message_id: String,
+        /// The message as the rail delivered it, kept with the claim (`None`: none to keep).
+        payload: Option<String>,
         /// What the rail said.
         outcome: RailOutcome,
     },
@@ -92,10 +94,12 @@ impl OwnedCommand {
             OwnedCommand::RailOutcome {
                 id,
                 message_id,
+                payload,
                 outcome,
             } => Command::RailOutcome {
                 id: *id,
                 message_id,
+                payload: payload.as_deref(),
                 outcome,
             },
         }

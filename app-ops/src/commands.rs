@@ -284,6 +284,23 @@ pub enum RailOutcome {
     },
 }
 
+/// A rail message as it arrived: its id, claimed so it applies once, and the raw message (for
+/// NPP, the pacs.002 document), kept with the claim when the rail gave it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct RailMessage<'m> {
+    /// The rail's message id.
+    pub(crate) id: &'m str,
+    /// The message as received.
+    pub(crate) payload: Option<&'m str>,
+}
+
+impl RailMessage<'_> {
+    /// Claims this message in `request`'s commit, its raw form kept with the claim.
+    fn claimed_by(&self, request: AppendRequest) -> Result<AppendRequest, StoreError> {
+        request.with_rail_message_payload(self.id, self.payload)
+    }
+}
+
 /// A rail message the core refused, as the `anomaly-<payment>` stream records it for operators.
 #[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -526,7 +543,7 @@ impl<'a> Payments<'a> {
         next: &Payment,
         version: u32,
         event: &PaymentEvent,
-        rail_message: Option<&str>,
+        rail_message: Option<RailMessage<'_>>,
         outbox: &[OutboxMessage],
     ) -> Result<AppendRequest, AppError> {
         let mut request = AppendRequest::new(
@@ -535,8 +552,8 @@ impl<'a> Payments<'a> {
             vec![encode_payment_event(event)?],
             self.clock.now(),
         )?;
-        if let Some(message_id) = rail_message {
-            request = request.with_rail_message(message_id)?;
+        if let Some(message) = rail_message {
+            request = message.claimed_by(request)?;
         }
         for message in outbox {
             request = request.with_outbox(message.clone());
@@ -749,15 +766,22 @@ impl<'a> Payments<'a> {
     /// message already applied returns the original result and appends nothing. An outcome the
     /// core refuses (it conflicts with what is recorded) is refused and recorded as an anomaly in
     /// the stream `anomaly-<payment>` for operators.
+    ///
+    /// `payload` is the message as the rail delivered it (for NPP, the pacs.002 document), or
+    /// `None` when there is none to keep; it is stored with the message id's claim, in the same
+    /// commit as the event it caused (or the anomaly), for auditors and operators to read back
+    /// with [`event_store::EventStore::rail_messages`]. A repeat keeps the first one's.
     pub fn record_rail_outcome(
         &self,
         id: PaymentIntentId,
         message_id: &str,
+        payload: Option<&str>,
         outcome: &RailOutcome,
     ) -> Result<Outcome, AppError> {
         self.single(OwnedCommand::RailOutcome {
             id,
             message_id: message_id.to_owned(),
+            payload: payload.map(str::to_owned),
             outcome: outcome.clone(),
         })
     }
@@ -767,12 +791,17 @@ impl<'a> Payments<'a> {
         &self,
         id: PaymentIntentId,
         message_id: &str,
+        payload: Option<&str>,
         outcome: &RailOutcome,
     ) -> Result<Outcome, AppError> {
+        let message = RailMessage {
+            id: message_id,
+            payload,
+        };
         // No read before deciding: the store's claim on `message_id`, taken in the same commit
         // as the event, catches a repeat; the rail message table is consulted only when the
         // core finds nothing to record, so a first delivery costs no read at all.
-        let result = self.execute(id, Some(message_id), |payment, now| {
+        let result = self.execute(id, Some(message), |payment, now| {
             Ok(rail_decision(payment, now, outcome))
         });
         let unrecorded = match result {
@@ -793,7 +822,7 @@ impl<'a> Payments<'a> {
         }
         match unrecorded {
             Ok(duplicate) => Ok(duplicate),
-            Err(error) => Err(self.record_anomaly(id, message_id, outcome, &error)?),
+            Err(error) => Err(self.record_anomaly(id, message, outcome, &error)?),
         }
     }
 
@@ -826,10 +855,11 @@ impl<'a> Payments<'a> {
     fn record_anomaly(
         &self,
         id: PaymentIntentId,
-        message_id: &str,
+        message: RailMessage<'_>,
         outcome: &RailOutcome,
         error: &core_npp::DomainError,
     ) -> Result<AppError, AppError> {
+        let message_id = message.id;
         let stream = StreamId::anomaly(id);
         let why = format!(
             "rail message {message_id} ({outcome:?}) refused by {}: {error}",
@@ -845,8 +875,12 @@ impl<'a> Payments<'a> {
         let appended = append_at_head(self.store, &stream, |version| {
             let event = NewEvent::new("RailOutcomeRefused", 1, self.clock.now(), payload.clone())?
                 .with_causation(message_id)?;
-            AppendRequest::new(stream.clone(), version, vec![event], self.clock.now())?
-                .with_rail_message(message_id)
+            message.claimed_by(AppendRequest::new(
+                stream.clone(),
+                version,
+                vec![event],
+                self.clock.now(),
+            )?)
         });
         match appended {
             Ok(_) => Ok(AppError::refused(
@@ -866,7 +900,7 @@ impl<'a> Payments<'a> {
     pub(crate) fn execute(
         &self,
         id: PaymentIntentId,
-        rail_message: Option<&str>,
+        rail_message: Option<RailMessage<'_>>,
         decide: impl Fn(&Payment, Timestamp) -> Result<Option<PaymentEvent>, AppError>,
     ) -> Result<Outcome, AppError> {
         self.execute_with(id, rail_message, &[], decide)
@@ -875,7 +909,7 @@ impl<'a> Payments<'a> {
     fn execute_with(
         &self,
         id: PaymentIntentId,
-        rail_message: Option<&str>,
+        rail_message: Option<RailMessage<'_>>,
         outbox: &[OutboxMessage],
         decide: impl Fn(&Payment, Timestamp) -> Result<Option<PaymentEvent>, AppError>,
     ) -> Result<Outcome, AppError> {

@@ -1086,21 +1086,25 @@ fn a_batch_applies_commands_for_one_payment_in_order_and_repeats_once(world: Wor
         Command::RailOutcome {
             id: pid("p1"),
             message_id: "m-ack",
+            payload: None,
             outcome: &ack,
         },
         Command::RailOutcome {
             id: pid("p1"),
             message_id: "m-acsc",
+            payload: None,
             outcome: &settle,
         },
         Command::RailOutcome {
             id: pid("p1"),
             message_id: "m-acsc",
+            payload: None,
             outcome: &settle,
         },
         Command::RailOutcome {
             id: pid("p2"),
             message_id: "m-rjct",
+            payload: None,
             outcome: &rejected,
         },
     ];
@@ -1212,6 +1216,70 @@ fn a_conflicting_rail_outcome_is_refused_and_recorded_as_an_anomaly(world: World
             .event()
             .payload()
             .contains("attempts/one-outcome-per-attempt")
+    );
+}
+
+fn a_rail_outcome_keeps_its_raw_message_with_its_claim(world: World) {
+    // Given two sent payments
+    world.sent("p1");
+    world.sent("p2");
+    let (ack, settle) = (acked(att("att_1")), settled(att("att_1")));
+    // When p1's acknowledgement arrives alone with its document, its settlement in a batch with
+    // one, p2's settlement in the same batch without one, and p1's settlement again with another
+    let payments = world.payments();
+    payments
+        .record_rail_outcome(pid("p1"), "m-ack", Some("<ack/>"), &ack)
+        .unwrap();
+    let batch = [
+        Command::RailOutcome {
+            id: pid("p1"),
+            message_id: "m-acsc",
+            payload: Some("<acsc/>"),
+            outcome: &settle,
+        },
+        Command::RailOutcome {
+            id: pid("p2"),
+            message_id: "m-acsc-2",
+            payload: None,
+            outcome: &settle,
+        },
+    ];
+    for result in payments.run_batch(&batch) {
+        assert_eq!(result.unwrap().effect, Effect::Appended);
+    }
+    let again = payments
+        .record_rail_outcome(pid("p1"), "m-acsc", Some("<other/>"), &settle)
+        .unwrap();
+    assert_eq!(again.effect, Effect::AlreadyApplied);
+    // And a rejection of p1's settled attempt arrives with its document (an anomaly)
+    let refused = payments.record_rail_outcome(
+        pid("p1"),
+        "m-rjct",
+        Some("<rjct/>"),
+        &rejected(att("att_1"), "AC04"),
+    );
+    assert_eq!(refusal(refused), "rail/outcome-refused");
+    // Then each claim keeps the document it was first given, on the stream it changed
+    let kept = |stream: &str| -> Vec<(String, u32, Option<String>)> {
+        world
+            .store
+            .rail_messages(&event_store::StreamId::parse(stream).unwrap())
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.message_id, r.version, r.payload))
+            .collect()
+    };
+    assert_eq!(
+        kept("payment-p1"),
+        [
+            ("m-ack".to_owned(), 4, Some("<ack/>".to_owned())),
+            ("m-acsc".to_owned(), 5, Some("<acsc/>".to_owned())),
+        ]
+    );
+    assert_eq!(kept("payment-p2"), [("m-acsc-2".to_owned(), 4, None)]);
+    assert_eq!(
+        kept("anomaly-p1"),
+        [("m-rjct".to_owned(), 1, Some("<rjct/>".to_owned()))]
     );
 }
 
@@ -1345,6 +1413,7 @@ scenarios!(
     a_batch_decided_on_a_stale_value_retries_alone,
     unsent_intents_expire_and_sent_ones_never_do,
     a_conflicting_rail_outcome_is_refused_and_recorded_as_an_anomaly,
+    a_rail_outcome_keeps_its_raw_message_with_its_claim,
     a_thousand_callbacks_delivered_up_to_three_times_apply_exactly_once,
     the_first_operator_action_records_the_policy_in_the_store,
     an_approver_cannot_bring_a_policy_of_their_own,

@@ -646,6 +646,7 @@ async fn task(
                 Step::Rail(message_id, outcome) => OwnedCommand::RailOutcome {
                     id: pid,
                     message_id,
+                    payload: None,
                     outcome,
                 },
             };
@@ -688,7 +689,7 @@ fn single_commands(
             }
             Step::Rail(message_id, outcome) => {
                 timed(latencies, || {
-                    payments.record_rail_outcome(pid, &message_id, &outcome)
+                    payments.record_rail_outcome(pid, &message_id, None, &outcome)
                 })?;
             }
         }
@@ -724,6 +725,7 @@ fn lockstep(
                 Some(Step::Rail(message_id, outcome)) => commands.push(Command::RailOutcome {
                     id: pid,
                     message_id,
+                    payload: None,
                     outcome,
                 }),
             }

@@ -719,6 +719,7 @@ impl<'a> Orchestrator<'a> {
                 commands.push(Command::RailOutcome {
                     id: report.payment_intent_id,
                     message_id: &report.message_id,
+                    payload: report.payload.as_deref(),
                     outcome: &report.outcome,
                 });
             }

@@ -34,6 +34,10 @@ pub struct RailReport {
     pub payment_intent_id: PaymentIntentId,
     /// What it says about which attempt.
     pub outcome: RailOutcome,
+    /// The report as the rail delivered it (for NPP, the pacs.002 document), kept with its
+    /// message id's claim for auditors and operators (at most
+    /// [`event_store::MAX_RAIL_MESSAGE_BYTES`]); `None` when the rail gives none to keep.
+    pub payload: Option<String>,
 }
 
 /// A payment rail.

@@ -333,6 +333,8 @@ impl<'a> Participant<'a> {
             message_id: report.msg_id().as_str().to_owned(),
             payment_intent_id: report.original_instruction_id(),
             outcome: outcome(&report, received.amount),
+            // Kept as it arrived, for auditors: the document the outcome was read from.
+            payload: Some(xml),
         })
     }
 }

@@ -103,6 +103,114 @@ fn two_hundred_payments_created_at_once_all_end_final_and_the_store_verifies() {
     .unwrap();
 }
 
+/// Runs `count` payments through the orchestrator and the simulated participant over `store`
+/// until each is final (a minute of simulated time at most); their ids.
+fn run_to_final(store: &dyn EventStore, count: usize) -> Vec<PaymentIntentId> {
+    let clock = ManualClock::new(start());
+    let participant = Participant::new(store, 11, 200, FaultProfile::None);
+    let funds = Money::from_minor_units(1_000_000_000);
+    let payments = Payments::new(store, &clock);
+    let ids: Vec<PaymentIntentId> = (0..count)
+        .map(|n| {
+            payments
+                .create_intent(&intent(n))
+                .unwrap()
+                .payment
+                .payment_intent_id()
+        })
+        .collect();
+    let mut orchestrator = Orchestrator::new(
+        store,
+        &clock,
+        &participant,
+        &funds,
+        Router::default(),
+        Config::default(),
+    );
+    for _ in 0..1_200 {
+        orchestrator.tick().unwrap();
+        let all_final = ids.iter().all(|id| {
+            let state = load_payment(store, *id).unwrap().unwrap().payment.state();
+            matches!(state, PaymentState::Settled | PaymentState::Failed)
+        });
+        if all_final {
+            break;
+        }
+        clock.advance(50_000_000);
+    }
+    ids
+}
+
+/// Every status report that changed each payment is kept as the pacs.002 document it arrived
+/// as, claimed by the event it caused, and reads back as that report.
+fn the_pacs002_documents_that_changed_a_payment_are_kept_with_it(store: &dyn EventStore) {
+    // Given payments the orchestrator ran to the end against the simulated participant
+    let ids = run_to_final(store, 6);
+    let mut settled = 0;
+    for id in ids {
+        let stream = StreamId::payment(id);
+        let events = store.read_stream(&stream).unwrap();
+        let payment = load_payment(store, id).unwrap().unwrap().payment;
+        // When an auditor reads the rail messages that changed the payment
+        let kept = store.rail_messages(&stream).unwrap();
+        // Then there is one for every acknowledgement and settlement (only a report causes
+        // those) and for nothing but what a report can cause, in version order, and each is a
+        // pacs.002 about this payment, under the message id it was claimed by
+        let of_types = |types: &[&str]| -> Vec<u32> {
+            events
+                .iter()
+                .filter(|e| types.contains(&e.event().event_type()))
+                .map(|e| e.version())
+                .collect()
+        };
+        let only_reports = of_types(&["PaymentAcknowledged", "PaymentSettled"]);
+        let reportable = of_types(&["PaymentAcknowledged", "PaymentSettled", "PaymentFailed"]);
+        let versions: Vec<u32> = kept.iter().map(|r| r.version).collect();
+        assert!(!kept.is_empty(), "{id}: no rail message kept");
+        assert!(
+            only_reports.iter().all(|v| versions.contains(v))
+                && versions.iter().all(|v| reportable.contains(v)),
+            "{id}: claims at {versions:?}, report events at {reportable:?}"
+        );
+        assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
+        for record in &kept {
+            assert_eq!(record.stream, stream);
+            let xml = record.payload.as_deref().expect("the pacs.002 is kept");
+            assert!(xml.contains("FIToFIPmtStsRpt"), "{id}: {xml}");
+            let report = rail_npp::decode_pacs002(xml).unwrap();
+            assert_eq!(report.msg_id().as_str(), record.message_id, "{id}");
+            assert_eq!(report.original_instruction_id(), id);
+        }
+        // And a settled payment's last one is the report that settled it
+        if payment.state() == PaymentState::Settled {
+            settled += 1;
+            let last = kept.last().unwrap();
+            assert_eq!(last.version, u32::try_from(events.len()).unwrap());
+            let report = rail_npp::decode_pacs002(last.payload.as_deref().unwrap()).unwrap();
+            assert!(
+                matches!(report.verdict(), rail_npp::Verdict::Settled { .. }),
+                "{id}: {:?}",
+                report.verdict()
+            );
+        }
+    }
+    assert!(settled > 0, "no payment settled");
+}
+
+#[test]
+fn the_pacs002_documents_that_changed_a_payment_are_kept_with_it_in_memory() {
+    the_pacs002_documents_that_changed_a_payment_are_kept_with_it(&MemoryStore::new());
+}
+
+#[test]
+fn the_pacs002_documents_that_changed_a_payment_are_kept_with_it_in_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        store::SqliteStore::open(&dir.path().join("npp.db"), store::OpenMode::CreateIfMissing)
+            .unwrap();
+    the_pacs002_documents_that_changed_a_payment_are_kept_with_it(&store);
+}
+
 #[test]
 fn a_rail_fact_that_cannot_be_read_stops_the_orchestrator_naming_its_stream() {
     // Given a payment, and a rail fact for it that is not JSON (written behind the store's back)

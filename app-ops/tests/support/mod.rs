@@ -95,7 +95,7 @@ impl World {
     pub fn rail(&self, id: &str, message: &str, outcome: RailOutcome) -> Result<Outcome, AppError> {
         self.clock.advance(1_000_000);
         self.payments()
-            .record_rail_outcome(pid(id), message, &outcome)
+            .record_rail_outcome(pid(id), message, None, &outcome)
     }
 
     pub fn timed_out(&self, id: &str) -> Outcome {
