@@ -256,6 +256,15 @@ impl LiveFunds {
         })?
     }
 
+    /// `account`'s whole position, as of a catch-up that began after this call.
+    pub fn position(
+        &self,
+        store: &dyn EventStore,
+        account: AccountId,
+    ) -> Result<FundsPosition, AppError> {
+        self.caught_up(store, |projection| projection.account(account))
+    }
+
     /// What is still earmarked for each of `accounts`, from one catch-up that began after this
     /// call (a batch of authorisations reads the log once).
     pub fn outstanding_many(

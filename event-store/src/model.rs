@@ -777,6 +777,8 @@ pub struct OutboxQuery<'a> {
     pub after: u64,
     /// The most to return.
     pub limit: usize,
+    /// Only messages committed with this stream's events (a payment's rail messages).
+    pub stream: Option<&'a StreamId>,
 }
 
 /// An outbox message as it stands, for operators and for deliverers that keep an order.
@@ -792,6 +794,8 @@ pub struct OutboxEntry {
     pub claims: u32,
     /// How many attempts to deliver it failed.
     pub attempts: u32,
+    /// The version of its stream after the append that wrote it.
+    pub version: u32,
     /// When the append that wrote it was recorded.
     pub created_at: Timestamp,
     /// When it was delivered or given up on.

@@ -381,6 +381,7 @@ fn prepare(state: &State, item: &OutboxItem) -> Result<Preparation, StoreError> 
         status: Some(OutboxStatus::Pending),
         after: 0,
         limit: 1,
+        stream: None,
     })?;
     let now = state.payments.clock().now();
     let created_at = match first.first() {

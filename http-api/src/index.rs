@@ -12,6 +12,8 @@ use app_ops::{AppError, decode_payment_event};
 use core_npp::{Applied, Money, Payment, PaymentEvent, PaymentIntentId, PaymentState, Timestamp};
 use event_store::{EventStore, RecordedEvent, StreamKind};
 
+use crate::stats::{Latencies, settle_latency};
+
 /// Events read from the log per page while catching up.
 const PAGE: usize = 2_000;
 /// The most payments one list page holds.
@@ -46,6 +48,10 @@ pub struct Entry {
 #[derive(Default)]
 pub struct PaymentIndex {
     position: u64,
+    /// Settlements at or after this time are timed for the console's pictures.
+    timed_since: Option<Timestamp>,
+    /// Intent-to-settled latencies since the last [`PaymentIndex::take_settled`].
+    settled: Latencies,
     entries: HashMap<PaymentIntentId, Entry>,
     /// Payments not yet final, folded, to apply their next events.
     live: HashMap<PaymentIntentId, Payment>,
@@ -110,6 +116,18 @@ impl PaymentIndex {
                 recorded.global_position()
             }
         };
+        let newly_settled = payment.state() == PaymentState::Settled
+            && self
+                .entries
+                .get(&id)
+                .is_none_or(|e| e.state != PaymentState::Settled);
+        if let (true, Some(since)) = (newly_settled, self.timed_since) {
+            if let Some(took) =
+                settle_latency(payment.created_at(), payment.last_occurred_at(), since)
+            {
+                self.settled.record(took);
+            }
+        }
         let retryable = payment.state() == PaymentState::Failed
             && payment
                 .last_failure()
@@ -134,6 +152,16 @@ impl PaymentIndex {
             self.live.insert(id, payment);
         }
         Ok(())
+    }
+
+    /// Times settlements that happen at or after `since` (a server's start), from now on.
+    pub fn time_settlements_since(&mut self, since: Timestamp) {
+        self.timed_since = Some(since);
+    }
+
+    /// The latencies timed since the last call, leaving none.
+    pub fn take_settled(&mut self) -> Latencies {
+        std::mem::take(&mut self.settled)
     }
 
     /// Up to `limit` payments recorded after position `after`, in `state` if given, oldest first;

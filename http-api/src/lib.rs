@@ -5,6 +5,7 @@
 //! (`keys`), never from a request field. Errors are RFC 9457 problem details (`problem`). The
 //! OpenAPI document is generated from the handlers (`openapi`).
 
+mod console_routes;
 pub mod deliver;
 pub mod error;
 mod index;
@@ -18,6 +19,8 @@ mod request_id;
 mod routes;
 pub mod server;
 pub mod state;
+pub mod stats;
+mod timeline;
 pub mod views;
 mod webhook_routes;
 pub mod webhooks;

@@ -4,13 +4,16 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::console_routes;
 use crate::deliver::WebhookBody;
 use crate::intent::{CreatePayment, PartyRequest};
 use crate::problem::ProblemBody;
 use crate::routes;
 use crate::views::{
-    ApprovalResult, ApprovalView, AttemptView, OperatorQueue, OperatorRequestList,
-    OperatorRequestView, PartyView, PaymentPage, PaymentSummary, PaymentView, QueueItem, Readiness,
+    ApprovalResult, ApprovalView, AttemptView, CallerView, FundsView, OperatorQueue,
+    OperatorRequestList, OperatorRequestView, PartyView, PaymentPage, PaymentSummary, PaymentView,
+    QueueItem, RailFactView, RailMessageView, Readiness, StatsSample, StatsView, TimelineEvent,
+    TimelineView, VerificationView,
 };
 use crate::webhook_routes;
 
@@ -46,6 +49,10 @@ impl Modify for Bearer {
         routes::get_payment,
         routes::payment_events,
         routes::payment_evidence,
+        console_routes::timeline,
+        console_routes::verify,
+        console_routes::stats,
+        console_routes::me,
         routes::operator_queue,
         routes::create_request,
         routes::list_requests,
@@ -68,6 +75,8 @@ impl Modify for Bearer {
         OperatorQueue, QueueItem, Readiness, ProblemBody, routes::CreateRequest, routes::RejectRequest,
         webhook_routes::CreateEndpoint, webhook_routes::EndpointView, webhook_routes::EndpointList,
         webhook_routes::DeliveryView, webhook_routes::DeliveryPage, WebhookBody,
+        StatsView, StatsSample, TimelineView, TimelineEvent, RailFactView, RailMessageView,
+        FundsView, VerificationView, CallerView,
     )),
     modifiers(&Bearer),
     tags(

@@ -76,7 +76,7 @@ fn request_id(raw: &str) -> Result<ApprovalId, Problem> {
     ApprovalId::parse(raw).map_err(|e| Problem::invalid("id", format!("request id {raw:?}: {e}")))
 }
 
-fn body_problem(rejection: &BytesRejection) -> Problem {
+pub(crate) fn body_problem(rejection: &BytesRejection) -> Problem {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -21,6 +21,7 @@ use exports::PackSigningKey;
 use orchestrator::{Config as OrchestratorConfig, Orchestrator, Router as RailRouter};
 use simulator::{FaultProfile, Participant};
 
+use crate::console_routes;
 use crate::deliver::WebhookConfig;
 use crate::error::ServeError;
 use crate::index::PaymentIndex;
@@ -86,6 +87,8 @@ pub struct Setup {
     pub orchestrator: Option<OrchestratorSetup>,
     /// The webhook deliverer's schedule and limits.
     pub webhooks: WebhookConfig,
+    /// How often the console's pictures are sampled (`GET /v1/stats`).
+    pub stats_interval: Duration,
 }
 
 /// The router over `state`, with every limit layered on.
@@ -100,6 +103,14 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/v1/payments/{id}", get(routes::get_payment))
         .route("/v1/payments/{id}/events", get(routes::payment_events))
         .route("/v1/payments/{id}/evidence", get(routes::payment_evidence))
+        .route("/v1/payments/{id}/timeline", get(console_routes::timeline))
+        .route("/v1/evidence/verifications", post(console_routes::verify))
+        .route("/v1/stats", get(console_routes::stats))
+        .route("/v1/me", get(console_routes::me))
+        .route("/console", get(console_routes::page))
+        .route("/console/", get(console_routes::page))
+        .route("/console/app.js", get(console_routes::script))
+        .route("/console/app.css", get(console_routes::style))
         .route("/v1/operator-queue", get(routes::operator_queue))
         .route(
             "/v1/operator-requests",
@@ -173,7 +184,10 @@ pub fn state(setup: Setup, escalate_after: Duration) -> Result<Arc<State>, Serve
     let payments: &'static Payments<'static> = Box::leak(Box::new(
         Payments::new(setup.store, clock).with_announcer(webhooks),
     ));
-    ensure_in_force(setup.store, setup.policy, app_ops::Clock::now(clock))?;
+    let started = app_ops::Clock::now(clock);
+    ensure_in_force(setup.store, setup.policy, started)?;
+    let mut index = PaymentIndex::default();
+    index.time_settlements_since(started);
     Ok(Arc::new(State {
         store: setup.store,
         describe_store: setup.describe_store,
@@ -182,11 +196,13 @@ pub fn state(setup: Setup, escalate_after: Duration) -> Result<Arc<State>, Serve
         keys: setup.keys,
         signing_key: setup.signing_key,
         limits: setup.limits,
-        index: Mutex::new(PaymentIndex::default()),
+        index: Mutex::new(index),
         inflight: Mutex::new(HashSet::new()),
         metrics: Metrics::default(),
         escalate_after,
         webhooks,
+        samples: crate::stats::Samples::default(),
+        stats_interval: setup.stats_interval.max(crate::stats::MIN_INTERVAL),
     }))
 }
 
@@ -280,6 +296,7 @@ fn serve_http(
         let app = router(Arc::clone(&state));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         // Deliveries run apart from requests and commands, and stop with the server.
+        let sampler = tokio::spawn(crate::stats::run(Arc::clone(&state), stop_rx.clone()));
         let deliverer = tokio::spawn(crate::deliver::run(state, webhooks, stop_rx.clone()));
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
             shutdown_signal().await;
@@ -307,6 +324,7 @@ fn serve_http(
         };
         // A delivery cut short is claimed again once its lease ends: at least once, never lost.
         deliverer.abort();
+        sampler.abort();
         stopped
     })
 }

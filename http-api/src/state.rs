@@ -76,6 +76,10 @@ pub struct State {
     pub escalate_after: Duration,
     /// The webhook endpoints (their announcer is the handlers').
     pub webhooks: &'static crate::webhooks::Webhooks,
+    /// The console's samples.
+    pub samples: crate::stats::Samples,
+    /// How often they are taken.
+    pub stats_interval: Duration,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -318,3 +318,161 @@ pub struct Readiness {
     /// The policy version in force.
     pub policy_version: String,
 }
+
+/// One sample of what the console plots.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, ToSchema)]
+pub struct StatsSample {
+    /// When it was taken.
+    pub at: String,
+    /// Payments in each state (every state named, zero included).
+    pub payments: std::collections::BTreeMap<String, u64>,
+    /// Payments that settled since the sample before.
+    pub settled: u64,
+    /// Their median intent-to-settled latency, in milliseconds (within about 25% above);
+    /// absent when none settled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settle_p50_ms: Option<u64>,
+    /// Their 99th percentile intent-to-settled latency, in milliseconds; absent when none
+    /// settled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settle_p99_ms: Option<u64>,
+    /// Outbox messages not yet delivered (rail and webhooks).
+    pub outbox_pending: u64,
+}
+
+/// `GET /v1/stats`: the samples this server took since it started, oldest first.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, ToSchema)]
+pub struct StatsView {
+    /// Milliseconds between samples.
+    pub interval_ms: u64,
+    /// The most samples kept; the oldest goes first.
+    pub max_samples: u32,
+    /// The samples.
+    pub samples: Vec<StatsSample>,
+}
+
+/// One event of a payment's timeline.
+#[derive(Clone, PartialEq, Debug, Serialize, ToSchema)]
+pub struct TimelineEvent {
+    /// The payment's version after it.
+    pub version: u32,
+    /// The event's type (`PaymentSettled`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When it happened.
+    pub occurred_at: String,
+    /// When the store recorded it.
+    pub recorded_at: String,
+    /// Who caused it: a channel's request, the orchestrator, the rail, or the operators who
+    /// asked and approved.
+    pub who: String,
+    /// Why, when the event says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    /// The request (`X-Request-Id`) that caused it, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    /// The rail message applied by it, when one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rail_message_id: Option<String>,
+    /// The event as recorded.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+}
+
+/// A fact about how the payment met its rail: a routing decision, an enquiry, an escalation.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, ToSchema)]
+pub struct RailFactView {
+    /// `RailDecisionRecorded`, `RailEnquirySent` or `RailEscalatedToOperator`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When.
+    pub at: String,
+    /// The attempt, when the fact is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt_id: Option<String>,
+    /// What it says.
+    pub detail: String,
+}
+
+/// A message exchanged with the rail about the payment.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, ToSchema)]
+pub struct RailMessageView {
+    /// Its message id.
+    pub message_id: String,
+    /// `sent` (to the rail, through the outbox) or `received` (from it).
+    pub direction: String,
+    /// `pacs.008` or `pacs.002`.
+    pub kind: String,
+    /// When it was committed (sent: with the payment's `PaymentSentToRail`; received: with the
+    /// event it caused).
+    pub at: String,
+    /// The payment's version it goes with.
+    pub version: u32,
+    /// For a sent message: `pending`, `delivered` or `failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The message as sent or received; absent for a received one whose rail kept no body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xml: Option<String>,
+}
+
+/// The payer's funds position, derived from every payment's events (never stored).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, ToSchema)]
+pub struct FundsView {
+    /// The account.
+    pub account: String,
+    /// Every earmark ever placed, in cents.
+    pub earmarked: i64,
+    /// Earmarks consumed by settlement, in cents.
+    pub settled_out: i64,
+    /// Earmarks released by failure, expiry or cancellation, in cents.
+    pub released: i64,
+    /// Still earmarked, in cents.
+    pub outstanding: i64,
+}
+
+/// `GET /v1/payments/{id}/timeline`: one payment's whole story, for the console.
+#[derive(Clone, PartialEq, Debug, Serialize, ToSchema)]
+pub struct TimelineView {
+    /// The payment as it stands.
+    pub payment: PaymentView,
+    /// Its events, oldest first.
+    pub events: Vec<TimelineEvent>,
+    /// How it met its rail, oldest first.
+    pub rail: Vec<RailFactView>,
+    /// Its rail messages, in the order committed.
+    pub messages: Vec<RailMessageView>,
+    /// Operator requests about it, oldest first.
+    pub requests: Vec<OperatorRequestView>,
+    /// The payer's funds position.
+    pub funds: FundsView,
+    /// The operator actions the payment's state allows now (`retry`, `cancel`, `mark-failed`);
+    /// a request for any other is refused.
+    pub allowed_actions: Vec<String>,
+}
+
+/// `GET /v1/me`: who the token belongs to.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, ToSchema)]
+pub struct CallerView {
+    /// The key's name: the operator id the policy knows.
+    pub name: String,
+    /// `channel`, `operator`, `auditor` or `admin`.
+    pub role: String,
+}
+
+/// What verifying an evidence pack found.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, ToSchema)]
+pub struct VerificationView {
+    /// Whether every hash, the replay and the signature check out.
+    pub verified: bool,
+    /// One line for a person: what was checked, or what failed.
+    pub summary: String,
+    /// `unsigned`, `trusted` (signed by this server's key) or `self-consistent` (signed by the
+    /// key inside the pack, not this server's); absent when the pack did not verify.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// The first element at fault, as a JSON path; when it did not verify.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}

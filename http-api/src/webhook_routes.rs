@@ -388,6 +388,7 @@ fn find_delivery(state: &State, id: &str) -> Result<OutboxEntry, Problem> {
             status: None,
             after: 0,
             limit: MAX_OUTBOX_PAGE,
+            stream: None,
         })
         .map_err(Problem::from)?;
     found

@@ -382,6 +382,7 @@ impl Webhooks {
                 status,
                 after,
                 limit,
+                stream: None,
             })?);
         }
         all.sort_by_key(|e| e.position);

@@ -86,6 +86,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..=300_000))]
     webhook_timeout_ms: u64,
+    /// The console's pictures: how often payments by state, settlement latency and the outbox
+    /// are sampled (`GET /v1/stats` keeps the last 720 samples), in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    stats_interval_ms: u64,
     /// Print the OpenAPI document and exit (docs/openapi.json is this).
     #[arg(long)]
     print_openapi: bool,
@@ -177,6 +182,7 @@ pub fn run(args: &ServeArgs) -> ExitCode {
             timeout: Duration::from_millis(args.webhook_timeout_ms),
             owner: format!("{}-webhooks", args.worker_id),
         },
+        stats_interval: Duration::from_millis(args.stats_interval_ms),
     };
     let started = http_api::run(setup, listener, |addr| {
         outln!("npp serve: listening on http://{addr}");

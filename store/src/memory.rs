@@ -35,6 +35,7 @@ struct Inner {
 struct OutboxRow {
     message: OutboxMessage,
     stream: StreamId,
+    version: u32,
     created_at: Timestamp,
     claims: u32,
     attempts: u32,
@@ -62,6 +63,7 @@ impl OutboxRow {
             status: self.status,
             claims: self.claims,
             attempts: self.attempts,
+            version: self.version,
             created_at: self.created_at,
             finished_at: self.finished_at,
             not_before: match self.status {
@@ -359,6 +361,7 @@ impl Engine for MemoryEngine<'_> {
             self.inner.outbox.push(OutboxRow {
                 message: row.message.clone(),
                 stream: row.stream.clone(),
+                version: row.version,
                 created_at: row.recorded_at,
                 claims: 0,
                 attempts: 0,
@@ -588,6 +591,7 @@ impl EventStore for MemoryStore {
                 row.message.destination() == query.destination
                     && row.message.id().starts_with(query.id_prefix)
                     && query.status.is_none_or(|status| status == row.status)
+                    && query.stream.is_none_or(|stream| *stream == row.stream)
             })
             .take(query.limit.min(MAX_OUTBOX_PAGE))
             .map(|(index, row)| row.entry(index))

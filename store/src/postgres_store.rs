@@ -98,11 +98,13 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
 ];
 
 /// A rail message claim keeps the message as received (`NULL` for claims made before, and for
-/// rails that give none), and a stream's claims are found by an index instead of a scan. The
+/// rails that give none), and a stream's claims and outbox messages are found by an index instead
+/// of a scan. The
 /// append-only triggers (row and TRUNCATE) stay as they are: adding a column does not touch them.
 const V6: &str = "
 ALTER TABLE rail_messages ADD COLUMN payload TEXT;
 CREATE INDEX rail_messages_by_stream ON rail_messages (stream_id, version);
+CREATE INDEX outbox_by_stream ON outbox (stream_id, version);
 ";
 
 /// A delivery can be given up on (`failed_at`) and keeps what its last attempt said.
@@ -185,39 +187,47 @@ const REOPEN_OUTBOX: &str = "UPDATE outbox
     SET delivered_at = NULL, failed_at = NULL, lease_owner = NULL, lease_until = NULL
     WHERE id = $1 AND (delivered_at IS NOT NULL OR failed_at IS NOT NULL)";
 
-/// The listing statements, one per status filter (prepared once each per connection).
+/// The listing statements, one per status filter, for any stream and for one stream (prepared
+/// once each per connection; one stream's are found through `outbox_by_stream`).
 struct ListOutbox {
-    any: &'static str,
-    pending: &'static str,
-    delivered: &'static str,
-    failed: &'static str,
+    any: [&'static str; 2],
+    pending: [&'static str; 2],
+    delivered: [&'static str; 2],
+    failed: [&'static str; 2],
 }
 
-fn list_outbox_sql(status: Option<OutboxStatus>) -> &'static str {
+fn list_outbox_sql(status: Option<OutboxStatus>, one_stream: bool) -> &'static str {
     static SQL: std::sync::OnceLock<ListOutbox> = std::sync::OnceLock::new();
-    let statement = |status| -> &'static str {
+    let statement = |status, stream: &str| -> &'static str {
         Box::leak(
             format!(
                 "SELECT {OUTBOX_ENTRY_COLUMNS} FROM outbox
-                 WHERE seq > $1 AND destination = $2 AND left(id, length($3)) = $3 AND {}
+                 WHERE seq > $1 AND destination = $2 AND left(id, length($3)) = $3 AND {} AND {stream}
                  ORDER BY seq LIMIT $4",
                 outbox_status_sql(status)
             )
             .into_boxed_str(),
         )
     };
+    let both = |status| {
+        [
+            statement(status, "$5::text IS NULL"),
+            statement(status, "stream_id = $5"),
+        ]
+    };
     let sql = SQL.get_or_init(|| ListOutbox {
-        any: statement(None),
-        pending: statement(Some(OutboxStatus::Pending)),
-        delivered: statement(Some(OutboxStatus::Delivered)),
-        failed: statement(Some(OutboxStatus::Failed)),
+        any: both(None),
+        pending: both(Some(OutboxStatus::Pending)),
+        delivered: both(Some(OutboxStatus::Delivered)),
+        failed: both(Some(OutboxStatus::Failed)),
     });
-    match status {
+    let [all, one] = match status {
         None => sql.any,
         Some(OutboxStatus::Pending) => sql.pending,
         Some(OutboxStatus::Delivered) => sql.delivered,
         Some(OutboxStatus::Failed) => sql.failed,
-    }
+    };
+    if one_stream { one } else { all }
 }
 
 /// Where and how to connect.
@@ -742,11 +752,19 @@ impl EventStore for PostgresStore {
     fn list_outbox(&self, query: &OutboxQuery<'_>) -> Result<Vec<OutboxEntry>, StoreError> {
         let after = big(query.after, "after")?;
         let limit = big(query.limit.min(MAX_OUTBOX_PAGE) as u64, "limit")?;
-        let rows = self.read(list_outbox_sql(query.status), |client, statement| {
+        let stream = query.stream.map(StreamId::as_str);
+        let sql = list_outbox_sql(query.status, stream.is_some());
+        let rows = self.read(sql, |client, statement| {
             client
                 .query(
                     statement,
-                    &[&after, &query.destination, &query.id_prefix, &limit],
+                    &[
+                        &after,
+                        &query.destination,
+                        &query.id_prefix,
+                        &limit,
+                        &stream,
+                    ],
                 )
                 .map_err(pg)
         })?;
@@ -792,6 +810,7 @@ fn outbox_columns(row: &postgres::Row) -> Result<OutboxColumns, StoreError> {
         lease_until: column(row, 8, "outbox", "lease_until", &describe)?,
         last_error: column(row, 9, "outbox", "last_error", &describe)?,
         attempts: i64::from(column::<i32>(row, 10, "outbox", "attempts", &describe)?),
+        version: i64::from(column::<i32>(row, 11, "outbox", "version", &describe)?),
         id,
     })
 }

@@ -297,7 +297,7 @@ pub(crate) const fn outbox_status_sql(status: Option<OutboxStatus>) -> &'static 
 
 /// The columns an outbox listing reads, in the order [`OutboxColumns`] holds them.
 pub(crate) const OUTBOX_ENTRY_COLUMNS: &str = "seq, id, destination, payload, claims, created_at, \
-     delivered_at, failed_at, lease_until, last_error, attempts";
+     delivered_at, failed_at, lease_until, last_error, attempts, version";
 
 /// One outbox row as a listing reads it.
 pub(crate) struct OutboxColumns {
@@ -312,6 +312,7 @@ pub(crate) struct OutboxColumns {
     pub(crate) lease_until: Option<i64>,
     pub(crate) last_error: Option<String>,
     pub(crate) attempts: i64,
+    pub(crate) version: i64,
 }
 
 impl OutboxColumns {
@@ -332,6 +333,12 @@ impl OutboxColumns {
                 format!("holds {}", self.attempts),
             )
         })?;
+        let version = u32::try_from(self.version)
+            .ok()
+            .filter(|v| *v >= 1)
+            .ok_or_else(|| {
+                corrupt_row("outbox", "version", &row, format!("holds {}", self.version))
+            })?;
         let time = |nanos: i64, column| timestamp_from_db(nanos, "outbox", column, &row);
         let (status, finished_at) = match (self.delivered_at, self.failed_at) {
             (None, None) => (OutboxStatus::Pending, None),
@@ -358,6 +365,7 @@ impl OutboxColumns {
             status,
             claims,
             attempts,
+            version,
             created_at: time(self.created_at, "created_at")?,
             finished_at,
             not_before,

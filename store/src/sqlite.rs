@@ -53,11 +53,13 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
 ];
 
 /// A rail message claim keeps the message as received (`NULL` for claims made before, and for
-/// rails that give none), and a stream's claims are found by an index instead of a scan. The
+/// rails that give none), and a stream's claims and outbox messages are found by an index instead
+/// of a scan. The
 /// append-only triggers stay as they are: adding a column does not touch them.
 const V6: &str = "
 ALTER TABLE rail_messages ADD COLUMN payload TEXT;
 CREATE INDEX rail_messages_by_stream ON rail_messages (stream_id, version);
+CREATE INDEX outbox_by_stream ON outbox (stream_id, version);
 ";
 
 /// A delivery can be given up on (`failed_at`) and keeps what its last attempt said.
@@ -1257,18 +1259,31 @@ impl EventStore for SqliteStore {
     }
 
     fn list_outbox(&self, query: &OutboxQuery<'_>) -> Result<Vec<OutboxEntry>, StoreError> {
+        // A stream's messages are found through outbox_by_stream, not by scanning the outbox.
         let sql = format!(
             "SELECT {OUTBOX_ENTRY_COLUMNS} FROM outbox
-             WHERE seq > ?1 AND destination = ?2 AND substr(id, 1, length(?3)) = ?3 AND {}
+             WHERE seq > ?1 AND destination = ?2 AND substr(id, 1, length(?3)) = ?3 AND {} AND {}
              ORDER BY seq LIMIT ?4",
-            outbox_status_sql(query.status)
+            outbox_status_sql(query.status),
+            if query.stream.is_some() {
+                "stream_id = ?5"
+            } else {
+                "?5 IS NULL"
+            }
         );
         let after = sql_int(query.after, "after")?;
         let limit = sql_int(query.limit.min(MAX_OUTBOX_PAGE) as u64, "limit")?;
+        let stream = query.stream.map(StreamId::as_str);
         self.with_reader(|conn| {
             let mut statement = conn.prepare_cached(&sql).map_err(unavailable)?;
             let mut rows = statement
-                .query(params![after, query.destination, query.id_prefix, limit])
+                .query(params![
+                    after,
+                    query.destination,
+                    query.id_prefix,
+                    limit,
+                    stream
+                ])
                 .map_err(unavailable)?;
             let mut entries = Vec::new();
             while let Some(row) = rows.next().map_err(unavailable)? {
@@ -1325,6 +1340,7 @@ fn outbox_columns(row: &rusqlite::Row<'_>) -> Result<OutboxColumns, StoreError> 
         lease_until: column(row, 8, "outbox", "lease_until", &describe)?,
         last_error: column(row, 9, "outbox", "last_error", &describe)?,
         attempts: column(row, 10, "outbox", "attempts", &describe)?,
+        version: column(row, 11, "outbox", "version", &describe)?,
         id,
     })
 }

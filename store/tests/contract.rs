@@ -1006,6 +1006,7 @@ fn listed(
             status,
             after: 0,
             limit: 100,
+            stream: None,
         })
         .unwrap()
 }
@@ -1174,6 +1175,7 @@ fn outbox_listings_filter_and_page_in_commit_order(store: &dyn EventStore) {
                 status: None,
                 after,
                 limit,
+                stream: None,
             })
             .unwrap()
     };

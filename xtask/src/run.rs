@@ -101,6 +101,7 @@ pub fn clippy() -> Result<Outcome> {
 }
 
 pub fn test() -> Result<Outcome> {
+    crate::tools::ensure_chromium();
     if has_nextest() {
         cargo(&[
             "nextest",

@@ -28,6 +28,34 @@ fn ensure_cargo_deny() -> Result<()> {
     run::cargo(&["install", "cargo-deny", "--locked"]).context("cannot install cargo-deny")
 }
 
+/// The browser the console's tests drive: Debian's Chromium and ChromeDriver.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+/// The driver the console's tests start.
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Installs Debian's `chromium` and `chromium-driver` when either is missing (as root, with
+/// apt-get), for the console's browser tests. A failed install is reported, not fatal here: the
+/// browser test then fails under `CI`, naming what is missing.
+pub fn ensure_chromium() {
+    let present = |path: &str| std::path::Path::new(path).exists();
+    if present(CHROMIUM) && present(CHROMEDRIVER) {
+        return;
+    }
+    eprintln!(
+        "chromium or chromedriver not found; installing Debian's chromium and chromium-driver"
+    );
+    let mut update = Command::new("apt-get");
+    update.args(["update", "-qq"]);
+    let mut install = Command::new("apt-get");
+    install
+        .args(["install", "-y", "-qq", "chromium", "chromium-driver"])
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    let installed = run::status(update).and_then(|()| run::status(install));
+    if let Err(e) = installed {
+        eprintln!("could not install chromium: {e:#}; the console's browser test will say so");
+    }
+}
+
 /// Licences, bans and sources: everything cargo-deny can check without the network.
 pub fn deny() -> Result<Outcome> {
     ensure_cargo_deny()?;
