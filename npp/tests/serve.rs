@@ -597,3 +597,224 @@ fn the_openapi_document_is_generated_from_the_code_and_committed() {
     let served = get(&server, site.token("audit"), "/openapi.json");
     assert_eq!(served.text, generated);
 }
+
+#[test]
+fn the_consoles_routes_answer_by_role_and_verify_a_pack() {
+    // Given a server with a signing key, and a payment that settled (with the simulated
+    // participant's seed 1, this id settles at the first attempt: simulator/src/plan.rs)
+    let site = Site::new();
+    let made = npp()
+        .args(["evidence", "keygen", "--out-dir"])
+        .arg(site.dir.path())
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let key = site.path("evidence.key");
+    let server = site.serve(&[
+        "--stats-interval-ms",
+        "100",
+        "--signing-key",
+        key.to_str().unwrap(),
+    ]);
+    let mut body = payment_body(4_200);
+    body["payment_id"] = json!("pay-timeline-0");
+    assert_eq!(create(&server, site.token("web"), "t-1", &body).status, 201);
+    wait_for(&server, site.token("web"), "pay-timeline-0", &["SETTLED"]);
+
+    // `/v1/me` names the key and its role, for every role; no key is 401
+    for (name, role) in [
+        ("web", "channel"),
+        ("alice", "operator"),
+        ("audit", "auditor"),
+        ("root", "admin"),
+    ] {
+        let me = get(&server, site.token(name), "/v1/me").json();
+        assert_eq!(me, json!({"name": name, "role": role}));
+    }
+    send(client().get(server.at("/v1/me"))).problem(401, None);
+
+    // The timeline: operators and auditors only; 400 for a bad id, 404 for an unknown one
+    get(
+        &server,
+        site.token("web"),
+        "/v1/payments/pay-timeline-0/timeline",
+    )
+    .problem(403, None);
+    get(
+        &server,
+        site.token("audit"),
+        "/v1/payments/no%20such/timeline",
+    )
+    .problem(400, None);
+    get(
+        &server,
+        site.token("audit"),
+        "/v1/payments/pay-unknown/timeline",
+    )
+    .problem(404, None);
+    let story = get(
+        &server,
+        site.token("alice"),
+        "/v1/payments/pay-timeline-0/timeline",
+    )
+    .json();
+    let events = story["events"].as_array().unwrap();
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "PaymentIntentCreated",
+            "PaymentAuthorised",
+            "PaymentSentToRail",
+            "PaymentAcknowledged",
+            "PaymentSettled"
+        ],
+        "{story}"
+    );
+    // Each event as its stream holds it: the versions, and the history endpoint's payloads
+    let history = get(
+        &server,
+        site.token("audit"),
+        "/v1/payments/pay-timeline-0/events",
+    )
+    .text;
+    for (n, (event, line)) in events.iter().zip(history.lines()).enumerate() {
+        assert_eq!(event["version"], json!(n + 1));
+        assert_eq!(
+            event["payload"],
+            serde_json::from_str::<Value>(line).unwrap()
+        );
+    }
+    // The rail's reports name their message; the channel's request its correlation id
+    assert_eq!(events[0]["who"], "a channel");
+    assert!(events[0]["correlation_id"].is_string(), "{}", events[0]);
+    let settled = &events[4];
+    let report = settled["rail_message_id"].as_str().unwrap();
+    assert_eq!(settled["who"], format!("the rail (message {report})"));
+    // The messages: the pacs.008 sent (delivered) and the two pacs.002 received, as XML
+    let messages = story["messages"].as_array().unwrap();
+    let kinds: Vec<(&str, &str)> = messages
+        .iter()
+        .map(|m| {
+            (
+                m["direction"].as_str().unwrap(),
+                m["kind"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("sent", "pacs.008"),
+            ("received", "pacs.002"),
+            ("received", "pacs.002")
+        ]
+    );
+    assert_eq!(messages[0]["status"], "delivered");
+    assert_eq!(messages[0]["version"], 3);
+    assert!(
+        messages[0]["xml"]
+            .as_str()
+            .unwrap()
+            .contains("<FIToFICstmrCdtTrf>")
+    );
+    assert_eq!(messages[2]["message_id"], report);
+    assert!(
+        messages[2]["xml"]
+            .as_str()
+            .unwrap()
+            .contains("<TxSts>ACSC</TxSts>")
+    );
+    // A settled payment allows no action; the payer's funds show the settlement
+    assert_eq!(story["allowed_actions"], json!([]));
+    assert_eq!(story["funds"]["settled_out"], 4_200);
+    assert_eq!(story["funds"]["outstanding"], 0);
+    assert_eq!(story["rail"][0]["type"], "RailDecisionRecorded");
+
+    // The samples: operators and auditors; every state named, the settlement timed
+    get(&server, site.token("web"), "/v1/stats").problem(403, None);
+    let stats = poll(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        &|| "a sample timing the settlement".into(),
+        || {
+            let stats = get(&server, site.token("audit"), "/v1/stats").json();
+            let timed = stats["samples"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["settled"].as_u64() > Some(0));
+            timed.then_some(stats)
+        },
+    );
+    assert_eq!(stats["interval_ms"], 100);
+    assert_eq!(stats["max_samples"], 720);
+    let last = stats["samples"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["payments"]["SETTLED"], 1, "{last}");
+    assert_eq!(last["payments"].as_object().unwrap().len(), 7, "{last}");
+
+    // Verification: the server's own signed pack is trusted; a changed one is not, naming where
+    let pack = get(
+        &server,
+        site.token("audit"),
+        "/v1/payments/pay-timeline-0/evidence",
+    )
+    .text;
+    let verify = |body: String| {
+        send(
+            client()
+                .post(server.at("/v1/evidence/verifications"))
+                .bearer_auth(site.token("audit"))
+                .header("content-type", "application/json")
+                .body(body),
+        )
+    };
+    let verdict = verify(pack.clone());
+    assert_eq!(verdict.status, 200, "{}", verdict.text);
+    let verdict = verdict.json();
+    assert_eq!(verdict["verified"], true, "{verdict}");
+    assert_eq!(verdict["signature"], "trusted");
+    assert!(
+        verdict["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("valid: payment pay-timeline-0 SETTLED")
+    );
+    let forged = pack.replacen("\"amount\":4200", "\"amount\":4201", 1);
+    assert_ne!(forged, pack, "the pack holds no amount to change");
+    let verdict = verify(forged).json();
+    assert_eq!(verdict["verified"], false, "{verdict}");
+    assert_eq!(verdict["path"], "intent.amount", "{verdict}");
+    assert_eq!(verify("not a pack".into()).json()["verified"], false);
+    let refused = send(
+        client()
+            .post(server.at("/v1/evidence/verifications"))
+            .bearer_auth(site.token("web"))
+            .body(pack),
+    );
+    refused.problem(403, None);
+
+    // The console's files: no key needed, only this server's own resources allowed
+    for (path, kind) in [
+        ("/console", "text/html"),
+        ("/console/app.js", "text/javascript"),
+        ("/console/app.css", "text/css"),
+    ] {
+        let answer = send(client().get(server.at(path)));
+        assert_eq!(answer.status, 200, "{path}");
+        assert!(
+            answer.header("content-type").unwrap().starts_with(kind),
+            "{path}"
+        );
+        let policy = answer.header("content-security-policy").unwrap();
+        assert!(
+            policy.contains("default-src 'none'") && policy.contains("script-src 'self'"),
+            "{policy}"
+        );
+    }
+    let page = send(client().get(server.at("/console"))).text;
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "the page loads something from elsewhere"
+    );
+}

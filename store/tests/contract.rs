@@ -1185,6 +1185,41 @@ fn outbox_listings_filter_and_page_in_commit_order(store: &dyn EventStore) {
     assert!(page(all[3].position, 2).is_empty());
 }
 
+fn one_streams_outbox_messages_are_listed_with_the_version_they_came_with(store: &dyn EventStore) {
+    // Given two streams whose appends wrote rail messages, the first in two appends
+    committed(store.append(request("s-one", 0, 1).with_outbox(outbox("S1-A"))));
+    committed(store.append(request("s-two", 0, 2).with_outbox(outbox("S2-A"))));
+    committed(store.append(request("s-one", 1, 2).with_outbox(outbox("S1-B"))));
+    let of = |name: &str| {
+        let stream = support::stream(name);
+        store
+            .list_outbox(&OutboxQuery {
+                destination: "npp",
+                id_prefix: "",
+                status: None,
+                after: 0,
+                limit: 100,
+                stream: Some(&stream),
+            })
+            .unwrap()
+    };
+    // Then each stream's listing holds its own messages only, in commit order, each with the
+    // stream's version after the append that wrote it
+    let one: Vec<(String, u32)> = of("s-one")
+        .iter()
+        .map(|e| (e.message.id().to_owned(), e.version))
+        .collect();
+    assert_eq!(one, [("S1-A".to_owned(), 1), ("S1-B".to_owned(), 3)]);
+    let two: Vec<(String, u32)> = of("s-two")
+        .iter()
+        .map(|e| (e.message.id().to_owned(), e.version))
+        .collect();
+    assert_eq!(two, [("S2-A".to_owned(), 2)]);
+    assert!(of("s-none").is_empty());
+    // And the payload is the message as written
+    assert_eq!(of("s-one")[0].message.payload(), "<Document id=\"S1-A\"/>");
+}
+
 macro_rules! contract_suite {
     ($adapter:ident) => {
         mod $adapter {
@@ -1252,6 +1287,7 @@ macro_rules! contract_suite {
             case!(a_deferred_message_waits_for_its_time_and_keeps_its_error);
             case!(a_failed_message_is_never_claimed_until_reopened);
             case!(outbox_listings_filter_and_page_in_commit_order);
+            case!(one_streams_outbox_messages_are_listed_with_the_version_they_came_with);
         }
     };
 }
