@@ -121,12 +121,12 @@ impl PaymentIndex {
                 .entries
                 .get(&id)
                 .is_none_or(|e| e.state != PaymentState::Settled);
-        if let (true, Some(since)) = (newly_settled, self.timed_since) {
-            if let Some(took) =
+        if newly_settled
+            && let Some(since) = self.timed_since
+            && let Some(took) =
                 settle_latency(payment.created_at(), payment.last_occurred_at(), since)
-            {
-                self.settled.record(took);
-            }
+        {
+            self.settled.record(took);
         }
         let retryable = payment.state() == PaymentState::Failed
             && payment

@@ -26,19 +26,15 @@ const BUCKETS: usize = 64;
 
 /// Upper bounds, in milliseconds: 1, 2, 3, ... growing by a quarter each (about 12% error),
 /// up to about 17 days; the last bucket takes everything longer.
-const fn bounds() -> [u64; BUCKETS] {
-    let mut bounds = [0u64; BUCKETS];
+fn bounds() -> [u64; BUCKETS] {
     let mut value = 1u64;
-    let mut i = 0;
-    while i < BUCKETS {
-        bounds[i] = value;
-        let grown = value + value / 4;
-        value = if grown > value { grown } else { value + 1 };
-        i += 1;
-    }
-    bounds
+    std::array::from_fn(|_| {
+        let bound = value;
+        value = (value + value / 4).max(value + 1);
+        bound
+    })
 }
-const BOUNDS: [u64; BUCKETS] = bounds();
+static BOUNDS: std::sync::LazyLock<[u64; BUCKETS]> = std::sync::LazyLock::new(bounds);
 
 /// Intent-to-settled latencies of one interval, as a histogram: bounded memory whatever the rate.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -77,7 +73,7 @@ impl Latencies {
             .div_ceil(1000)
             .max(1);
         let mut seen = 0u64;
-        for (count, bound) in self.counts.iter().zip(BOUNDS) {
+        for (count, bound) in self.counts.iter().zip(BOUNDS.iter().copied()) {
             seen = seen.saturating_add(*count);
             if seen >= rank {
                 return Some(bound);
@@ -155,7 +151,7 @@ pub async fn run(state: std::sync::Arc<State>, mut stop: tokio::sync::watch::Rec
             _ = every.tick() => {}
             _ = stop.wait_for(|stopped| *stopped) => return,
         }
-        let taken = crate::state::blocking(&state, |s| sample(s)).await;
+        let taken = crate::state::blocking(&state, sample).await;
         if let Err(problem) = taken {
             tracing::warn!(detail = %problem.detail, "a stats sample failed; the next may succeed");
         }

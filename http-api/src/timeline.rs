@@ -80,7 +80,8 @@ pub fn timeline(state: &State, id: PaymentIntentId) -> Result<Option<TimelineVie
         ("mark-failed", payment.can_mark_failed().is_ok()),
     ]
     .into_iter()
-    .filter_map(|(name, allowed)| allowed.then(|| name.to_owned()))
+    .filter(|(_, allowed)| *allowed)
+    .map(|(name, _)| name.to_owned())
     .collect();
     Ok(Some(TimelineView {
         payment: PaymentView::of(&loaded.payment),

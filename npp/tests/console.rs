@@ -3,6 +3,13 @@
 //! a real `npp serve`. Screenshots of each step are kept under `target/console-screenshots/`.
 //!
 //! When Chromium or its driver is missing the test says so loudly, and fails under `CI`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 mod server;
 
