@@ -383,7 +383,8 @@ function renderActions(story) {
 function renderRequests(requests) {
   fill($("request-rows"), requests.map((r) => {
     const decide = el("span");
-    const mine = session.me && r.requested_by === session.me.name;
+    // The server compares operator ids without regard to case; so does the page.
+    const mine = session.me && r.requested_by.toLowerCase() === session.me.name.toLowerCase();
     if (r.status === "pending" && isOperator() && !mine) {
       const approve = el("button", "Approve", "primary");
       approve.type = "button";

@@ -24,7 +24,8 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 /// Buckets of the latency histogram: bucket `i` holds latencies up to `BOUNDS[i]` ms.
 const BUCKETS: usize = 64;
 
-/// Upper bounds, in milliseconds: 1, 2, 3, ... growing by a quarter each (about 12% error),
+/// Upper bounds, in milliseconds: 1, 2, 3, ... growing by a quarter each (an answer is at most a
+/// quarter above the true value),
 /// up to about 17 days; the last bucket takes everything longer.
 fn bounds() -> [u64; BUCKETS] {
     let mut value = 1u64;

@@ -780,6 +780,13 @@ fn the_consoles_routes_answer_by_role_and_verify_a_pack() {
             .unwrap()
             .starts_with("valid: payment pay-timeline-0 SETTLED")
     );
+    assert!(
+        verdict["summary"]
+            .as_str()
+            .unwrap()
+            .contains("signed by the trusted key"),
+        "{verdict}"
+    );
     let forged = pack.replacen("\"amount\":4200", "\"amount\":4201", 1);
     assert_ne!(forged, pack, "the pack holds no amount to change");
     let verdict = verify(forged).json();
