@@ -22,11 +22,11 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Buckets of the latency histogram: bucket `i` holds latencies up to `BOUNDS[i]` ms.
-const BUCKETS: usize = 64;
+const BUCKETS: usize = 88;
 
 /// Upper bounds, in milliseconds: 1, 2, 3, ... growing by a quarter each (an answer is at most a
 /// quarter above the true value),
-/// up to about 17 days; the last bucket takes everything longer.
+/// up to about four days; the last bucket takes everything longer.
 fn bounds() -> [u64; BUCKETS] {
     let mut value = 1u64;
     std::array::from_fn(|_| {
@@ -182,7 +182,7 @@ mod tests {
     fn bounds_grow_by_a_quarter_and_reach_days() {
         assert_eq!(BOUNDS.first(), Some(&1));
         assert!(BOUNDS.windows(2).all(|w| w[1] > w[0]));
-        // 64 buckets reach beyond a day: a stuck payment settling late still has a bucket
+        // The buckets reach beyond a day: a stuck payment settling late still has a bucket
         assert!(*BOUNDS.last().unwrap() > 86_400_000, "{:?}", BOUNDS.last());
     }
 

@@ -103,6 +103,7 @@ fn a_version_5_schema_migrates_keeping_its_rail_message_claims() {
     client
         .batch_execute(
             "DROP INDEX rail_messages_by_stream;
+             DROP INDEX outbox_by_stream;
              ALTER TABLE rail_messages DROP COLUMN payload;
              DELETE FROM schema_migrations WHERE version >= 6;",
         )

@@ -179,9 +179,11 @@ fn a_newer_schema_is_refused_and_left_alone() {
     assert_eq!(file_bytes(&path), before);
 }
 
-/// The rail message claims as schema version 5 left them: no payload column, no index by stream.
+/// The rail message claims and the outbox as schema version 5 left them: no payload column, no
+/// indexes by stream.
 const V5_RAIL_MESSAGES: &str = "
 DROP INDEX rail_messages_by_stream;
+DROP INDEX outbox_by_stream;
 ALTER TABLE rail_messages DROP COLUMN payload;
 DELETE FROM schema_migrations WHERE version >= 6;
 ";
@@ -315,7 +317,7 @@ CREATE TRIGGER rail_messages_no_update BEFORE UPDATE ON rail_messages
     BEGIN SELECT RAISE(ABORT, 'rail message claims are append-only'); END;
 CREATE TRIGGER rail_messages_no_delete BEFORE DELETE ON rail_messages
     BEGIN SELECT RAISE(ABORT, 'rail message claims are append-only'); END;
-DROP INDEX outbox_pending; DROP INDEX outbox_failed;
+DROP INDEX outbox_pending; DROP INDEX outbox_failed; DROP INDEX outbox_by_stream;
 ALTER TABLE outbox DROP COLUMN failed_at; ALTER TABLE outbox DROP COLUMN last_error;
 ALTER TABLE outbox DROP COLUMN attempts;
 CREATE INDEX outbox_undelivered ON outbox (seq) WHERE delivered_at IS NULL;
