@@ -229,6 +229,41 @@ async fn every_control_is_labelled(client: &Client, page: &str) {
         .await
         .unwrap();
     assert_eq!(unlabelled, json!([]), "{page}: controls without a label");
+    readable_contrast(client, page).await;
+}
+
+/// Every visible text has a contrast ratio of at least 4.5:1 with what is behind it (WCAG 2
+/// level AA for normal text), computed from the page's own styles.
+async fn readable_contrast(client: &Client, page: &str) {
+    let poor = client
+        .execute(
+            "const lum = (c) => {
+               const [r, g, b] = c.match(/[0-9.]+/g).slice(0, 3).map(Number).map((v) => {
+                 v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+               });
+               return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+             };
+             const behind = (el) => {
+               for (; el; el = el.parentElement) {
+                 const c = getComputedStyle(el).backgroundColor;
+                 if (c && c !== 'transparent' && !c.endsWith(', 0)')) return c;
+               }
+               return 'rgb(255, 255, 255)';
+             };
+             return Array.from(document.querySelectorAll(
+                 'p, td, th, label, dt, dd, h1, h2, h3, button, summary, span, a, li, legend, figcaption, caption'))
+               .filter((e) => e.offsetParent !== null && e.textContent.trim())
+               .map((e) => {
+                 const f = lum(getComputedStyle(e).color), b = lum(behind(e));
+                 return [`${e.tagName}#${e.id} ${e.textContent.trim().slice(0, 30)}`,
+                         (Math.max(f, b) + 0.05) / (Math.min(f, b) + 0.05)];
+               })
+               .filter(([, ratio]) => ratio < 4.5)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(poor, json!([]), "{page}: text below 4.5:1 contrast");
 }
 
 #[test]
