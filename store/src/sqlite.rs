@@ -52,12 +52,20 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
     ),
 ];
 
-/// A rail message claim keeps the message as received (`NULL` for claims made before, and for
-/// rails that give none), and a stream's claims and outbox messages are found by an index instead
-/// of a scan. The
-/// append-only triggers stay as they are: adding a column does not touch them.
+/// A rail message claim keeps the message as received, in a table of its own: the claims table
+/// is `WITHOUT ROWID`, keyed by message id, where rows of kilobytes inserted at random keys would
+/// split pages on every commit (measured: a sixth off the end-to-end rate), while this one is
+/// appended to in rowid order. A claim made before, or by a rail that gives no message, has no
+/// row here. A stream's claims and outbox messages are found by an index instead of a scan.
 const V6: &str = "
-ALTER TABLE rail_messages ADD COLUMN payload TEXT;
+CREATE TABLE rail_message_payloads (
+    message_id  TEXT    NOT NULL UNIQUE,
+    payload     TEXT    NOT NULL
+);
+CREATE TRIGGER rail_message_payloads_no_update BEFORE UPDATE ON rail_message_payloads
+    BEGIN SELECT RAISE(ABORT, 'rail message claims are append-only'); END;
+CREATE TRIGGER rail_message_payloads_no_delete BEFORE DELETE ON rail_message_payloads
+    BEGIN SELECT RAISE(ABORT, 'rail message claims are append-only'); END;
 CREATE INDEX rail_messages_by_stream ON rail_messages (stream_id, version);
 CREATE INDEX outbox_by_stream ON outbox (stream_id, version);
 ";
@@ -753,9 +761,9 @@ impl Engine for SqliteEngine<'_> {
     }
 
     fn claim_rail_messages(&mut self, claims: &[ClaimRow<'_>]) -> Result<bool, StoreError> {
-        self.claim_each(
-            "INSERT INTO rail_messages (message_id, stream_id, version, recorded_at, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (message_id) DO NOTHING",
+        let claimed = self.claim_each(
+            "INSERT INTO rail_messages (message_id, stream_id, version, recorded_at)
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (message_id) DO NOTHING",
             claims,
             |c, at| {
                 vec![
@@ -763,10 +771,27 @@ impl Engine for SqliteEngine<'_> {
                     text(c.stream.as_str()),
                     rusqlite::types::Value::Integer(i64::from(c.version)),
                     rusqlite::types::Value::Integer(at),
-                    c.payload.map_or(rusqlite::types::Value::Null, text),
                 ]
             },
-        )
+        )?;
+        if !claimed {
+            return Ok(false);
+        }
+        // Every claim above is new, so its message id has no payload row yet.
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO rail_message_payloads (message_id, payload) VALUES (?1, ?2)",
+            )
+            .map_err(unavailable)?;
+        for claim in claims {
+            if let Some(payload) = claim.payload {
+                statement
+                    .execute(params![claim.key, payload])
+                    .map_err(unavailable)?;
+            }
+        }
+        Ok(true)
     }
 
     fn find_rail_message(&mut self, message_id: &str) -> Result<Option<PriorResult>, StoreError> {
@@ -929,8 +954,9 @@ fn rail_messages(
     let table = "rail_messages";
     let mut statement = conn
         .prepare_cached(
-            "SELECT message_id, stream_id, version, recorded_at, payload FROM rail_messages
-             WHERE stream_id = ?1 ORDER BY version",
+            "SELECT r.message_id, r.stream_id, r.version, r.recorded_at, p.payload
+             FROM rail_messages r LEFT JOIN rail_message_payloads p ON p.message_id = r.message_id
+             WHERE r.stream_id = ?1 ORDER BY r.version",
         )
         .map_err(unavailable)?;
     let mut rows = statement.query([stream.as_str()]).map_err(unavailable)?;

@@ -179,12 +179,12 @@ fn a_newer_schema_is_refused_and_left_alone() {
     assert_eq!(file_bytes(&path), before);
 }
 
-/// The rail message claims and the outbox as schema version 5 left them: no payload column, no
-/// indexes by stream.
+/// The rail message claims and the outbox as schema version 5 left them: no payloads, no indexes
+/// by stream.
 const V5_RAIL_MESSAGES: &str = "
 DROP INDEX rail_messages_by_stream;
 DROP INDEX outbox_by_stream;
-ALTER TABLE rail_messages DROP COLUMN payload;
+DROP TABLE rail_message_payloads;
 DELETE FROM schema_migrations WHERE version >= 6;
 ";
 
@@ -232,7 +232,7 @@ fn a_version_5_database_migrates_keeping_its_rail_message_claims() {
     let plan: Vec<String> = conn
         .prepare(
             "EXPLAIN QUERY PLAN
-             SELECT message_id, stream_id, version, recorded_at, payload FROM rail_messages
+             SELECT message_id, stream_id, version, recorded_at FROM rail_messages
              WHERE stream_id = 'pay-2' ORDER BY version",
         )
         .unwrap()
@@ -243,8 +243,10 @@ fn a_version_5_database_migrates_keeping_its_rail_message_claims() {
     let plan = plan.join("; ");
     assert!(plan.contains("rail_messages_by_stream"), "{plan}");
     for sql in [
-        "UPDATE rail_messages SET payload = 'changed'",
+        "UPDATE rail_messages SET version = 9",
         "DELETE FROM rail_messages",
+        "UPDATE rail_message_payloads SET payload = 'changed'",
+        "DELETE FROM rail_message_payloads",
     ] {
         let message = conn.execute(sql, []).unwrap_err().to_string();
         assert!(message.contains("append-only"), "{sql}: {message}");
@@ -271,13 +273,17 @@ fn a_rail_message_row_holding_what_the_store_never_writes_is_corruption() {
         seeded_store(&path);
         {
             let conn = Connection::open(&path).unwrap();
-            conn.execute_batch("DROP TRIGGER rail_messages_no_update")
-                .unwrap();
-            conn.execute(
-                &format!("UPDATE rail_messages SET {column} = {value} WHERE message_id = 'MSG-1'"),
-                [],
-            )
-            .unwrap();
+            let edit = if column == "payload" {
+                // A payload lives in a table of its own: one that is not text is corrupt
+                format!(
+                    "INSERT INTO rail_message_payloads (message_id, payload) VALUES ('MSG-1', {value})"
+                )
+            } else {
+                conn.execute_batch("DROP TRIGGER rail_messages_no_update")
+                    .unwrap();
+                format!("UPDATE rail_messages SET {column} = {value} WHERE message_id = 'MSG-1'")
+            };
+            conn.execute(&edit, []).unwrap();
         }
         let store = SqliteStore::open(&path, OpenMode::MustExist).unwrap();
         // When its stream's rail messages are read, Then the row is named as corrupt, never
@@ -318,6 +324,7 @@ CREATE TRIGGER rail_messages_no_update BEFORE UPDATE ON rail_messages
 CREATE TRIGGER rail_messages_no_delete BEFORE DELETE ON rail_messages
     BEGIN SELECT RAISE(ABORT, 'rail message claims are append-only'); END;
 DROP INDEX outbox_pending; DROP INDEX outbox_failed; DROP INDEX outbox_by_stream;
+DROP TABLE rail_message_payloads;
 ALTER TABLE outbox DROP COLUMN failed_at; ALTER TABLE outbox DROP COLUMN last_error;
 ALTER TABLE outbox DROP COLUMN attempts;
 CREATE INDEX outbox_undelivered ON outbox (seq) WHERE delivered_at IS NULL;
