@@ -14,6 +14,7 @@
 mod server;
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -40,7 +41,9 @@ fn screenshots() -> PathBuf {
     dir
 }
 
-/// `chromedriver` on a free loopback port; killed when dropped.
+/// `chromedriver` on a free loopback port, in a process group of its own; the group (the
+/// driver and every browser it started) is killed when dropped, so a failed test leaves no
+/// browser running.
 struct Driver {
     child: Child,
     url: String,
@@ -48,6 +51,8 @@ struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -73,6 +78,7 @@ fn start_driver() -> Option<Driver> {
     }
     let port = free_port();
     let child = Command::new(CHROMEDRIVER)
+        .process_group(0)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
