@@ -12,7 +12,7 @@ const COLOURS = {
 };
 
 const $ = (id) => document.getElementById(id);
-const session = { token: null, me: null, view: null, payment: null, queue: [], sort: { key: "since", dir: 1 }, cursor: null, timer: null };
+const session = { token: null, me: null, view: null, payment: null, queue: [], sort: { key: "since", dir: 1 }, cursor: null, timer: null, drafts: {} };
 
 // ---- the API ------------------------------------------------------------------------------
 
@@ -157,6 +157,7 @@ function signOut() {
   session.token = null;
   session.me = null;
   session.payment = null;
+  session.drafts = {};
   stopRefresh();
   $("who").hidden = true;
   $("nav").hidden = true;
@@ -381,6 +382,8 @@ function renderActions(story) {
 }
 
 function renderRequests(requests) {
+  // The page refreshes while a checker types a rejection's reason: keep the text and the focus.
+  const focused = document.activeElement ? document.activeElement.id : "";
   fill($("request-rows"), requests.map((r) => {
     const decide = el("span");
     // The server compares operator ids without regard to case; so does the page.
@@ -390,11 +393,19 @@ function renderRequests(requests) {
       approve.type = "button";
       approve.id = `approve-${r.request_id}`;
       approve.addEventListener("click", () => decideRequest(r.request_id, "approve"));
+      const reason = el("input");
+      reason.type = "text";
+      reason.id = `reject-reason-${r.request_id}`;
+      reason.maxLength = 280;
+      reason.placeholder = "why reject";
+      reason.setAttribute("aria-label", `Why reject ${r.request_id}`);
+      reason.value = session.drafts[r.request_id] || "";
+      reason.addEventListener("input", () => { session.drafts[r.request_id] = reason.value; });
       const reject = el("button", "Reject", "danger");
       reject.type = "button";
       reject.id = `reject-${r.request_id}`;
       reject.addEventListener("click", () => decideRequest(r.request_id, "reject"));
-      decide.append(approve, " ", reject);
+      decide.append(approve, " ", reason, " ", reject);
     } else if (r.status === "pending" && mine) {
       decide.textContent = "yours: another operator decides";
     }
@@ -402,6 +413,7 @@ function renderRequests(requests) {
     tr.dataset.request = r.request_id;
     return tr;
   }));
+  if (focused && $(focused)) $(focused).focus();
 }
 
 async function requestAction(event) {
@@ -425,15 +437,20 @@ async function requestAction(event) {
 async function decideRequest(id, decision) {
   let json;
   if (decision === "reject") {
-    const reason = window.prompt("Why reject it?");
-    if (!reason || !reason.trim()) return;
-    json = { reason: reason.trim() };
+    const reason = (session.drafts[id] || "").trim();
+    if (!reason) {
+      say(`Give a reason to reject ${id}.`, true);
+      $(`reject-reason-${id}`).focus();
+      return;
+    }
+    json = { reason };
   }
   try {
     const result = await api(`/v1/operator-requests/${encodeURIComponent(id)}/${decision}`, { method: "POST", json });
     if (decision === "approve") {
       say(result.executed ? `Approved ${id}; the ${result.request.action} ran.` : `Approved ${id}; more approvals are needed.`);
     } else say(`Rejected ${id}.`);
+    delete session.drafts[id];
     if (session.view === "payment") reloadPayment();
     else loadPending();
   } catch (error) {

@@ -220,6 +220,51 @@ async fn open_payment(client: &Client, id: &str) {
     .await;
 }
 
+/// Asks for a retry of the open payment with `reason`; the new pending request's id (not one of
+/// `known`).
+async fn request_retry(client: &Client, reason: &str, known: &[String]) -> String {
+    until(
+        client,
+        "the retry action offered",
+        "return document.getElementById('action-retry') !== null",
+    )
+    .await;
+    client
+        .find(Locator::Id("action-retry"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("action-reason"))
+        .await
+        .unwrap()
+        .send_keys(reason)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("action-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let known = serde_json::to_string(known).unwrap();
+    let found = until(
+        client,
+        "the request listed",
+        &format!(
+            "const known = {known};
+             const row = Array.from(document.querySelectorAll('#request-rows tr[data-request]'))
+               .find(r => !known.includes(r.dataset.request) && r.children[4].textContent === 'pending');
+             return row && row.dataset.request"
+        ),
+    )
+    .await;
+    found.as_str().unwrap().to_owned()
+}
+
 /// Every control has a label a screen reader announces, and every button has a name.
 async fn every_control_is_labelled(client: &Client, page: &str) {
     let unlabelled = client
@@ -361,35 +406,9 @@ fn operators_resolve_a_stuck_payment_and_an_auditor_verifies_its_pack_in_a_brows
             .await
             .unwrap();
         assert_eq!(offered, json!(["retry"]));
-        client
-            .find(Locator::Id("action-retry"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        client
-            .find(Locator::Id("action-reason"))
-            .await
-            .unwrap()
-            .send_keys("payee confirms nothing arrived")
-            .await
-            .unwrap();
-        client
-            .find(Locator::Id("action-submit"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        let request = until(
-            &client,
-            "the request listed",
-            "const row = document.querySelector('#request-rows tr[data-request]');
-             return row && row.dataset.request",
-        )
-        .await;
-        let request = request.as_str().unwrap().to_owned();
+        let rejected = request_retry(&client, "payee confirms nothing arrived", &[]).await;
+        let request = rejected.clone();
+
         // Then she is offered no approval of her own request
         let own = client
             .execute(
@@ -416,6 +435,48 @@ fn operators_resolve_a_stuck_payment_and_an_auditor_verifies_its_pack_in_a_brows
                 .join()
                 .unwrap();
         });
+        sign_out(&client).await;
+
+        // When bob rejects it, with a reason typed beside the button
+        sign_in(&client, site.token("bob"), "bob").await;
+        open_payment(&client, "pay-console-0").await;
+        client
+            .wait()
+            .at_most(STEP)
+            .for_element(Locator::Id(&format!("reject-reason-{rejected}")))
+            .await
+            .unwrap()
+            .send_keys("ask the payee's bank first")
+            .await
+            .unwrap();
+        client
+            .find(Locator::Id(&format!("reject-{rejected}")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        // Then the request shows as rejected, and nothing is offered on it any more
+        until(
+            &client,
+            "the request rejected",
+            &format!(
+                "const row = document.querySelector('#request-rows tr[data-request=\"{rejected}\"]');
+                 return row && row.children[4].textContent === 'rejected'
+                     && document.getElementById('approve-{rejected}') === null"
+            ),
+        )
+        .await;
+        sign_out(&client).await;
+        // And alice asks again
+        sign_in(&client, site.token("alice"), "alice").await;
+        open_payment(&client, "pay-console-0").await;
+        let request = request_retry(
+            &client,
+            "the payee's bank confirms nothing arrived",
+            std::slice::from_ref(&rejected),
+        )
+        .await;
         sign_out(&client).await;
 
         // When bob signs in and approves it
