@@ -22,9 +22,6 @@ use crate::views::{
 /// receives a few; the attempt limit keeps a real payment far below this).
 pub const MAX_TIMELINE_MESSAGES: usize = 64;
 
-/// The outbox destination of the rail's messages (the NPP rail's name).
-const RAIL: &str = "NPP";
-
 /// The story of payment `id`, or `None` when there is no such payment.
 pub fn timeline(state: &State, id: PaymentIntentId) -> Result<Option<TimelineView>, Problem> {
     let Some(loaded) = load_payment(state.store, id).map_err(Problem::from)? else {
@@ -99,7 +96,7 @@ fn sent(state: &State, stream: &StreamId) -> Result<Vec<RailMessageView>, Proble
     let entries = state
         .store
         .list_outbox(&OutboxQuery {
-            destination: RAIL,
+            destination: rail_npp::RAIL_NAME,
             id_prefix: "",
             status: None,
             after: 0,

@@ -61,6 +61,9 @@ mod status;
 mod transfer;
 mod xml;
 
+/// The NPP rail's name: in routing decisions, and the outbox destination of its messages.
+pub const RAIL_NAME: &str = "NPP";
+
 pub use amount::MAX_AMOUNT;
 pub use error::RailError;
 pub use ids::{AccountNumber, Bsb, MessageId};

@@ -394,7 +394,7 @@ fn attempt_number(attempt: AttemptId) -> usize {
 
 impl Rail for Participant<'_> {
     fn name(&self) -> &str {
-        "NPP"
+        rail_npp::RAIL_NAME
     }
 
     fn submission(
