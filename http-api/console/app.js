@@ -292,7 +292,6 @@ function party(p) {
 function renderPayment(story) {
   const p = story.payment;
   $("payment-title").textContent = `Payment ${p.payment_id}`;
-  $("payment-title").tabIndex = -1;
   const state = el("span", p.state, "state");
   state.id = "payment-state";
   facts($("payment-facts"), [
@@ -476,7 +475,6 @@ async function evidence() {
       ? `Verified (${verdict.signature}): ${verdict.summary}`
       : `Not verified${verdict.path ? ` at ${verdict.path}` : ""}: ${verdict.summary}`;
     result.className = verdict.verified ? "ok" : "error";
-    result.id = "evidence-result";
   } catch (error) {
     result.textContent = problemText(error);
     result.className = "error";
