@@ -543,6 +543,29 @@ impl<'a> OperatorActions<'a> {
     /// The request, if `by` may decide it now under the policy it is pinned to; lapses it if
     /// overdue.
     fn decidable(&self, request: OpsRequest, by: OperatorId) -> Result<OpsRequest, AppError> {
+        let allowed = self.may_decide(&request, by);
+        let open = matches!(
+            request.status,
+            RequestStatus::Pending | RequestStatus::Approved
+        );
+        if allowed.is_err()
+            && open
+            && request.is_overdue(self.now(), self.policy.approval_lapse_nanos())
+        {
+            let lapsed = OpsEvent::OperatorActionLapsed {
+                request_id: request.request_id,
+                at: self.now(),
+            };
+            // Recording the lapse is best effort: a concurrent decision may have closed it first.
+            let _ = self.append(request.request_id, request.version, &[lapsed]);
+        }
+        allowed.map(|()| request)
+    }
+
+    /// Whether `by` may approve or reject `request` now, under the policy it is pinned to: the
+    /// refusal a decision would meet, without recording anything (an overdue request is refused
+    /// as lapsed; deciding it records the lapse). Pages ask this before offering a decision.
+    pub fn may_decide(&self, request: &OpsRequest, by: OperatorId) -> Result<(), AppError> {
         let request_id = request.request_id;
         if !matches!(
             request.status,
@@ -558,12 +581,6 @@ impl<'a> OperatorActions<'a> {
         }
         let now = self.now();
         if request.is_overdue(now, self.policy.approval_lapse_nanos()) {
-            let lapsed = OpsEvent::OperatorActionLapsed {
-                request_id,
-                at: now,
-            };
-            // Recording the lapse is best effort: a concurrent decision may have closed it first.
-            let _ = self.append(request_id, request.version, &[lapsed]);
             return Err(AppError::refused(
                 "ops/approval-lapsed",
                 format!(
@@ -610,8 +627,7 @@ impl<'a> OperatorActions<'a> {
                 ),
             ));
         }
-        self.policy.check_approve(by, request.action)?;
-        Ok(request)
+        self.policy.check_approve(by, request.action)
     }
 
     /// Approves. When the last required approval arrives, the action runs on the payment in the

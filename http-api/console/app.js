@@ -308,7 +308,7 @@ function renderPayment(story) {
     ["Updated", p.updated_at],
   ]);
   renderActions(story);
-  renderRequests(story.requests);
+  renderRequests(story.requests, story.decidable);
   fill($("timeline-rows"), story.events.map((e) => row([{ text: e.version, className: "num" }, e.occurred_at, e.type, e.who, e.why || ""])));
   fill($("attempt-rows"), p.attempts.map((a) => row([a.attempt_id, a.opened_at, a.sent_at || "", a.outcome || "open", [a.failure_reason, a.detail, a.settlement_ref].filter(Boolean).join(" · ")])));
   $("rail-facts").replaceChildren(...story.rail.map((f) => el("li", `${f.at} ${f.type}${f.attempt_id ? ` (${f.attempt_id})` : ""}: ${f.detail}`)));
@@ -380,14 +380,14 @@ function renderActions(story) {
   }));
 }
 
-function renderRequests(requests) {
+function renderRequests(requests, decidable) {
   // The page refreshes while a checker types a rejection's reason: keep the text and the focus.
   const focused = document.activeElement ? document.activeElement.id : "";
   fill($("request-rows"), requests.map((r) => {
     const decide = el("span");
-    // The server compares operator ids without regard to case; so does the page.
+    // The server says which requests this caller may decide, by the rules a decision meets.
     const mine = session.me && r.requested_by.toLowerCase() === session.me.name.toLowerCase();
-    if (r.status === "pending" && isOperator() && !mine) {
+    if (decidable.includes(r.request_id)) {
       const approve = el("button", "Approve", "primary");
       approve.type = "button";
       approve.id = `approve-${r.request_id}`;

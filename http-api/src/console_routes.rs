@@ -110,12 +110,14 @@ pub async fn timeline(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Answer {
-    authorize(&state, &headers, &[Role::Operator, Role::Auditor])?;
+    let caller = authorize(&state, &headers, &[Role::Operator, Role::Auditor])?;
     let id = core_npp::PaymentIntentId::parse(&id)
         .map_err(|e| Problem::invalid("id", format!("payment id {id:?}: {e}")))?;
-    let story = blocking(&state, move |s| crate::timeline::timeline(s, id))
-        .await?
-        .ok_or_else(|| Problem::not_found(format!("no payment {id}")))?;
+    let story = blocking(&state, move |s| {
+        crate::timeline::timeline(s, id, caller.name)
+    })
+    .await?
+    .ok_or_else(|| Problem::not_found(format!("no payment {id}")))?;
     Ok(json(StatusCode::OK, &story))
 }
 

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use app_ops::load_payment;
-use core_npp::PaymentIntentId;
+use app_ops::{OpsAction, load_payment};
+use core_npp::{OperatorId, PaymentIntentId};
 use event_store::{OutboxQuery, OutboxStatus, RecordedEvent, StreamId};
 use orchestrator::{RailStreamEvent, rail_stream};
 use serde_json::Value;
@@ -22,8 +22,12 @@ use crate::views::{
 /// receives a few; the attempt limit keeps a real payment far below this).
 pub const MAX_TIMELINE_MESSAGES: usize = 64;
 
-/// The story of payment `id`, or `None` when there is no such payment.
-pub fn timeline(state: &State, id: PaymentIntentId) -> Result<Option<TimelineView>, Problem> {
+/// The story of payment `id` as `caller` may act on it, or `None` when there is no such payment.
+pub fn timeline(
+    state: &State,
+    id: PaymentIntentId,
+    caller: OperatorId,
+) -> Result<Option<TimelineView>, Problem> {
     let Some(loaded) = load_payment(state.store, id).map_err(Problem::from)? else {
         return Ok(None);
     };
@@ -63,26 +67,29 @@ pub fn timeline(state: &State, id: PaymentIntentId) -> Result<Option<TimelineVie
         released: minor(position.released),
         outstanding: minor(position.outstanding().map_err(Problem::from)?),
     };
-    let requests = state
-        .ops()
-        .for_payment(id)
-        .map_err(Problem::from)?
+    let ops = state.ops();
+    let about = ops.for_payment(id).map_err(Problem::from)?;
+    let requests = about.iter().map(OperatorRequestView::of).collect();
+    // Asked of the same rules the decision meets, so the page offers only what would pass.
+    let decidable = about
         .iter()
-        .map(OperatorRequestView::of)
+        .filter(|r| ops.may_decide(r, caller).is_ok())
+        .map(|r| r.request_id.to_string())
         .collect();
     let payment = &loaded.payment;
     let allowed_actions = [
-        ("retry", payment.can_retry().is_ok()),
-        ("cancel", payment.can_cancel().is_ok()),
-        ("mark-failed", payment.can_mark_failed().is_ok()),
+        (OpsAction::Retry, payment.can_retry().is_ok()),
+        (OpsAction::Cancel, payment.can_cancel().is_ok()),
+        (OpsAction::MarkFailed, payment.can_mark_failed().is_ok()),
     ]
     .into_iter()
-    .filter(|(_, allowed)| *allowed)
-    .map(|(name, _)| name.to_owned())
+    .filter(|(action, allowed)| *allowed && state.policy.check_request(caller, *action).is_ok())
+    .map(|(action, _)| action.to_string())
     .collect();
     Ok(Some(TimelineView {
         payment: PaymentView::of(&loaded.payment),
         allowed_actions,
+        decidable,
         events,
         rail: rail_facts(state, id)?,
         messages,

@@ -447,9 +447,14 @@ pub struct TimelineView {
     pub requests: Vec<OperatorRequestView>,
     /// The payer's funds position.
     pub funds: FundsView,
-    /// The operator actions the payment's state allows now (`retry`, `cancel`, `mark-failed`);
-    /// a request for any other is refused.
+    /// The operator actions the caller may ask for now (`retry`, `cancel`, `mark-failed`): the
+    /// payment's state allows them and the policy lets the caller ask; a request for any other is
+    /// refused.
     pub allowed_actions: Vec<String>,
+    /// The requests about it the caller may approve or reject now (pending, not the caller's
+    /// own, not already approved by the caller, not lapsed, and the policy lets the caller
+    /// approve their action).
+    pub decidable: Vec<String>,
 }
 
 /// `GET /v1/me`: who the token belongs to.

@@ -440,6 +440,18 @@ fn operators_resolve_a_stuck_payment_and_an_auditor_verifies_its_pack_in_a_brows
         // When bob rejects it, with a reason typed beside the button
         sign_in(&client, site.token("bob"), "bob").await;
         open_payment(&client, "pay-console-0").await;
+        until(
+            &client,
+            "bob offered a decision",
+            &format!("return document.getElementById('approve-{rejected}') !== null"),
+        )
+        .await;
+        // The policy lets bob approve, not ask: no action is offered to him
+        let actions_hidden = client
+            .execute("return document.getElementById('actions').hidden", vec![])
+            .await
+            .unwrap();
+        assert_eq!(actions_hidden, json!(true), "bob is offered an action the policy refuses him");
         client
             .wait()
             .at_most(STEP)

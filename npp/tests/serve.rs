@@ -414,6 +414,18 @@ fn maker_checker_runs_through_the_api_with_the_callers_as_maker_and_checker() {
     assert_eq!(pending["requests"][0]["request_id"], id);
     let queue = get(&server, site.token("bob"), "/v1/operator-queue").json();
     assert_eq!(queue["items"][0]["pending_requests"][0], id, "{queue}");
+    // The timeline offers each caller only what the rules would let them do: alice (a
+    // requester) may ask for a retry and decide nothing, her own request included; bob (an
+    // approver) may ask for nothing and decide her request; dave (whom the policy does not know)
+    // and an auditor neither
+    let offered = |name: &str| {
+        let story = get(&server, site.token(name), "/v1/payments/pay_006/timeline").json();
+        (story["allowed_actions"].clone(), story["decidable"].clone())
+    };
+    assert_eq!(offered("alice"), (json!(["retry"]), json!([])));
+    assert_eq!(offered("bob"), (json!([]), json!([id])));
+    assert_eq!(offered("dave"), (json!([]), json!([])));
+    assert_eq!(offered("audit"), (json!([]), json!([])));
     // Self-approval and an approver the policy does not know: 403 with the rule
     let approve = format!("/v1/operator-requests/{id}/approve");
     post(&server, site.token("alice"), &approve, &json!({})).problem(403, Some("ops/four-eyes"));
@@ -727,6 +739,7 @@ fn the_consoles_routes_answer_by_role_and_verify_a_pack() {
     );
     // A settled payment allows no action; the payer's funds show the settlement
     assert_eq!(story["allowed_actions"], json!([]));
+    assert_eq!(story["decidable"], json!([]));
     assert_eq!(story["funds"]["settled_out"], 4_200);
     assert_eq!(story["funds"]["outstanding"], 0);
     assert_eq!(story["rail"][0]["type"], "RailDecisionRecorded");
