@@ -117,6 +117,9 @@ pub enum OpsEvent {
     },
 }
 
+/// The rule that refuses a decision on a request not approved within the policy's time.
+const LAPSED_RULE: &str = "ops/approval-lapsed";
+
 impl OpsEvent {
     fn type_name(&self) -> &'static str {
         match self {
@@ -541,16 +544,12 @@ impl<'a> OperatorActions<'a> {
     }
 
     /// The request, if `by` may decide it now under the policy it is pinned to; lapses it if
-    /// overdue.
+    /// overdue (the refusal [`OperatorActions::may_decide`] gives it).
     fn decidable(&self, request: OpsRequest, by: OperatorId) -> Result<OpsRequest, AppError> {
         let allowed = self.may_decide(&request, by);
-        let open = matches!(
-            request.status,
-            RequestStatus::Pending | RequestStatus::Approved
-        );
-        if allowed.is_err()
-            && open
-            && request.is_overdue(self.now(), self.policy.approval_lapse_nanos())
+        if let Err(AppError::Refused {
+            rule: LAPSED_RULE, ..
+        }) = &allowed
         {
             let lapsed = OpsEvent::OperatorActionLapsed {
                 request_id: request.request_id,
@@ -582,7 +581,7 @@ impl<'a> OperatorActions<'a> {
         let now = self.now();
         if request.is_overdue(now, self.policy.approval_lapse_nanos()) {
             return Err(AppError::refused(
-                "ops/approval-lapsed",
+                LAPSED_RULE,
                 format!(
                     "request {request_id} was not approved within the policy's time and has lapsed; request it again"
                 ),

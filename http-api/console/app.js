@@ -266,7 +266,7 @@ async function loadList(fresh) {
 
 // ---- one payment --------------------------------------------------------------------------
 
-async function openPayment(id) {
+function openPayment(id) {
   session.payment = id;
   $("evidence-result").textContent = "";
   $("evidence-link").hidden = true;
@@ -361,7 +361,8 @@ function prettyXml(text) {
 const ACTION_LABELS = { retry: "Retry", cancel: "Cancel", "mark-failed": "Mark failed" };
 
 function renderActions(story) {
-  const allowed = isOperator() ? story.allowed_actions : [];
+  // The server lists what this caller may ask for (none for an auditor).
+  const allowed = story.allowed_actions;
   const section = $("actions");
   section.hidden = allowed.length === 0;
   const choices = $("action-choices");

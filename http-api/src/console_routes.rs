@@ -111,8 +111,7 @@ pub async fn timeline(
     Path(id): Path<String>,
 ) -> Answer {
     let caller = authorize(&state, &headers, &[Role::Operator, Role::Auditor])?;
-    let id = core_npp::PaymentIntentId::parse(&id)
-        .map_err(|e| Problem::invalid("id", format!("payment id {id:?}: {e}")))?;
+    let id = crate::routes::payment_id(&id)?;
     let story = blocking(&state, move |s| {
         crate::timeline::timeline(s, id, caller.name)
     })

@@ -67,7 +67,7 @@ pub fn authorize(state: &State, headers: &HeaderMap, allowed: &[Role]) -> Result
 
 const READERS: &[Role] = &[Role::Channel, Role::Operator, Role::Auditor];
 
-fn payment_id(raw: &str) -> Result<PaymentIntentId, Problem> {
+pub(crate) fn payment_id(raw: &str) -> Result<PaymentIntentId, Problem> {
     PaymentIntentId::parse(raw)
         .map_err(|e| Problem::invalid("id", format!("payment id {raw:?}: {e}")))
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use app_ops::{OpsAction, load_payment};
 use core_npp::{OperatorId, PaymentIntentId};
-use event_store::{OutboxQuery, OutboxStatus, RecordedEvent, StreamId};
+use event_store::{OutboxQuery, RecordedEvent, StreamId};
 use orchestrator::{RailStreamEvent, rail_stream};
 use serde_json::Value;
 
@@ -119,14 +119,10 @@ fn sent(state: &State, stream: &StreamId) -> Result<Vec<RailMessageView>, Proble
             kind: "pacs.008".to_owned(),
             at: e.created_at.to_string(),
             version: e.version,
-            status: Some(status_name(e.status).to_owned()),
+            status: Some(e.status.name().to_owned()),
             xml: Some(e.message.payload().to_owned()),
         })
         .collect())
-}
-
-fn status_name(status: OutboxStatus) -> &'static str {
-    status.name()
 }
 
 fn corrupt(recorded: &RecordedEvent, why: &str) -> Problem {

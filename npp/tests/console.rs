@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-use server::{Site, create, get, npp, payment_body, post, wait_for};
+use server::{Site, create, get, payment_body, post, wait_for};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -122,7 +122,7 @@ async fn browser(driver: &Driver, profile: &Path) -> Client {
 async fn until(client: &Client, what: &str, script: &str) -> Value {
     let started = Instant::now();
     loop {
-        let value = client.execute(script, vec![]).await.unwrap();
+        let value = js(client, script).await;
         let truthy = match &value {
             Value::Null | Value::Bool(false) => false,
             Value::String(s) => !s.is_empty(),
@@ -143,6 +143,21 @@ async fn until(client: &Client, what: &str, script: &str) -> Value {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+async fn click(client: &Client, id: &str) {
+    client
+        .find(Locator::Id(id))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// What `script` (a function body) returns on the page.
+async fn js(client: &Client, script: &str) -> Value {
+    client.execute(script, vec![]).await.unwrap()
 }
 
 async fn shot(client: &Client, name: &str) {
@@ -172,13 +187,7 @@ async fn sign_in(client: &Client, token: &str, name: &str) {
 }
 
 async fn sign_out(client: &Client) {
-    client
-        .find(Locator::Id("sign-out"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "sign-out").await;
     until(
         client,
         "the sign-in form",
@@ -186,21 +195,16 @@ async fn sign_out(client: &Client) {
     )
     .await;
     // The token is gone from the tab
-    let kept = client
-        .execute("return sessionStorage.getItem('npp-console-token')", vec![])
-        .await
-        .unwrap();
+    let kept = js(
+        &client,
+        "return sessionStorage.getItem('npp-console-token')",
+    )
+    .await;
     assert_eq!(kept, Value::Null);
 }
 
 async fn open_payment(client: &Client, id: &str) {
-    client
-        .find(Locator::Id("nav-payments"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "nav-payments").await;
     let field = client
         .wait()
         .at_most(STEP)
@@ -229,13 +233,7 @@ async fn request_retry(client: &Client, reason: &str, known: &[String]) -> Strin
         "return document.getElementById('action-retry') !== null",
     )
     .await;
-    client
-        .find(Locator::Id("action-retry"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "action-retry").await;
     client
         .find(Locator::Id("action-reason"))
         .await
@@ -243,13 +241,7 @@ async fn request_retry(client: &Client, reason: &str, known: &[String]) -> Strin
         .send_keys(reason)
         .await
         .unwrap();
-    client
-        .find(Locator::Id("action-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "action-submit").await;
     let known = serde_json::to_string(known).unwrap();
     let found = until(
         client,
@@ -267,18 +259,16 @@ async fn request_retry(client: &Client, reason: &str, known: &[String]) -> Strin
 
 /// Every control has a label a screen reader announces, and every button has a name.
 async fn every_control_is_labelled(client: &Client, page: &str) {
-    let unlabelled = client
-        .execute(
-            "return Array.from(document.querySelectorAll('input, select, textarea, button'))
+    let unlabelled = js(
+        &client,
+        "return Array.from(document.querySelectorAll('input, select, textarea, button'))
                .filter(c => !c.closest('[hidden]'))
                .filter(c => c.tagName === 'BUTTON'
                   ? !(c.textContent.trim() || c.getAttribute('aria-label'))
                   : !((c.labels && c.labels.length) || c.getAttribute('aria-label')))
                .map(c => c.id || c.outerHTML)",
-            vec![],
-        )
-        .await
-        .unwrap();
+    )
+    .await;
     assert_eq!(unlabelled, json!([]), "{page}: controls without a label");
     readable_contrast(client, page).await;
 }
@@ -286,9 +276,7 @@ async fn every_control_is_labelled(client: &Client, page: &str) {
 /// Every visible text has a contrast ratio of at least 4.5:1 with what is behind it (WCAG 2
 /// level AA for normal text), computed from the page's own styles.
 async fn readable_contrast(client: &Client, page: &str) {
-    let poor = client
-        .execute(
-            "const lum = (c) => {
+    let poor = js(&client, "const lum = (c) => {
                const [r, g, b] = c.match(/[0-9.]+/g).slice(0, 3).map(Number).map((v) => {
                  v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
                });
@@ -309,11 +297,7 @@ async fn readable_contrast(client: &Client, page: &str) {
                  return [`${e.tagName}#${e.id} ${e.textContent.trim().slice(0, 30)}`,
                          (Math.max(f, b) + 0.05) / (Math.min(f, b) + 0.05)];
                })
-               .filter(([, ratio]) => ratio < 4.5)",
-            vec![],
-        )
-        .await
-        .unwrap();
+               .filter(([, ratio]) => ratio < 4.5)").await;
     assert_eq!(poor, json!([]), "{page}: text below 4.5:1 contrast");
 }
 
@@ -324,19 +308,7 @@ fn operators_resolve_a_stuck_payment_and_an_auditor_verifies_its_pack_in_a_brows
     };
     // Given a server running the orchestrator with a signing key
     let site = Site::new();
-    let made = npp()
-        .args(["evidence", "keygen", "--out-dir"])
-        .arg(site.dir.path())
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{made:?}");
-    let key = site.path("evidence.key");
-    let server = site.serve(&[
-        "--stats-interval-ms",
-        "200",
-        "--signing-key",
-        key.to_str().unwrap(),
-    ]);
+    let server = site.serve_signing(200);
     // And a few payments a channel made, for the pictures
     for n in 0..5 {
         let answer = create(
@@ -398,25 +370,13 @@ fn operators_resolve_a_stuck_payment_and_an_auditor_verifies_its_pack_in_a_brows
         )
         .await;
         // Only what the state allows is offered: a failed payment can be retried, not cancelled
-        let offered = client
-            .execute(
-                "return Array.from(document.querySelectorAll('#action-choices input')).map(i => i.value)",
-                vec![],
-            )
-            .await
-            .unwrap();
+        let offered = js(&client, "return Array.from(document.querySelectorAll('#action-choices input')).map(i => i.value)").await;
         assert_eq!(offered, json!(["retry"]));
         let rejected = request_retry(&client, "payee confirms nothing arrived", &[]).await;
         let request = rejected.clone();
 
         // Then she is offered no approval of her own request
-        let own = client
-            .execute(
-                &format!("return document.getElementById('approve-{request}') !== null"),
-                vec![],
-            )
-            .await
-            .unwrap();
+        let own = js(&client, &format!("return document.getElementById('approve-{request}') !== null")).await;
         assert_eq!(own, json!(false), "alice is offered approval of her own request");
         every_control_is_labelled(&client, "payment").await;
         shot(&client, "02-requested.png").await;
@@ -447,10 +407,7 @@ fn operators_resolve_a_stuck_payment_and_an_auditor_verifies_its_pack_in_a_brows
         )
         .await;
         // The policy lets bob approve, not ask: no action is offered to him
-        let actions_hidden = client
-            .execute("return document.getElementById('actions').hidden", vec![])
-            .await
-            .unwrap();
+        let actions_hidden = js(&client, "return document.getElementById('actions').hidden").await;
         assert_eq!(actions_hidden, json!(true), "bob is offered an action the policy refuses him");
         client
             .wait()
@@ -461,13 +418,7 @@ fn operators_resolve_a_stuck_payment_and_an_auditor_verifies_its_pack_in_a_brows
             .send_keys("ask the payee's bank first")
             .await
             .unwrap();
-        client
-            .find(Locator::Id(&format!("reject-{rejected}")))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, &format!("reject-{rejected}")).await;
         // Then the request shows as rejected, and nothing is offered on it any more
         until(
             &client,
@@ -516,53 +467,32 @@ fn operators_resolve_a_stuck_payment_and_an_auditor_verifies_its_pack_in_a_brows
              return s.some(t => t.startsWith('sent pacs.008')) && s.some(t => t.startsWith('received pacs.002'))",
         )
         .await;
-        let xml = client
-            .execute(
-                "return Array.from(document.querySelectorAll('#messages pre')).map(p => p.textContent)",
-                vec![],
-            )
-            .await
-            .unwrap();
+        let xml = js(&client, "return Array.from(document.querySelectorAll('#messages pre')).map(p => p.textContent)").await;
         let xml: Vec<&str> = xml.as_array().unwrap().iter().filter_map(Value::as_str).collect();
         assert!(xml.iter().any(|x| x.contains("FIToFICstmrCdtTrf") && x.contains("\n  <")), "{xml:?}");
         assert!(xml.iter().any(|x| x.contains("FIToFIPmtStsRpt") && x.contains("ACSC")), "{xml:?}");
         // And the timeline names both people
-        let who = client
-            .execute(
-                "return document.getElementById('timeline-rows').textContent",
-                vec![],
-            )
-            .await
-            .unwrap();
+        let who = js(&client, "return document.getElementById('timeline-rows').textContent").await;
         let who = who.as_str().unwrap();
         assert!(who.contains("requested by alice, approved by bob"), "{who}");
-        for open in ["document.querySelectorAll('#messages details').forEach(d => d.open = true)"] {
-            client.execute(open, vec![]).await.unwrap();
-        }
+        // Opened, so that the screenshot shows them
+        js(
+            &client,
+            "document.querySelectorAll('#messages details').forEach(d => d.open = true)",
+        )
+        .await;
         shot(&client, "03-settled.png").await;
         sign_out(&client).await;
 
         // When an auditor downloads the evidence pack
         sign_in(&client, site.token("audit"), "audit").await;
         // An auditor has no queue and no actions
-        let queue_hidden = client
-            .execute("return document.getElementById('nav-queue').hidden", vec![])
-            .await
-            .unwrap();
+        let queue_hidden = js(&client, "return document.getElementById('nav-queue').hidden").await;
         assert_eq!(queue_hidden, json!(true));
         open_payment(&client, "pay-console-0").await;
-        let actions_hidden = client
-            .execute("return document.getElementById('actions').hidden", vec![])
-            .await
-            .unwrap();
+        let actions_hidden = js(&client, "return document.getElementById('actions').hidden").await;
         assert_eq!(actions_hidden, json!(true));
-        client
-            .find(Locator::Id("evidence"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, "evidence").await;
         // Then the page shows it verified, signed by this server's key
         let verdict = until(
             &client,
@@ -576,13 +506,7 @@ fn operators_resolve_a_stuck_payment_and_an_auditor_verifies_its_pack_in_a_brows
         shot(&client, "04-evidence.png").await;
 
         // And the pictures plot what the server saw
-        client
-            .find(Locator::Id("nav-pictures"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, "nav-pictures").await;
         until(
             &client,
             "three charts with lines",

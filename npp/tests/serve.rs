@@ -615,19 +615,7 @@ fn the_consoles_routes_answer_by_role_and_verify_a_pack() {
     // Given a server with a signing key, and a payment that settled (with the simulated
     // participant's seed 1, this id settles at the first attempt: simulator/src/plan.rs)
     let site = Site::new();
-    let made = npp()
-        .args(["evidence", "keygen", "--out-dir"])
-        .arg(site.dir.path())
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{made:?}");
-    let key = site.path("evidence.key");
-    let server = site.serve(&[
-        "--stats-interval-ms",
-        "100",
-        "--signing-key",
-        key.to_str().unwrap(),
-    ]);
+    let server = site.serve_signing(100);
     let mut body = payment_body(4_200);
     body["payment_id"] = json!("pay-timeline-0");
     assert_eq!(create(&server, site.token("web"), "t-1", &body).status, 201);

@@ -60,6 +60,25 @@ impl Site {
             .1
     }
 
+    /// A server on this site's SQLite store that signs evidence packs with a key made for it
+    /// (`npp evidence keygen`) and samples the console's pictures every `stats_ms`.
+    pub fn serve_signing(&self, stats_ms: u32) -> Server {
+        let made = npp()
+            .args(["evidence", "keygen", "--out-dir"])
+            .arg(self.dir.path())
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{made:?}");
+        let key = self.path("evidence.key");
+        let stats_ms = stats_ms.to_string();
+        self.serve(&[
+            "--stats-interval-ms",
+            &stats_ms,
+            "--signing-key",
+            key.to_str().unwrap(),
+        ])
+    }
+
     /// A server on this site's SQLite store.
     pub fn serve(&self, extra: &[&str]) -> Server {
         let db = self.path("npp.db");
