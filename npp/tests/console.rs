@@ -187,7 +187,7 @@ async fn sign_in(client: &Client, token: &str, name: &str) {
 }
 
 async fn sign_out(client: &Client) {
-    click(&client, "sign-out").await;
+    click(client, "sign-out").await;
     until(
         client,
         "the sign-in form",
@@ -204,7 +204,7 @@ async fn sign_out(client: &Client) {
 }
 
 async fn open_payment(client: &Client, id: &str) {
-    click(&client, "nav-payments").await;
+    click(client, "nav-payments").await;
     let field = client
         .wait()
         .at_most(STEP)
@@ -233,7 +233,7 @@ async fn request_retry(client: &Client, reason: &str, known: &[String]) -> Strin
         "return document.getElementById('action-retry') !== null",
     )
     .await;
-    click(&client, "action-retry").await;
+    click(client, "action-retry").await;
     client
         .find(Locator::Id("action-reason"))
         .await
@@ -241,7 +241,7 @@ async fn request_retry(client: &Client, reason: &str, known: &[String]) -> Strin
         .send_keys(reason)
         .await
         .unwrap();
-    click(&client, "action-submit").await;
+    click(client, "action-submit").await;
     let known = serde_json::to_string(known).unwrap();
     let found = until(
         client,
@@ -276,7 +276,7 @@ async fn every_control_is_labelled(client: &Client, page: &str) {
 /// Every visible text has a contrast ratio of at least 4.5:1 with what is behind it (WCAG 2
 /// level AA for normal text), computed from the page's own styles.
 async fn readable_contrast(client: &Client, page: &str) {
-    let poor = js(&client, "const lum = (c) => {
+    let poor = js(client, "const lum = (c) => {
                const [r, g, b] = c.match(/[0-9.]+/g).slice(0, 3).map(Number).map((v) => {
                  v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
                });
