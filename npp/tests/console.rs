@@ -195,11 +195,7 @@ async fn sign_out(client: &Client) {
     )
     .await;
     // The token is gone from the tab
-    let kept = js(
-        &client,
-        "return sessionStorage.getItem('npp-console-token')",
-    )
-    .await;
+    let kept = js(client, "return sessionStorage.getItem('npp-console-token')").await;
     assert_eq!(kept, Value::Null);
 }
 
@@ -260,7 +256,7 @@ async fn request_retry(client: &Client, reason: &str, known: &[String]) -> Strin
 /// Every control has a label a screen reader announces, and every button has a name.
 async fn every_control_is_labelled(client: &Client, page: &str) {
     let unlabelled = js(
-        &client,
+        client,
         "return Array.from(document.querySelectorAll('input, select, textarea, button'))
                .filter(c => !c.closest('[hidden]'))
                .filter(c => c.tagName === 'BUTTON'
